@@ -1,0 +1,1 @@
+"""zkrisk prover: a generic circom + snarkjs Groth16 toolkit. Knows nothing about risk."""
