@@ -1,0 +1,121 @@
+pragma circom 2.1.6;
+
+include "circomlib/circuits/bitify.circom";
+include "RangeCheck.circom";
+include "generated/Constants.circom";
+include "Log2Ceil.circom";
+include "BoundedLessThan.circom";
+include "PortfolioCommitment.circom";
+include "SnapshotHash.circom";
+
+// Health(N): the health statement of a committed private book at a committed price snapshot.
+//
+//   W = margin·price_0·lt_0 + Σ collateral_i·price_i·lt_i   (weighted collateral, value·bps)
+//   D = Σ debt_i·price_i                                     (debt, value)
+//   mode 0 (withdraw, commitment update): HF ≥ threshold  ⇔  W ≥ threshold·D
+//   mode 1 (liquidation):                 HF < threshold  ⇔  W < threshold·D
+// Slot 0 is the vault's margin asset: `margin` is the escrowed amount after the action.
+//
+// Public inputs (in this order; 5 in total to keep on-chain verification cheap):
+//   commitment    PortfolioCommitment of (account, salt, positions)
+//   snapshotHash  SnapshotHash of (snapshotId, prices, liquidation thresholds)
+//   margin        escrowed margin after the action, QTY fixed point, < 2^QTY_BITS
+//   thresholdMode threshold_bps + mode · 2^BPS_BITS
+//   binding       keccak(chain id, vault, account, action, amount, nonce, snapshot) mod p;
+//                 used by no other constraint, so it is squared to keep it in the R1CS.
+// Private inputs: account, salt, snapshotId, collateral[N], debt[N], price[N], lt[N].
+// Outputs: none (the verdict is the proof's validity).
+// Constraints (snarkjs r1cs info, --O2): Health(4) = 3,167; Health(16) = 7,111.
+template Health(N) {
+    assert(N >= 1);
+    assert(N <= 64);
+    var QB = QTY_BITS();
+    var PB = PRICE_BITS();
+    var BB = BPS_BITS();
+    // Every term is < 2^(QB+PB+BB); N+1 of them sum below 2^(QB+PB+BB+log2Ceil(N+1)).
+    var CMP_BITS = QB + PB + BB + log2Ceil(N + 1);
+    assert(CMP_BITS <= 252);
+
+    signal input commitment;
+    signal input snapshotHash;
+    signal input margin;
+    signal input thresholdMode;
+    signal input binding;
+
+    signal input account;
+    signal input salt;
+    signal input snapshotId;
+    signal input collateral[N];
+    signal input debt[N];
+    signal input price[N];
+    signal input lt[N];
+
+    // Range checks on every private number before any product or comparison.
+    component accountBits = RangeCheck(ACCOUNT_BITS());
+    accountBits.in <== account;
+    component snapshotBits = RangeCheck(SNAPSHOT_ID_BITS());
+    snapshotBits.in <== snapshotId;
+    component marginBits = RangeCheck(QB);
+    marginBits.in <== margin;
+    component collateralBits[N];
+    component debtBits[N];
+    component priceBits[N];
+    component ltBits[N];
+    for (var i = 0; i < N; i++) {
+        collateralBits[i] = RangeCheck(QB);
+        collateralBits[i].in <== collateral[i];
+        debtBits[i] = RangeCheck(QB);
+        debtBits[i].in <== debt[i];
+        priceBits[i] = RangeCheck(PB);
+        priceBits[i].in <== price[i];
+        ltBits[i] = RangeCheck(BB);
+        ltBits[i].in <== lt[i];
+    }
+    component modeBits = Num2Bits(BB + 1);
+    modeBits.in <== thresholdMode;
+    signal mode <== modeBits.out[BB];
+    for (var i = 0; i < BB; i++) {
+        _ <== modeBits.out[i];
+    }
+    var threshold = thresholdMode - mode * (1 << BB);
+
+    // The book and the prices are the committed ones.
+    component book = PortfolioCommitment(N);
+    book.account <== account;
+    book.salt <== salt;
+    for (var i = 0; i < N; i++) {
+        book.packedPositions[i] <== collateral[i] + debt[i] * (1 << QB);
+    }
+    commitment === book.out;
+
+    component prices = SnapshotHash(N);
+    prices.snapshotId <== snapshotId;
+    prices.price <== price;
+    prices.lt <== lt;
+    snapshotHash === prices.out;
+
+    // Weighted collateral and debt at the snapshot prices.
+    signal collateralValue[N];
+    signal weighted[N];
+    signal debtValue[N];
+    var weightedSum = 0;
+    var debtSum = 0;
+    for (var i = 0; i < N; i++) {
+        collateralValue[i] <== collateral[i] * price[i];
+        weighted[i] <== collateralValue[i] * lt[i];
+        debtValue[i] <== debt[i] * price[i];
+        weightedSum += weighted[i];
+        debtSum += debtValue[i];
+    }
+    signal marginValue <== margin * price[0];
+    signal marginWeighted <== marginValue * lt[0];
+    signal requiredWeighted <== threshold * debtSum;
+
+    component below = BoundedLessThan(CMP_BITS);
+    below.in[0] <== weightedSum + marginWeighted;
+    below.in[1] <== requiredWeighted;
+    // mode 0 needs below = 0 (HF ≥ threshold); mode 1 needs below = 1 (HF < threshold).
+    below.out === mode;
+
+    signal bindingSquared <== binding * binding;
+}

@@ -1,0 +1,1 @@
+"""Statements: domain objects → circuit inputs and the outputs the circuits must reproduce."""

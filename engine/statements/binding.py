@@ -1,0 +1,41 @@
+"""The action binding: one field element tying a proof to exactly one on-chain action.
+
+binding = uint256(keccak256(abi.encode(chainId, vault, account, action, amount, nonce,
+snapshotId))) mod r — computed identically by the vault (Solidity) and here, so a proof made
+for one chain, vault, account, action, amount, nonce or snapshot is useless for any other.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from eth_abi import encode
+from eth_utils import keccak, to_checksum_address
+
+from zkrisk.prover.field import SNARK_SCALAR_FIELD
+
+
+class Action(IntEnum):
+    """Action codes shared with the vault contract."""
+
+    ATTEST = 0
+    WITHDRAW = 1
+    UPDATE_COMMITMENT = 2
+    LIQUIDATE = 3
+
+
+def action_binding(
+    *,
+    chain_id: int,
+    vault: str,
+    account: str,
+    action: Action,
+    amount: int,
+    nonce: int,
+    snapshot_id: int,
+) -> int:
+    encoded = encode(
+        ["uint256", "address", "address", "uint8", "uint256", "uint256", "uint256"],
+        [chain_id, to_checksum_address(vault), to_checksum_address(account), int(action), amount, nonce, snapshot_id],
+    )
+    return int.from_bytes(keccak(encoded), "big") % SNARK_SCALAR_FIELD

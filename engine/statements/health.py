@@ -1,0 +1,85 @@
+"""The health statement (circuits/Health.circom): HF ≥ threshold, or HF < threshold to liquidate.
+
+`HealthStatement` holds every number the circuit sees, in fixed point. `signals()` is the
+circuit input, `public_signals()` the ordered public inputs the verifier and the vault see, and
+`holds()` the engine's verdict — the circuit must accept exactly when `holds()` is True.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from ..fixed_point import BPS_BITS, QTY_BITS
+from .commitment import portfolio_commitment
+from .snapshot import snapshot_hash
+
+PUBLIC_SIGNALS = ("commitment", "snapshotHash", "margin", "thresholdMode", "binding")
+
+
+class HealthMode(IntEnum):
+    AT_LEAST = 0  # HF ≥ threshold: withdraw, commitment update
+    BELOW = 1  # HF < threshold: liquidation
+
+
+@dataclass(frozen=True)
+class HealthStatement:
+    """All inputs of Health(N), as integers in the engine's fixed point."""
+
+    account: int
+    salt: int
+    snapshot_id: int
+    collateral: tuple[int, ...]  # QTY fixed point, per slot; slot 0 is the margin asset
+    debt: tuple[int, ...]
+    price: tuple[int, ...]  # PRICE fixed point
+    lt: tuple[int, ...]  # liquidation threshold, bps
+    margin: int  # escrowed margin after the action, QTY fixed point (asset of slot 0)
+    threshold_bps: int
+    mode: HealthMode
+    binding: int
+
+    @property
+    def slots(self) -> int:
+        return len(self.collateral)
+
+    def weighted_collateral(self) -> int:
+        """Σ collateral·price·lt + margin·price_0·lt_0 (value × bps)."""
+        book = sum(c * p * lt for c, p, lt in zip(self.collateral, self.price, self.lt, strict=True))
+        return book + self.margin * self.price[0] * self.lt[0]
+
+    def debt_value(self) -> int:
+        return sum(d * p for d, p in zip(self.debt, self.price, strict=True))
+
+    def holds(self) -> bool:
+        """The engine's verdict: exact integer comparison, no division."""
+        healthy = self.weighted_collateral() >= self.threshold_bps * self.debt_value()
+        return healthy if self.mode is HealthMode.AT_LEAST else not healthy
+
+    def commitment(self) -> int:
+        return portfolio_commitment(self.account, self.salt, self.collateral, self.debt)
+
+    def snapshot_hash(self) -> int:
+        return snapshot_hash(self.snapshot_id, self.price, self.lt)
+
+    def threshold_mode(self) -> int:
+        if not 0 <= self.threshold_bps < 1 << BPS_BITS:
+            raise ValueError(f"threshold {self.threshold_bps} bps outside [0, 2^{BPS_BITS})")
+        return self.threshold_bps + (int(self.mode) << BPS_BITS)
+
+    def public_signals(self) -> tuple[int, ...]:
+        return (self.commitment(), self.snapshot_hash(), self.margin, self.threshold_mode(), self.binding)
+
+    def signals(self) -> dict[str, int | list[int]]:
+        if not 0 <= self.margin < 1 << QTY_BITS:
+            raise ValueError(f"margin {self.margin} outside [0, 2^{QTY_BITS}) in quantity fixed point")
+        public = dict(zip(PUBLIC_SIGNALS, self.public_signals(), strict=True))
+        return {
+            **public,
+            "account": self.account,
+            "salt": self.salt,
+            "snapshotId": self.snapshot_id,
+            "collateral": list(self.collateral),
+            "debt": list(self.debt),
+            "price": list(self.price),
+            "lt": list(self.lt),
+        }

@@ -1,0 +1,57 @@
+"""The baseline backend: witness and proof through the snarkjs command line."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from .artifacts import CircuitArtifacts, CompiledCircuit
+from .proof import Proof
+from .toolchain import ToolFailed, run_tool
+
+Signals = Mapping[str, int | list[int]]
+
+
+class WitnessError(ValueError):
+    """The inputs do not satisfy the circuit (an assert or `===` failed during witness generation)."""
+
+
+def _json_signals(signals: Signals) -> str:
+    def enc(v: int | list[int]) -> str | list[str]:
+        return [str(x) for x in v] if isinstance(v, list) else str(v)
+
+    return json.dumps({k: enc(v) for k, v in signals.items()})
+
+
+def calculate_witness(compiled: CompiledCircuit, signals: Signals, out: Path) -> Path:
+    """Write the witness (.wtns) for `signals`; raises WitnessError if a constraint fails."""
+    inputs = out.with_suffix(".input.json")
+    inputs.write_text(_json_signals(signals))
+    try:
+        run_tool("snarkjs", ["wtns", "calculate", str(compiled.wasm), str(inputs), str(out)])
+    except ToolFailed as exc:
+        raise WitnessError(f"{compiled.spec.name}: witness generation failed: {exc}") from None
+    return out
+
+
+def prove(artifacts: CircuitArtifacts, signals: Signals) -> Proof:
+    with tempfile.TemporaryDirectory(prefix="zkrisk-prove-") as tmp:
+        folder = Path(tmp)
+        wtns = calculate_witness(artifacts.compiled, signals, folder / "witness.wtns")
+        proof_path, public_path = folder / "proof.json", folder / "public.json"
+        run_tool("snarkjs", ["groth16", "prove", str(artifacts.zkey), str(wtns), str(proof_path), str(public_path)])
+        return Proof.load(proof_path, public_path)
+
+
+def verify(vkey: Path, proof: Proof) -> bool:
+    """snarkjs groth16 verify; False for an invalid proof (snarkjs exits non-zero)."""
+    with tempfile.TemporaryDirectory(prefix="zkrisk-verify-") as tmp:
+        proof_path, public_path = Path(tmp) / "proof.json", Path(tmp) / "public.json"
+        proof.save(proof_path, public_path)
+        try:
+            out = run_tool("snarkjs", ["groth16", "verify", str(vkey), str(public_path), str(proof_path)])
+        except ToolFailed:
+            return False
+        return "OK" in out.stdout
