@@ -170,9 +170,7 @@ def setup_circuit(
     log: Log = print,
 ) -> CircuitArtifacts:
     """Groth16 setup with one phase-2 contribution; exports the vkey and Solidity verifier."""
-    ptau = resolve_ptau(
-        compiled.info.min_ptau_power, ptau_path, generate=generate_ptau, log=log
-    )
+    ptau = resolve_ptau(compiled.info.min_ptau_power, ptau_path, generate=generate_ptau, log=log)
     folder = compiled.folder / f"setup-{_digest([ptau.sha256().encode()])}"
     if (folder / "meta.json").exists():
         return CircuitArtifacts(compiled, folder, ptau.dev)
@@ -194,7 +192,10 @@ def setup_circuit(
     if verify_zkey:
         log(f"verifying {spec.name} zkey against r1cs and ptau …")
         run_tool("snarkjs", ["zkey", "verify", str(compiled.r1cs), str(ptau.path), str(zkey)])
-    run_tool("snarkjs", ["zkey", "export", "verificationkey", str(zkey), str(tmp / "verification_key.json")])
+    run_tool(
+        "snarkjs",
+        ["zkey", "export", "verificationkey", str(zkey), str(tmp / "verification_key.json")],
+    )
     sol = tmp / "verifier.sol"
     run_tool("snarkjs", ["zkey", "export", "solidityverifier", str(zkey), str(sol)])
     (tmp / f"{spec.contract_name}.sol").write_text(_add_header(sol.read_text(), spec, ptau))

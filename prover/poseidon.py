@@ -39,7 +39,10 @@ def poseidon(inputs: Sequence[int]) -> int:
     t = len(inputs) + 1
     rc, mds = rc_all[t - 2], mds_all[t - 2]
     n_partial = N_ROUNDS_P[t - 2]
-    state = [0, *(require_field_element(int(x), f"poseidon input {i}") for i, x in enumerate(inputs))]
+    state = [
+        0,
+        *(require_field_element(int(x), f"poseidon input {i}") for i, x in enumerate(inputs)),
+    ]
     half = N_ROUNDS_F // 2
     for r in range(N_ROUNDS_F + n_partial):
         state = [(a + rc[r * t + i]) % p for i, a in enumerate(state)]

@@ -42,7 +42,9 @@ class Proof:
 
     @classmethod
     def load(cls, proof_path: Path, public_path: Path) -> Proof:
-        return cls.from_snarkjs(json.loads(proof_path.read_text()), json.loads(public_path.read_text()))
+        return cls.from_snarkjs(
+            json.loads(proof_path.read_text()), json.loads(public_path.read_text())
+        )
 
     def to_snarkjs(self) -> tuple[dict[str, Any], list[str]]:
         proof = {

@@ -142,13 +142,15 @@ def generate_dev_ptau(power: int, *, log: Callable[[str], None] | None = None) -
 
 
 def _run_streaming(argv: list[str], say: Callable[[str], None]) -> None:
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
     lines: list[str] = []
-    for line in proc.stdout:
-        lines.append(line)
-        # snarkjs -v logs one line per batch; show a sparse heartbeat as progress.
-        if len(lines) % 25 == 0:
-            say(f"      … {line.strip()[-100:]}")
-    if proc.wait() != 0:
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            # snarkjs -v logs one line per batch; show a sparse heartbeat as progress.
+            if len(lines) % 25 == 0:
+                say(f"      … {line.strip()[-100:]}")
+    if proc.returncode != 0:
         raise PtauError(f"snarkjs failed: {''.join(lines[-10:]).strip()}")

@@ -36,13 +36,21 @@ def calculate_witness(compiled: CompiledCircuit, signals: Signals, out: Path) ->
     return out
 
 
+def prove_witness(artifacts: CircuitArtifacts, wtns: Path) -> Proof:
+    """Groth16 proof from a witness file (snarkjs groth16 prove)."""
+    proof_path, public_path = wtns.with_suffix(".proof.json"), wtns.with_suffix(".public.json")
+    run_tool(
+        "snarkjs",
+        ["groth16", "prove", str(artifacts.zkey), str(wtns), str(proof_path), str(public_path)],
+    )
+    return Proof.load(proof_path, public_path)
+
+
 def prove(artifacts: CircuitArtifacts, signals: Signals) -> Proof:
+    """Witness + proof through the snarkjs CLI."""
     with tempfile.TemporaryDirectory(prefix="zkrisk-prove-") as tmp:
-        folder = Path(tmp)
-        wtns = calculate_witness(artifacts.compiled, signals, folder / "witness.wtns")
-        proof_path, public_path = folder / "proof.json", folder / "public.json"
-        run_tool("snarkjs", ["groth16", "prove", str(artifacts.zkey), str(wtns), str(proof_path), str(public_path)])
-        return Proof.load(proof_path, public_path)
+        wtns = calculate_witness(artifacts.compiled, signals, Path(tmp) / "witness.wtns")
+        return prove_witness(artifacts, wtns)
 
 
 def verify(vkey: Path, proof: Proof) -> bool:
@@ -51,7 +59,9 @@ def verify(vkey: Path, proof: Proof) -> bool:
         proof_path, public_path = Path(tmp) / "proof.json", Path(tmp) / "public.json"
         proof.save(proof_path, public_path)
         try:
-            out = run_tool("snarkjs", ["groth16", "verify", str(vkey), str(public_path), str(proof_path)])
+            out = run_tool(
+                "snarkjs", ["groth16", "verify", str(vkey), str(public_path), str(proof_path)]
+            )
         except ToolFailed:
             return False
         return "OK" in out.stdout

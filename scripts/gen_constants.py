@@ -1,7 +1,7 @@
 """Generate the circuits' fixed-point constants from zkrisk.engine.fixed_point (the one source).
 
-    python scripts/gen_constants.py          # rewrite circuits/generated/Constants.circom
-    python scripts/gen_constants.py --check  # exit 1 if the file is out of date (used in tests)
+python scripts/gen_constants.py          # rewrite circuits/generated/Constants.circom
+python scripts/gen_constants.py --check  # exit 1 if the file is out of date (used in tests)
 """
 
 from __future__ import annotations

@@ -53,6 +53,8 @@ class AnvilNode:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
 
 
 def start_anvil(
@@ -74,7 +76,7 @@ def start_anvil(
         try:
             if w3.eth.chain_id == chain_id:
                 return node
-        except Exception:  # noqa: BLE001 - connection refused until it is up
+        except Exception:
             time.sleep(0.05)
     node.stop()
     raise AnvilError(f"anvil did not answer on {node.url} within {timeout}s")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -25,7 +26,7 @@ class TransactionReverted(RuntimeError):
         self.error = error
 
 
-def error_selectors(abi: list[dict[str, Any]]) -> dict[str, str]:
+def error_selectors(abi: Sequence[Any]) -> dict[str, str]:
     """0x-selector → `Name(types)` for every custom error in an ABI."""
     out: dict[str, str] = {}
     for item in abi:
@@ -60,7 +61,9 @@ class ChainClient:
             self.w3.eth.send_raw_transaction(signed.raw_transaction), timeout=60
         )
         if receipt["status"] != 1:
-            raise TransactionReverted("transaction failed", f"tx {receipt['transactionHash'].hex()}")
+            raise TransactionReverted(
+                "transaction failed", f"tx {receipt['transactionHash'].hex()}"
+            )
         return receipt
 
     def deploy(self, compiled: CompiledContract, *args: Any) -> Contract:
@@ -77,7 +80,9 @@ class ChainClient:
             tx = fn.build_transaction({"from": self.account.address})
         except ContractCustomError as exc:
             selector = str(exc.data)[:10] if exc.data else ""
-            name = error_selectors(fn.contract_abi).get(selector, selector or "unknown custom error")
+            name = error_selectors(fn.contract_abi).get(
+                selector, selector or "unknown custom error"
+            )
             raise TransactionReverted(name) from None
         except ContractLogicError as exc:
             raise TransactionReverted("logic error", str(exc)) from None

@@ -29,7 +29,10 @@ def compile_health_contracts(artifacts: CircuitArtifacts) -> dict[str, CompiledC
     verifier_unit = install_verifier(artifacts)
     src = contracts_src()
     return compile_sources(
-        {verifier_unit: src.parent / verifier_unit, "src/HealthAttestor.sol": src / "HealthAttestor.sol"},
+        {
+            verifier_unit: src.parent / verifier_unit,
+            "src/HealthAttestor.sol": src / "HealthAttestor.sol",
+        },
         base=src.parent,
     )
 
@@ -46,7 +49,11 @@ class HealthDeployment:
 
     def verify_view(self, proof: Proof) -> bool:
         words, public = proof.calldata()
-        pa, pb, pc = [words[0], words[1]], [[words[2], words[3]], [words[4], words[5]]], [words[6], words[7]]
+        pa, pb, pc = (
+            [words[0], words[1]],
+            [[words[2], words[3]], [words[4], words[5]]],
+            [words[6], words[7]],
+        )
         return bool(self.verifier.functions.verifyProof(pa, pb, pc, public).call())
 
 

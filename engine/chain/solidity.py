@@ -35,7 +35,6 @@ def compile_sources(sources: dict[str, Path], *, base: Path) -> dict[str, Compil
     settings = dict(SOLC_SETTINGS)
     settings["remappings"] = [
         f"@openzeppelin/contracts/={node_modules}/@openzeppelin/contracts/",
-        f"forge-std/={node_modules}/forge-std/src/",
     ]
     standard_input = {
         "language": "Solidity",
@@ -57,7 +56,9 @@ def compile_sources(sources: dict[str, Path], *, base: Path) -> dict[str, Compil
     contracts: dict[str, CompiledContract] = {}
     for unit in output["contracts"].values():
         for name, data in unit.items():
-            contracts[name] = CompiledContract(name, data["abi"], "0x" + data["evm"]["bytecode"]["object"])
+            contracts[name] = CompiledContract(
+                name, data["abi"], "0x" + data["evm"]["bytecode"]["object"]
+            )
     return contracts
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from eth_abi import encode
-from eth_utils import keccak, to_checksum_address
+from eth_abi.abi import encode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from zkrisk.prover.field import SNARK_SCALAR_FIELD
 
@@ -36,6 +37,14 @@ def action_binding(
 ) -> int:
     encoded = encode(
         ["uint256", "address", "address", "uint8", "uint256", "uint256", "uint256"],
-        [chain_id, to_checksum_address(vault), to_checksum_address(account), int(action), amount, nonce, snapshot_id],
+        [
+            chain_id,
+            to_checksum_address(vault),
+            to_checksum_address(account),
+            int(action),
+            amount,
+            nonce,
+            snapshot_id,
+        ],
     )
-    return int.from_bytes(keccak(encoded), "big") % SNARK_SCALAR_FIELD
+    return int.from_bytes(keccak(encoded), "big") % int(SNARK_SCALAR_FIELD)

@@ -7,11 +7,13 @@ circuit input, `public_signals()` the ordered public inputs the verifier and the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
 from ..fixed_point import BPS_BITS, QTY_BITS
-from .commitment import portfolio_commitment
+from ..models import Asset, Portfolio, PriceSnapshot
+from .commitment import account_to_int, portfolio_commitment
 from .snapshot import snapshot_hash
 
 PUBLIC_SIGNALS = ("commitment", "snapshotHash", "margin", "thresholdMode", "binding")
@@ -44,7 +46,9 @@ class HealthStatement:
 
     def weighted_collateral(self) -> int:
         """Σ collateral·price·lt + margin·price_0·lt_0 (value × bps)."""
-        book = sum(c * p * lt for c, p, lt in zip(self.collateral, self.price, self.lt, strict=True))
+        book = sum(
+            c * p * lt for c, p, lt in zip(self.collateral, self.price, self.lt, strict=True)
+        )
         return book + self.margin * self.price[0] * self.lt[0]
 
     def debt_value(self) -> int:
@@ -67,11 +71,19 @@ class HealthStatement:
         return self.threshold_bps + (int(self.mode) << BPS_BITS)
 
     def public_signals(self) -> tuple[int, ...]:
-        return (self.commitment(), self.snapshot_hash(), self.margin, self.threshold_mode(), self.binding)
+        return (
+            self.commitment(),
+            self.snapshot_hash(),
+            self.margin,
+            self.threshold_mode(),
+            self.binding,
+        )
 
     def signals(self) -> dict[str, int | list[int]]:
         if not 0 <= self.margin < 1 << QTY_BITS:
-            raise ValueError(f"margin {self.margin} outside [0, 2^{QTY_BITS}) in quantity fixed point")
+            raise ValueError(
+                f"margin {self.margin} outside [0, 2^{QTY_BITS}) in quantity fixed point"
+            )
         public = dict(zip(PUBLIC_SIGNALS, self.public_signals(), strict=True))
         return {
             **public,
@@ -83,3 +95,49 @@ class HealthStatement:
             "price": list(self.price),
             "lt": list(self.lt),
         }
+
+
+def health_statement(
+    portfolio: Portfolio,
+    snapshot: PriceSnapshot,
+    assets: Sequence[Asset],
+    *,
+    slots: int,
+    salt: int,
+    threshold_bps: int,
+    mode: HealthMode,
+    binding: int,
+) -> HealthStatement:
+    """Lay a portfolio out on the circuit's `slots` asset slots (slot i = assets[i]).
+
+    Slot 0 is the vault's margin asset. Every position must be in `assets` and every asset must
+    have a price in the snapshot: missing data is an error, never a zero.
+    """
+    if not assets or len(assets) > slots:
+        raise ValueError(f"{len(assets)} assets do not fit a {slots}-slot Health circuit")
+    symbols = [a.symbol for a in assets]
+    unknown = sorted(set(portfolio.quantities_fixed()) - set(symbols))
+    if unknown:
+        raise ValueError(f"positions in assets the vault does not list: {', '.join(unknown)}")
+    if portfolio.margin > 0 and portfolio.margin_symbol != symbols[0]:
+        raise ValueError(
+            f"margin is in {portfolio.margin_symbol} but slot 0 (the margin asset) is {symbols[0]}"
+        )
+    missing = [s for s in symbols if s not in snapshot.prices]
+    if missing:
+        raise ValueError(f"snapshot {snapshot.snapshot_id} has no price for {', '.join(missing)}")
+    pad = slots - len(assets)
+    quantities = [portfolio.quantity_fixed(s) for s in symbols]
+    return HealthStatement(
+        account=account_to_int(portfolio.account),
+        salt=salt,
+        snapshot_id=snapshot.snapshot_id,
+        collateral=tuple(max(q, 0) for q in quantities) + (0,) * pad,
+        debt=tuple(max(-q, 0) for q in quantities) + (0,) * pad,
+        price=tuple(snapshot.prices[s].price_fixed for s in symbols) + (0,) * pad,
+        lt=tuple(a.liquidation_threshold_bps for a in assets) + (0,) * pad,
+        margin=portfolio.margin_fixed,
+        threshold_bps=threshold_bps,
+        mode=mode,
+        binding=binding,
+    )

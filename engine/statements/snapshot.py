@@ -27,7 +27,9 @@ def snapshot_words(prices: Sequence[int], lts: Sequence[int]) -> list[int]:
             raise ValueError(f"price[{i}]={price} outside [0, 2^{PRICE_BITS}) in price fixed point")
         if not 0 <= lt < 1 << BPS_BITS:
             raise ValueError(f"liquidation threshold[{i}]={lt} outside [0, 2^{BPS_BITS}) bps")
-        words[i // SLOTS_PER_WORD] += (price + (lt << PRICE_BITS)) << (SLOT_BITS * (i % SLOTS_PER_WORD))
+        words[i // SLOTS_PER_WORD] += (price + (lt << PRICE_BITS)) << (
+            SLOT_BITS * (i % SLOTS_PER_WORD)
+        )
     return words
 
 

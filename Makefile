@@ -1,0 +1,59 @@
+# zkrisk — `make help` lists the targets. Every target installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+FORGE := node_modules/.bin/forge
+export FOUNDRY_SOLC ?= $(shell command -v solc 2>/dev/null || echo $(CURDIR)/prover/js/solc-shim.js)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test lint typecheck unit circuits e2e contracts-test bench build clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(NPM_STAMP): package.json package-lock.json
+	@command -v node >/dev/null || { echo "node not found: install Node.js 20+ (apt-get install -y nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(PY_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "zkrisk needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+setup: $(NPM_STAMP) $(PY_STAMP) ## Install the pinned JS toolchain (npm ci) and the Python venv
+	@$(BIN)/zkrisk toolchain >/dev/null
+
+demo: setup ## Run the end-to-end demo: build, prove, verify on a local Anvil node
+	$(BIN)/zkrisk demo
+
+build: setup ## Compile every registered circuit and run its trusted setup (cached)
+	$(BIN)/zkrisk build
+
+lint: setup ## ruff (lint + format check) and generated files up to date
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/gen_constants.py --check
+
+typecheck: setup ## mypy --strict over the package (through a zkrisk/ symlink tree: mypy cannot follow package-dir)
+	@mkdir -p build/typecheck/zkrisk
+	@ln -sfn ../../../engine build/typecheck/zkrisk/engine
+	@ln -sfn ../../../prover build/typecheck/zkrisk/prover
+	cd build/typecheck && MYPYPATH=. ../../$(BIN)/mypy --config-file ../../pyproject.toml -p zkrisk.engine -p zkrisk.prover
+
+contracts-test: setup ## forge test (offline, solc shim)
+	cd contracts && ../$(FORGE) test --offline
+
+test: setup lint typecheck ## Every test: ruff, mypy, pytest (unit, circuits, contracts, e2e), forge
+	$(BIN)/pytest
+	$(MAKE) --no-print-directory contracts-test
+
+bench: setup ## Run every benchmark; writes benchmarks/results.json and the README table
+	$(BIN)/python -m benchmarks.run
+
+clean: ## Remove build artefacts (keeps the venv, node_modules and the ptau cache)
+	rm -rf build contracts/out contracts/cache contracts/src/generated/*.sol

@@ -1,0 +1,1 @@
+"""zkrisk benchmarks: `make bench` runs them all and writes results.json and the README table."""

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @dev The forge cheatcodes zkrisk's tests use (same address and signatures as forge-std's Vm).
+interface Vm {
+    function expectRevert(bytes calldata revertData) external;
+    function expectRevert(bytes4 revertData) external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
+    function prank(address sender) external;
+    function startPrank(address sender) external;
+    function stopPrank() external;
+    function warp(uint256 timestamp) external;
+    function assume(bool condition) external;
+    function readFile(string calldata path) external view returns (string memory);
+}
+
+/// @title ZkTest
+/// @notice A minimal test base: the npm `forge-std` (1.1.2) needs `ds-test`, which npm does not
+///         carry, so zkrisk's forge tests use the cheatcodes directly and revert on failure.
+abstract contract ZkTest {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    error ZkTest__AssertionFailed(string what);
+
+    function assertTrue(bool condition) internal pure {
+        if (!condition) revert ZkTest__AssertionFailed("expected true");
+    }
+
+    function assertFalse(bool condition) internal pure {
+        if (condition) revert ZkTest__AssertionFailed("expected false");
+    }
+
+    function assertEq(uint256 a, uint256 b) internal pure {
+        if (a != b) revert ZkTest__AssertionFailed("values differ");
+    }
+
+    function assertEq(address a, address b) internal pure {
+        if (a != b) revert ZkTest__AssertionFailed("addresses differ");
+    }
+
+    /// @dev Maps any x into [min, max] (uniform enough for fuzzing; keeps edge values reachable).
+    function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
+        require(min <= max, "bound: min > max");
+        if (x >= min && x <= max) return x;
+        uint256 size = max - min;
+        if (size == type(uint256).max) return x;
+        return min + (x % (size + 1));
+    }
+}
