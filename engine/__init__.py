@@ -1,0 +1,1 @@
+"""zkrisk risk engine: the domain, the pipeline and everything that runs it."""
