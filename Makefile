@@ -6,7 +6,11 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 FORGE := node_modules/.bin/forge
-export FOUNDRY_SOLC ?= $(shell command -v solc 2>/dev/null || echo $(CURDIR)/prover/js/solc-shim.js)
+# foundry.toml names the solc shim; a native solc on PATH takes precedence.
+NATIVE_SOLC := $(shell command -v solc 2>/dev/null)
+ifneq ($(NATIVE_SOLC),)
+export FOUNDRY_SOLC := $(NATIVE_SOLC)
+endif
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test lint typecheck unit circuits e2e contracts-test bench build clean
