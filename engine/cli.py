@@ -31,7 +31,9 @@ def toolchain() -> None:
 
 @app.command("build")
 def build_circuits(
-    name: list[str] = typer.Argument(None, help="circuits to build (default: all)"),
+    name: Annotated[
+        list[str] | None, typer.Argument(help="circuits to build (default: all)")
+    ] = None,
 ) -> None:
     """Compile circuits and run their Groth16 setup (cached by content hash)."""
     registry = load_registry(registry_path())

@@ -1,0 +1,1 @@
+"""Risk metrics as pure functions: exact integer fixed point for proofs, numpy for screening."""

@@ -1,0 +1,185 @@
+"""Value-at-Risk and Expected Shortfall.
+
+Loss convention: a scenario's loss is -Σ value_i · return_i (a gain is a negative loss).
+
+Historical simulation over K scenarios at confidence α, with m = ⌊(1 − α) · K⌋:
+    VaR_α = the (m + 1)-th largest loss  ⇔  the least L with at most m losses above L
+    ES_α  = the mean of the m + 1 largest losses (the VaR scenario and the tail beyond it)
+The counting form is what a circuit proves (no sorting): VaR_α ≤ L ⇔ count(loss > L) ≤ m.
+ES ≥ VaR and both are monotone in α by construction.
+
+Two implementations agree: an exact integer path (LOSS scale = VALUE · RETURN) for proofs and
+small books, and a float64 numpy path for screening large books. Parametric (variance–
+covariance, normal) and Monte Carlo (seeded multivariate normal) VaR/ES are float-only
+estimates: no statement proves them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from decimal import Decimal, localcontext
+from statistics import NormalDist
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import fixed_point as fp
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def parse_alpha(alpha: Decimal | float | str) -> Decimal:
+    """α as an exact Decimal strictly inside (0, 1); floats are read by their shortest repr."""
+    if isinstance(alpha, bool):
+        raise TypeError("alpha must be a number")
+    try:
+        a = Decimal(repr(alpha)) if isinstance(alpha, float) else Decimal(alpha)
+    except ArithmeticError:
+        raise ValueError(f"alpha={alpha!r} is not a number") from None
+    if not a.is_finite() or not 0 < a < 1:
+        raise ValueError(f"alpha={alpha!r} must lie strictly between 0 and 1 (e.g. 0.99)")
+    return a
+
+
+def tail_count(alpha: Decimal | float | str, k: int) -> int:
+    """m = ⌊(1 − α) · K⌋, exact: how many losses may exceed VaR_α."""
+    if k < 1:
+        raise ValueError("the scenario set is empty: K must be ≥ 1")
+    a = parse_alpha(alpha)
+    with localcontext() as ctx:
+        ctx.prec = 80
+        return int((1 - a) * k)  # int() truncates; the product is ≥ 0 so that is ⌊·⌋
+
+
+def tail_count_bps(alpha_bps: int, k: int) -> int:
+    """m for α given in bps, as the circuit computes it: ⌊(10000 − α_bps) · K / 10000⌋."""
+    if not 0 < alpha_bps < fp.BPS_SCALE:
+        raise ValueError(f"alpha_bps={alpha_bps} must lie strictly between 0 and {fp.BPS_SCALE}")
+    if k < 1:
+        raise ValueError("the scenario set is empty: K must be ≥ 1")
+    return (fp.BPS_SCALE - alpha_bps) * k // fp.BPS_SCALE
+
+
+# ---- exact integer path ---------------------------------------------------------------------
+
+
+def scenario_losses_fixed(
+    quantities: Sequence[int], prices: Sequence[int], returns: Sequence[Sequence[int]]
+) -> list[int]:
+    """Per-scenario loss -Σ q·p·r at LOSS scale (q at QTY, p at PRICE, r at RETURN scale)."""
+    if len(quantities) != len(prices):
+        raise ValueError("quantities and prices differ in length")
+    if not returns:
+        raise ValueError("the scenario set is empty: K must be ≥ 1")
+    values = [q * p for q, p in zip(quantities, prices, strict=True)]
+    live = [(i, v) for i, v in enumerate(values) if v]
+    out = []
+    for k, row in enumerate(returns):
+        if len(row) != len(values):
+            raise ValueError(f"scenario {k} has {len(row)} returns, expected {len(values)}")
+        out.append(-sum(v * row[i] for i, v in live))
+    return out
+
+
+def count_losses_above(losses: Sequence[int], limit: int) -> int:
+    """How many scenario losses strictly exceed `limit` (the circuit's VaR test)."""
+    return sum(1 for x in losses if x > limit)
+
+
+def var_within_limit(losses: Sequence[int], alpha: Decimal | float | str, limit: int) -> bool:
+    """VaR_α ≤ limit by the counting rule, without sorting."""
+    return count_losses_above(losses, limit) <= tail_count(alpha, len(losses))
+
+
+def historical_var_fixed(losses: Sequence[int], alpha: Decimal | float | str) -> int:
+    """VaR_α: the (m + 1)-th largest loss, same scale as `losses`."""
+    m = tail_count(alpha, len(losses))
+    return sorted(losses, reverse=True)[m]
+
+
+def historical_es_fixed(losses: Sequence[int], alpha: Decimal | float | str) -> int:
+    """ES_α: ⌊mean of the m + 1 largest losses⌋, same scale as `losses`."""
+    m = tail_count(alpha, len(losses))
+    tail = sorted(losses, reverse=True)[: m + 1]
+    return sum(tail) // len(tail)
+
+
+def es_within_limit(losses: Sequence[int], alpha: Decimal | float | str, limit: int) -> bool:
+    """ES_α ≤ limit, decided exactly on the tail sum: Σ top (m + 1) ≤ (m + 1) · limit."""
+    m = tail_count(alpha, len(losses))
+    return sum(sorted(losses, reverse=True)[: m + 1]) <= (m + 1) * limit
+
+
+# ---- float64 screening path -----------------------------------------------------------------
+
+
+def scenario_losses(values: FloatArray, returns: FloatArray) -> FloatArray:
+    """Per-scenario loss -R·v in USD (R: K × n returns, v: n USD values)."""
+    if returns.ndim != 2 or returns.shape[0] == 0:
+        raise ValueError("the scenario set is empty: returns must be a non-empty K × n matrix")
+    if returns.shape[1] != values.shape[0]:
+        raise ValueError(f"returns have {returns.shape[1]} columns for {values.shape[0]} values")
+    if not (np.isfinite(values).all() and np.isfinite(returns).all()):
+        raise ValueError("values and returns must be finite (NaN or inf found)")
+    losses: FloatArray = -(returns @ values)
+    return losses
+
+
+def historical_var_es(losses: FloatArray, alpha: Decimal | float | str) -> tuple[float, float]:
+    """(VaR_α, ES_α) of a loss vector with the counting-rule definitions, O(K)."""
+    k = int(losses.shape[0])
+    m = tail_count(alpha, k)
+    pivot = k - 1 - m
+    part = np.partition(losses, pivot)
+    return float(part[pivot]), float(part[pivot:].mean())
+
+
+def _moments(returns: FloatArray) -> tuple[FloatArray, FloatArray]:
+    if returns.ndim != 2 or returns.shape[0] < 2:
+        raise ValueError("parametric estimates need at least 2 scenarios")
+    if not np.isfinite(returns).all():
+        raise ValueError("returns must be finite (NaN or inf found)")
+    mean: FloatArray = returns.mean(axis=0)
+    cov: FloatArray = np.atleast_2d(np.cov(returns, rowvar=False, ddof=1))
+    return mean, cov
+
+
+def _normal_var_es(mu: float, sigma: float, a: Decimal) -> tuple[float, float]:
+    alpha = float(a)
+    z = NormalDist().inv_cdf(alpha)
+    var = -mu + z * sigma
+    es = -mu + sigma * math.exp(-z * z / 2) / math.sqrt(2 * math.pi) / (1 - alpha)
+    return var, es
+
+
+def parametric_var_es(
+    values: FloatArray, returns: FloatArray, alpha: Decimal | float | str
+) -> tuple[float, float]:
+    """Variance–covariance (normal) VaR_α and ES_α in USD from the scenarios' mean/covariance."""
+    a = parse_alpha(alpha)
+    mean, cov = _moments(returns)
+    mu = float(values @ mean)
+    sigma = math.sqrt(max(float(values @ cov @ values), 0.0))
+    return _normal_var_es(mu, sigma, a)
+
+
+def monte_carlo_var_es(
+    values: FloatArray,
+    returns: FloatArray,
+    alpha: Decimal | float | str,
+    *,
+    paths: int = 20_000,
+    seed: int,
+) -> tuple[float, float]:
+    """Seeded multivariate-normal Monte Carlo VaR_α / ES_α (historical rules on the paths)."""
+    parse_alpha(alpha)
+    if paths < 1:
+        raise ValueError("paths must be ≥ 1")
+    mean, cov = _moments(returns)
+    # eigh tolerates the singular covariance of K < n scenarios; clip rounding negatives.
+    eigval, eigvec = np.linalg.eigh(cov)
+    root = eigvec * np.sqrt(np.clip(eigval, 0.0, None))
+    rng = np.random.default_rng(seed)
+    simulated = mean + rng.standard_normal((paths, mean.shape[0])) @ root.T
+    return historical_var_es(-(simulated @ values), alpha)

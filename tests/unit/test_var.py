@@ -1,0 +1,135 @@
+"""VaR and ES: historical (exact and float), parametric and Monte Carlo; bad input refused."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from zkrisk.engine.metrics.var import (
+    count_losses_above,
+    es_within_limit,
+    historical_es_fixed,
+    historical_var_es,
+    historical_var_fixed,
+    monte_carlo_var_es,
+    parametric_var_es,
+    parse_alpha,
+    scenario_losses,
+    scenario_losses_fixed,
+    tail_count,
+    tail_count_bps,
+    var_within_limit,
+)
+
+D = Decimal
+LOSSES = [-50, 10, 40, 30, -20, 100, 70, 0, 20, 60]  # sorted desc: 100 70 60 40 30 20 10 0 …
+
+
+def test_tail_count_is_exact_where_float_arithmetic_would_floor_wrongly() -> None:
+    assert (1 - 0.9) * 10 < 1  # the trap: 0.9999999999999998
+    assert tail_count(0.9, 10) == 1
+    assert tail_count(D("0.99"), 250) == 2
+    assert tail_count_bps(9_500, 20) == 1
+
+
+@pytest.mark.parametrize("alpha", [0, 1, 1.5, -0.1, "nan", float("inf"), "abc"])
+def test_alpha_outside_the_open_unit_interval_is_refused(alpha: object) -> None:
+    with pytest.raises(ValueError, match="alpha"):
+        parse_alpha(alpha)  # type: ignore[arg-type]
+
+
+def test_alpha_in_bps_outside_the_open_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="alpha_bps"):
+        tail_count_bps(10_000, 5)
+
+
+def test_empty_scenario_set_is_refused_by_every_path() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        historical_var_fixed([], 0.9)
+    with pytest.raises(ValueError, match="empty"):
+        scenario_losses_fixed([1], [1], [])
+    with pytest.raises(ValueError, match="empty"):
+        scenario_losses(np.ones(2), np.empty((0, 2)))
+
+
+def test_historical_var_is_the_m_plus_first_largest_loss() -> None:
+    assert historical_var_fixed(LOSSES, D("0.8")) == 60  # m = 2
+    assert historical_var_fixed(LOSSES, D("0.95")) == 100  # m = 0
+    assert historical_var_fixed(LOSSES, D("0.5")) == 20  # m = 5
+
+
+def test_historical_es_is_the_mean_of_the_var_scenario_and_the_tail() -> None:
+    assert historical_es_fixed(LOSSES, D("0.8")) == (100 + 70 + 60) // 3
+    assert historical_es_fixed([5, 4], D("0.5")) == 4  # ⌊(5 + 4) / 2⌋
+
+
+def test_var_limit_exactly_at_var_passes_and_one_unit_below_fails() -> None:
+    assert count_losses_above(LOSSES, 60) == 2
+    assert var_within_limit(LOSSES, D("0.8"), 60)
+    assert not var_within_limit(LOSSES, D("0.8"), 59)
+
+
+def test_es_limit_exactly_at_the_tail_mean_passes_and_one_unit_below_fails() -> None:
+    assert es_within_limit([90, 60, 30, 0], D("0.5"), 60)  # m = 2: (90 + 60 + 30) / 3 = 60
+    assert not es_within_limit([90, 60, 30, 0], D("0.5"), 59)
+
+
+def test_integer_losses_are_minus_quantity_price_return() -> None:
+    # Values 6 and -4; scenario 2: -(6·2 + -4·1) = -8 (all scales 1 for clarity).
+    assert scenario_losses_fixed([2, -1], [3, 4], [[-5, 0], [2, 1]]) == [30, -8]
+
+
+def test_integer_losses_refuse_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match="differ in length"):
+        scenario_losses_fixed([1, 2], [1], [[1, 1]])
+    with pytest.raises(ValueError, match="scenario 0 has 1 returns"):
+        scenario_losses_fixed([1, 2], [1, 1], [[1]])
+
+
+def test_float_path_agrees_with_the_integer_path() -> None:
+    rng = np.random.default_rng(5)
+    returns = rng.integers(-50_000, 50_000, size=(200, 6))
+    values = rng.integers(-(10**6), 10**6, size=6)
+    exact = scenario_losses_fixed(values.tolist(), [1] * 6, returns.tolist())
+    var, es = historical_var_es(scenario_losses(values.astype(float), returns.astype(float)), 0.97)
+    assert var == historical_var_fixed(exact, 0.97)
+    assert math.isclose(es, sum(sorted(exact, reverse=True)[:7]) / 7, rel_tol=1e-12)
+
+
+def test_float_path_refuses_nan_values() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        scenario_losses(np.array([np.nan]), np.zeros((3, 1)))
+
+
+def test_parametric_var_and_es_follow_the_normal_closed_form() -> None:
+    returns = np.array([[0.01], [-0.01], [0.03], [-0.03]])
+    sigma = float(np.std(returns[:, 0], ddof=1)) * 1_000
+    var, es = parametric_var_es(np.array([1_000.0]), returns, 0.99)
+    assert math.isclose(var, 2.3263478740408408 * sigma, rel_tol=1e-12)
+    assert math.isclose(es, 2.665214220345808 * sigma, rel_tol=1e-9)
+    assert es > var
+
+
+def test_parametric_needs_two_scenarios() -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        parametric_var_es(np.ones(1), np.ones((1, 1)), 0.99)
+
+
+def test_monte_carlo_is_reproducible_for_a_seed_and_converges_to_parametric() -> None:
+    rng = np.random.default_rng(1)
+    returns = rng.normal(0.0, 0.02, size=(500, 3))
+    values = np.array([1e6, -4e5, 2.5e5])
+    first = monte_carlo_var_es(values, returns, 0.99, paths=50_000, seed=9)
+    assert first == monte_carlo_var_es(values, returns, 0.99, paths=50_000, seed=9)
+    assert first != monte_carlo_var_es(values, returns, 0.99, paths=50_000, seed=10)
+    var, es = parametric_var_es(values, returns, 0.99)
+    assert math.isclose(first[0], var, rel_tol=0.05)
+    assert math.isclose(first[1], es, rel_tol=0.05)
+
+
+def test_monte_carlo_refuses_zero_paths() -> None:
+    with pytest.raises(ValueError, match="paths"):
+        monte_carlo_var_es(np.ones(1), np.ones((3, 1)), 0.9, paths=0, seed=1)
