@@ -6,15 +6,18 @@ Layout (one folder per circuit build, under <repo>/build/circuits/):
         setup-<ptau hash>/            circuit.zkey, verification_key.json, <Name>Verifier.sol,
                                       meta.json (constraints, ptau, dev flag, versions)
 
-The sources hash covers every .circom file of the repository's circuits/ folder, the registry
-entry and the toolchain versions; the setup hash adds the ptau. Nothing is rebuilt unless one
-of those changes.
+The sources hash covers the circuit's file and every file it includes (transitively, circomlib
+too), the registry entry and the toolchain versions; the setup hash adds the ptau. Nothing is
+rebuilt unless one of those changes, and editing one template rebuilds only the circuits that
+include it. Builds write to a private temporary folder and rename it into place, so two
+processes building the same circuit at once cannot corrupt each other.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import shutil
@@ -92,13 +95,50 @@ def _digest(parts: list[bytes]) -> str:
     return h.hexdigest()[:16]
 
 
+_INCLUDE = re.compile(r'^\s*include\s+"([^"]+)"\s*;', re.MULTILINE)
+
+
+def include_closure(entry: Path, search: list[Path]) -> list[Path]:
+    """`entry` and every file it includes, resolved as circom does (own folder, then -l paths)."""
+    seen: dict[Path, None] = {}
+    stack = [entry.resolve()]
+    while stack:
+        path = stack.pop()
+        if path in seen:
+            continue
+        seen[path] = None
+        for name in _INCLUDE.findall(path.read_text()):
+            candidates = [path.parent / name, *(root / name for root in search)]
+            found = next((c.resolve() for c in candidates if c.is_file()), None)
+            if found is None:
+                raise FileNotFoundError(f"{path}: include {name!r} not found")
+            stack.append(found)
+    return sorted(seen)
+
+
 def sources_hash(spec: CircuitSpec, repo: Path) -> str:
     parts = [json.dumps(asdict(spec), sort_keys=True).encode()]
     parts.append(json.dumps(tool_versions().as_dict(), sort_keys=True).encode())
-    for path in sorted((repo / "circuits").rglob("*.circom")):
-        parts.append(str(path.relative_to(repo)).encode())
+    for path in include_closure(repo / spec.file, [find_node_modules()]):
+        parts.append(path.name.encode())
         parts.append(path.read_bytes())
     return _digest(parts)
+
+
+def _private_tmp(folder: Path) -> Path:
+    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def _publish(tmp: Path, folder: Path) -> None:
+    """Move a finished build into place; if another process got there first, keep theirs."""
+    try:
+        tmp.rename(folder)
+    except OSError:
+        if not folder.exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def build_root(repo: Path) -> Path:
@@ -110,9 +150,7 @@ def compile_circuit(spec: CircuitSpec, repo: Path, *, log: Log = print) -> Compi
     folder = build_root(repo) / f"{spec.name}-{sources_hash(spec, repo)}"
     done = folder / ".compiled"
     if not done.exists():
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        tmp = _private_tmp(folder)
         main = tmp / "main.circom"
         include = Path(*[".."] * len(main.parent.relative_to(repo).parts)) / spec.file
         main.write_text(spec.main_source(include.as_posix()))
@@ -126,10 +164,8 @@ def compile_circuit(spec: CircuitSpec, repo: Path, *, log: Log = print) -> Compi
              "-l", str(node_modules), "-o", str(tmp.relative_to(repo))],
             cwd=repo,
         )  # fmt: skip
-        done_tmp = tmp / ".compiled"
-        done_tmp.write_text("ok\n")
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
+        (tmp / ".compiled").write_text("ok\n")
+        _publish(tmp, folder)
     compiled = CompiledCircuit(spec, folder, read_r1cs_info(folder / "main.r1cs"))
     check_budget(compiled)
     return compiled
@@ -174,9 +210,7 @@ def setup_circuit(
     folder = compiled.folder / f"setup-{_digest([ptau.sha256().encode()])}"
     if (folder / "meta.json").exists():
         return CircuitArtifacts(compiled, folder, ptau.dev)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = _private_tmp(folder)
     spec = compiled.spec
     label = " (DEV ptau — insecure)" if ptau.dev else ""
     log(f"setting up {spec.name}: {compiled.info.n_constraints:,} constraints, "
@@ -210,8 +244,7 @@ def setup_circuit(
         "toolchain": tool_versions().as_dict(),
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+    _publish(tmp, folder)
     return CircuitArtifacts(compiled, folder, ptau.dev)
 
 
