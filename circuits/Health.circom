@@ -5,7 +5,7 @@ include "RangeCheck.circom";
 include "generated/Constants.circom";
 include "Log2Ceil.circom";
 include "BoundedLessThan.circom";
-include "PortfolioCommitment.circom";
+include "CommittedBook.circom";
 include "SnapshotHash.circom";
 
 // Health(N): the health statement of a committed private book at a committed price snapshot.
@@ -25,9 +25,9 @@ include "SnapshotHash.circom";
 //                 used by no other constraint, so it is squared to keep it in the R1CS.
 // Private inputs: account, salt, snapshotId, collateral[N], debt[N], price[N], lt[N].
 // Outputs: none (the verdict is the proof's validity).
-// Constraints (snarkjs r1cs info, --O2): Health(4) = 2,663; Health(16) = 6,869.
-// `salt` is the one private input without a range check: it only enters Poseidon, where any
-// field element is a valid (and intended: ≥128-bit random) value.
+// Slot i holds the signed position collateral_i − debt_i in SignedQuantity's encoding (both
+// < 2^QTY_BITS, at most one non-zero), opened against the commitment by CommittedBook.
+// Constraints (snarkjs r1cs info, --O2): Health(4) = 2,667; Health(16) = 6,885; Health(64) = 23,739.
 template Health(N) {
     assert(N >= 1);
     assert(N <= 64);
@@ -52,22 +52,24 @@ template Health(N) {
     signal input price[N];
     signal input lt[N];
 
-    // Range checks on every private number before any product or comparison.
-    component accountBits = RangeCheck(ACCOUNT_BITS());
-    accountBits.in <== account;
+    // Range checks on every private number before any product or comparison (the book's in
+    // CommittedBook), and the book is the committed one.
+    component book = CommittedBook(N);
+    book.account <== account;
+    book.salt <== salt;
+    book.long <== collateral;
+    book.short <== debt;
+    commitment === book.commitment;
+    _ <== book.net;
+    _ <== book.magnitude;
+
     component snapshotBits = RangeCheck(SNAPSHOT_ID_BITS());
     snapshotBits.in <== snapshotId;
     component marginBits = RangeCheck(QB);
     marginBits.in <== margin;
-    component collateralBits[N];
-    component debtBits[N];
     component priceBits[N];
     component ltBits[N];
     for (var i = 0; i < N; i++) {
-        collateralBits[i] = RangeCheck(QB);
-        collateralBits[i].in <== collateral[i];
-        debtBits[i] = RangeCheck(QB);
-        debtBits[i].in <== debt[i];
         priceBits[i] = RangeCheck(PB);
         priceBits[i].in <== price[i];
         ltBits[i] = RangeCheck(BB);
@@ -81,15 +83,7 @@ template Health(N) {
     }
     var threshold = thresholdMode - mode * (1 << BB);
 
-    // The book and the prices are the committed ones.
-    component book = PortfolioCommitment(N);
-    book.account <== account;
-    book.salt <== salt;
-    for (var i = 0; i < N; i++) {
-        book.packedPositions[i] <== collateral[i] + debt[i] * (1 << QB);
-    }
-    commitment === book.out;
-
+    // The prices are the snapshot's.
     component prices = SnapshotHash(N);
     prices.snapshotId <== snapshotId;
     prices.price <== price;

@@ -29,6 +29,8 @@ VALUE_BITS: Final = QTY_BITS + PRICE_BITS
 #: Basis points: liquidation thresholds, close factor, bonus, HF thresholds, α, caps.
 BPS_SCALE: Final = 10_000
 BPS_BITS: Final = 16
+#: Leverage caps are bps too, but desks run above 6.5× (2^16 bps): they get 24 bits (1677×).
+LEVERAGE_BITS: Final = 24
 
 #: Scenario returns, signed: -1 ≤ r and |r · RETURN_SCALE| < 2**(RETURN_BITS - 1).
 RETURN_DECIMALS: Final = 6

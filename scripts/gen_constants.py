@@ -13,7 +13,10 @@ from zkrisk.engine import fixed_point as fx
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "circuits" / "generated" / "Constants.circom"
-EXPORTED = ("PRICE_BITS", "QTY_BITS", "BPS_BITS", "RETURN_BITS", "ACCOUNT_BITS", "SNAPSHOT_ID_BITS")
+EXPORTED = (
+    "PRICE_BITS", "QTY_BITS", "BPS_BITS", "LEVERAGE_BITS", "RETURN_BITS", "ACCOUNT_BITS",
+    "SNAPSHOT_ID_BITS",
+)  # fmt: skip
 
 
 def render() -> str:

@@ -4,6 +4,7 @@ pragma circom 2.1.6;
 function PRICE_BITS() { return 64; }
 function QTY_BITS() { return 80; }
 function BPS_BITS() { return 16; }
+function LEVERAGE_BITS() { return 24; }
 function RETURN_BITS() { return 32; }
 function ACCOUNT_BITS() { return 160; }
 function SNAPSHOT_ID_BITS() { return 64; }

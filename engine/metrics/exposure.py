@@ -59,3 +59,11 @@ def concentration_bps(notionals: Mapping[str, int]) -> dict[str, int]:
 def exceeds_concentration(asset_notional: int, gross: int, cap_bps: int) -> bool:
     """|n| / gross > cap, decided exactly: |n| · 10000 > cap · gross."""
     return abs(asset_notional) * fp.BPS_SCALE > cap_bps * gross
+
+
+def within_leverage(gross: int, equity: int, cap_bps: int) -> bool:
+    """gross / equity ≤ cap, decided exactly: gross · 10000 ≤ cap · equity.
+
+    With a positive cap, a book with equity ≤ 0 passes only when it is flat.
+    """
+    return gross * fp.BPS_SCALE <= cap_bps * equity

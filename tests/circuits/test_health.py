@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from zkrisk.prover.artifacts import CircuitArtifacts
 from zkrisk.prover.field import SNARK_SCALAR_FIELD
 from zkrisk.prover.snarkjs_cli import WitnessError, calculate_witness
 
+from .conftest import Checkers
 from .health_cases import COIN, base_statement, with_threshold_at_exact_hf
 
 
@@ -87,3 +89,67 @@ def test_quantity_at_two_to_the_bits_is_rejected(health4: CircuitArtifacts, tmp_
     signals = base_statement().signals()
     signals["collateral"] = [1 << 80, 0, 0, 0]
     assert not accepts(health4, signals, tmp_path)
+
+
+# ---- range checks, aliasing and encoding (warm witness checks, no proofs) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("signal", "index", "value"),
+    [
+        ("collateral", 0, 1 << 80),
+        ("debt", 1, 1 << 80),
+        ("price", 1, 1 << 64),
+        ("lt", 1, 1 << 16),
+        ("margin", None, 1 << 80),
+        ("account", None, 1 << 160),
+        ("snapshotId", None, 1 << 64),
+        ("thresholdMode", None, 1 << 17),
+        ("collateral", 0, SNARK_SCALAR_FIELD - 1),
+        ("price", 1, SNARK_SCALAR_FIELD - 1),
+        ("lt", 1, SNARK_SCALAR_FIELD - 1),
+        ("margin", None, SNARK_SCALAR_FIELD - 1),
+        ("account", None, SNARK_SCALAR_FIELD - 1),
+        ("snapshotId", None, SNARK_SCALAR_FIELD - 1),
+        ("thresholdMode", None, SNARK_SCALAR_FIELD - 1),
+    ],
+)
+def test_out_of_range_or_aliased_input_is_rejected(
+    circuits: Checkers, signal: str, index: int | None, value: int
+) -> None:
+    signals: dict[str, Any] = base_statement().signals()
+    if index is None:
+        signals[signal] = value
+    else:
+        signals[signal] = [*signals[signal][:index], value, *signals[signal][index + 1 :]]
+    result = circuits["health4"].check(signals)
+    assert not result.accepted
+    assert "Assert Failed" in result.error
+
+
+def test_maximum_widths_are_accepted(circuits: Checkers) -> None:
+    top_qty, top_price, top_lt = (1 << 80) - 1, (1 << 64) - 1, (1 << 16) - 1
+    statement = base_statement(
+        collateral=(top_qty, top_qty, 0, 0), debt=(0, 0, top_qty, 0),
+        price=(top_price,) * 4, lt=(top_lt,) * 4, margin=top_qty, threshold_bps=top_lt,
+    )  # fmt: skip
+    assert statement.holds()
+    assert circuits["health4"].check(statement.signals()).public == statement.public_signals()
+
+
+def test_collateral_and_debt_in_one_slot_is_rejected(circuits: Checkers) -> None:
+    statement = base_statement(debt=(0, COIN, COIN // 100, 0))  # BTC slot holds both
+    assert not circuits["health4"].accepts(statement.signals())
+
+
+def test_value_plus_p_is_the_same_statement_not_a_new_one(circuits: Checkers) -> None:
+    statement = base_statement()
+    signals: dict[str, Any] = statement.signals()
+    signals["margin"] += SNARK_SCALAR_FIELD
+    assert circuits["health4"].check(signals).public == statement.public_signals()
+
+
+def test_mode_bit_decides_the_direction(circuits: Checkers) -> None:
+    healthy = base_statement()  # HF 1.95
+    assert circuits["health4"].accepts(healthy.signals())
+    assert not circuits["health4"].accepts(replace(healthy, mode=HealthMode.BELOW).signals())

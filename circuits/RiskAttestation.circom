@@ -1,0 +1,96 @@
+pragma circom 2.1.6;
+
+include "CommittedBook.circom";
+include "BookLimits.circom";
+include "TailCount.circom";
+include "TailRisk.circom";
+include "Log2Ceil.circom";
+include "generated/Constants.circom";
+
+// RiskAttestation(N, K): a committed private book, at public prices and over a public set of K
+// historical scenarios, keeps its limits (BookLimits) and
+//   VaR_α ≤ varLimit and ES_α ≤ esLimit          (TailRisk; α in bps, limits at LOSS scale)
+// where loss_k = −Σ_i value_i · r_ki (value at VALUE scale incl. margin, r at RETURN scale).
+// Verified off-chain by a counterparty who knows the scenario set.
+//
+// Returns are public inputs in offset encoding u = r + 2^(RETURN_BITS−1) ∈ [0, 2^RETURN_BITS),
+// so negative returns need no field negation. They are the verifier's own data, encoded by its
+// builder (zkrisk.engine.statements.attestation), and are not range-checked here: N·K range
+// checks would cost 33·N·K constraints, and soundness needs only that the verifier's values are
+// what it believes — which it computes itself. A scenario set bound by a hash instead would need
+// the same N·K checks plus the hash (≥ 38 constraints per element), beyond a 2^16 setup.
+//
+// Public inputs (in this order): commitment, margin, price[N], notionalCap[N],
+//   concentrationBps, leverageBps, alphaBps, varLimit, esLimit, returns[K][N].
+// Private inputs: account, salt, long[N], short[N], tail[K], pick[K].
+// Outputs: none. Constraints (snarkjs r1cs info, --O2): RiskAttestation(4, 20) = 7,294;
+//   RiskAttestation(16, 250) = 61,437 — with its 4,039 public signals the Groth16 domain needs
+//   61,437 + 4,039 + 1 = 65,477 ≤ 2^16 rows, so a 2^16 ptau suffices.
+template RiskAttestation(N, K) {
+    var RB = RETURN_BITS();
+    // |value_i| < 2^(QTY+PRICE) for book slots, plus margin·price_0 < 2^(QTY+PRICE) in slot 0:
+    // Σ|value| < (N+1)·2^(QTY+PRICE); |r| ≤ 2^(RB−1). So |loss| < 2^LB with
+    var LB = QTY_BITS() + PRICE_BITS() + RB - 1 + log2Ceil(N + 1);
+    assert(LB + 1 <= 252);
+
+    signal input commitment;
+    signal input margin;
+    signal input price[N];
+    signal input notionalCap[N];
+    signal input concentrationBps;
+    signal input leverageBps;
+    signal input alphaBps;
+    signal input varLimit;
+    signal input esLimit;
+    signal input returns[K][N];
+
+    signal input account;
+    signal input salt;
+    signal input long[N];
+    signal input short[N];
+    signal input tail[K];
+    signal input pick[K];
+
+    component book = CommittedBook(N);
+    book.account <== account;
+    book.salt <== salt;
+    book.long <== long;
+    book.short <== short;
+    commitment === book.commitment;
+
+    component limits = BookLimits(N);
+    limits.net <== book.net;
+    limits.magnitude <== book.magnitude;
+    limits.margin <== margin;
+    limits.price <== price;
+    limits.notionalCap <== notionalCap;
+    limits.concentrationBps <== concentrationBps;
+    limits.leverageBps <== leverageBps;
+
+    // loss_k = −Σ value_i · (u_ki − 2^(RB−1)) = 2^(RB−1) · equity − Σ value_i · u_ki
+    var equity = 0;
+    for (var i = 0; i < N; i++) {
+        equity += limits.value[i];
+    }
+    signal term[K][N];
+    signal loss[K];
+    for (var k = 0; k < K; k++) {
+        var gain = 0;
+        for (var i = 0; i < N; i++) {
+            term[k][i] <== limits.value[i] * returns[k][i];
+            gain += term[k][i];
+        }
+        loss[k] <== (1 << (RB - 1)) * equity - gain;
+    }
+
+    component count = TailCount(K);
+    count.alphaBps <== alphaBps;
+
+    component risk = TailRisk(K, LB);
+    risk.loss <== loss;
+    risk.m <== count.m;
+    risk.varLimit <== varLimit;
+    risk.esLimit <== esLimit;
+    risk.tail <== tail;
+    risk.pick <== pick;
+}
