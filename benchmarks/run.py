@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.json"
 README = ROOT / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-MODULES = ("bench_engine", "bench_skeleton")
+MODULES = ("bench_circuits", "bench_engine", "bench_skeleton", "bench_api", "bench_prover")
 
 
 def machine() -> str:

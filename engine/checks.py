@@ -563,7 +563,7 @@ def _verdict(**fields: Any) -> Verdict:
     """
     verdict = Verdict.__new__(Verdict)
     object.__setattr__(verdict, "__dict__", fields)
-    object.__setattr__(verdict, "__pydantic_fields_set__", _VERDICT_FIELDS)
+    object.__setattr__(verdict, "__pydantic_fields_set__", set(_VERDICT_FIELDS))
     object.__setattr__(verdict, "__pydantic_extra__", None)
     object.__setattr__(verdict, "__pydantic_private__", None)
     return verdict

@@ -1,21 +1,79 @@
-"""The `zkrisk` command line (the walking skeleton's commands; more come with the operator surface)."""
+"""The `zkrisk` command line: pre-trade checks, risk reports, the risk service, circuits, demo.
+
+Exit codes mean something: `check` answers 0 APPROVE, 1 REJECT, 3 FLAG_FOR_REVIEW; every
+command answers 2 for bad input (a file that is missing or does not validate, a bad option),
+printing one line per problem that names the file (and line) and what is wrong.
+"""
 
 from __future__ import annotations
 
+import gc
 import json
-from typing import Annotated
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
+from rich.console import Console
 
 from zkrisk.prover.artifacts import build
 from zkrisk.prover.registry import load_registry
 from zkrisk.prover.toolchain import ToolchainError, check_all
 
+from .checks import RiskEngine
+from .files import (
+    asset_map,
+    load_assets,
+    load_order,
+    load_policy_file,
+    load_portfolio,
+    load_prices,
+    load_scenarios,
+    validate,
+)
+from .fixed_point import FixedPointError
+from .models import CheckState, OrderIntent, OrderType, Side, TradingState, VerdictKind
 from .paths import registry_path, repo_root
+from .policy import PolicyError
 
 app = typer.Typer(
-    help="zkrisk: a private trading risk engine with Groth16-proven verdicts.", no_args_is_help=True
+    help="zkrisk: a private trading risk engine with Groth16-proven verdicts.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold a book or a key
 )
+
+EXIT_APPROVE, EXIT_REJECT, EXIT_BAD_INPUT, EXIT_FLAG = 0, 1, 2, 3
+VERDICT_EXIT = {
+    VerdictKind.APPROVE: EXIT_APPROVE,
+    VerdictKind.REJECT: EXIT_REJECT,
+    VerdictKind.FLAG_FOR_REVIEW: EXIT_FLAG,
+}
+
+FileOpt = Annotated[Path, typer.Option(dir_okay=False, show_default=False)]
+
+
+def _fail(lines: list[str]) -> NoReturn:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for line in lines:
+        err.print(f"[bold red]error:[/] {line}", markup=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def _bad_input() -> Iterator[None]:
+    """Turn input problems into `error: file:line: field: what` lines and exit code 2."""
+    try:
+        yield
+    except PolicyError as exc:  # InputError too: every file loader reports this way
+        _fail(str(exc).splitlines())
+    except ValidationError as exc:
+        _fail([f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors()])
+    except (FixedPointError, ValueError) as exc:
+        _fail([str(exc)])
 
 
 @app.command()
@@ -43,6 +101,196 @@ def build_circuits(
         typer.echo(
             f"{circuit}: {artifacts.meta['constraints']:,} constraints → {artifacts.folder}{flag}"
         )
+
+
+def _order_from_options(
+    symbol: str | None,
+    side: Side | None,
+    quantity: str | None,
+    limit_price: str | None,
+    max_slippage_bps: int | None,
+    counterparty: str | None,
+    client_order_id: str | None,
+    strategy: str,
+) -> OrderIntent:
+    market = max_slippage_bps is not None and limit_price is None
+    data = {
+        "client_order_id": client_order_id or f"cli-{time.time_ns()}",
+        "symbol": symbol,
+        "side": None if side is None else side.value,
+        "quantity": None if quantity is None else Decimal(quantity),
+        "order_type": (OrderType.MARKET if market else OrderType.LIMIT).value,
+        "limit_price": None if limit_price is None else Decimal(limit_price),
+        "max_slippage_bps": max_slippage_bps,
+        "counterparty": counterparty,
+        "strategy_id": strategy,
+    }
+    present = {k: v for k, v in data.items() if v is not None}
+    return validate(present, {}, OrderIntent, "order options")
+
+
+def _decimal_option(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        Decimal(value)
+    except ArithmeticError:
+        raise ValueError(f"--{name}: {value!r} is not a decimal number") from None
+
+
+@app.command(
+    epilog="Exit codes: 0 APPROVE, 1 REJECT, 3 FLAG_FOR_REVIEW, 2 bad input "
+    "(a missing or invalid file, a bad option)."
+)
+def check(
+    portfolio: Annotated[Path, typer.Option(help="The book (TOML, YAML or JSON).", dir_okay=False)],
+    policy: Annotated[Path, typer.Option(help="Risk policy (TOML or YAML).", dir_okay=False)],
+    assets: Annotated[Path, typer.Option(help="Assets and lending parameters.", dir_okay=False)],
+    prices: Annotated[
+        Path, typer.Option(help="Reference prices (oracle snapshot).", dir_okay=False)
+    ],
+    scenarios: Annotated[
+        Path | None,
+        typer.Option(
+            help="Scenario set (CSV or document) for post-trade VaR / ES; without "
+            "one every order is refused (fail closed).",
+            dir_okay=False,
+        ),
+    ] = None,
+    order_file: Annotated[
+        Path | None,
+        typer.Option(help="The order as a file (instead of the options below).", dir_okay=False),
+    ] = None,
+    side: Annotated[Side | None, typer.Option(help="BUY or SELL.", case_sensitive=False)] = None,
+    symbol: Annotated[str | None, typer.Option(help="Instrument, e.g. WETH.")] = None,
+    quantity: Annotated[str | None, typer.Option(help="Order size (exact decimal).")] = None,
+    limit_price: Annotated[str | None, typer.Option(help="LIMIT price, USD.")] = None,
+    max_slippage_bps: Annotated[
+        int | None, typer.Option(help="Make it a MARKET order with this slippage tolerance.")
+    ] = None,
+    counterparty: Annotated[str | None, typer.Option(help="Venue or counterparty.")] = None,
+    client_order_id: Annotated[
+        str | None, typer.Option(help="Idempotency key (default: generated).")
+    ] = None,
+    strategy: Annotated[str, typer.Option(help="Strategy id, for the record.")] = "cli",
+    now: Annotated[
+        int | None,
+        typer.Option(
+            help="Check at this unix time (default: the system clock); "
+            "replays a recorded price snapshot."
+        ),
+    ] = None,
+    state: Annotated[
+        TradingState, typer.Option(help="Desk trading state.", case_sensitive=False)
+    ] = TradingState.ACTIVE,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Pre-trade verdict for one order against a book, a policy and reference prices.
+
+    Prints APPROVE, REJECT or FLAG_FOR_REVIEW with every reason. Give the order with --order-file FILE, or with --side --symbol --quantity --limit-price --counterparty (--max-slippage-bps instead of --limit-price makes it a MARKET order).
+    """
+    with _bad_input():
+        if order_file is not None:
+            given = [n for n, v in (("--side", side), ("--symbol", symbol), ("--quantity", quantity),
+                     ("--limit-price", limit_price), ("--counterparty", counterparty)) if v is not None]  # fmt: skip
+            if given:
+                raise ValueError(f"--order-file and {', '.join(given)} exclude each other")
+            intent = load_order(order_file)
+        else:
+            _decimal_option("quantity", quantity)
+            _decimal_option("limit-price", limit_price)
+            intent = _order_from_options(symbol, side, quantity, limit_price, max_slippage_bps,
+                                         counterparty, client_order_id, strategy)  # fmt: skip
+        book = load_portfolio(portfolio)
+        engine = RiskEngine(
+            load_policy_file(policy),
+            load_assets(assets),
+            None if scenarios is None else load_scenarios(scenarios),
+        )
+        snapshot = load_prices(prices)
+    verdict = engine.check(
+        intent,
+        book,
+        snapshot,
+        CheckState(trading_state=state, now=int(time.time()) if now is None else now),
+    )
+    if as_json:
+        typer.echo(verdict.model_dump_json(indent=2))
+    else:
+        from .render import verdict_view
+
+        Console(highlight=False).print(verdict_view(verdict, intent))
+    raise typer.Exit(VERDICT_EXIT[verdict.kind])
+
+
+@app.command(epilog="Exit codes: 0 report printed, 2 bad input.")
+def risk(
+    portfolio: Annotated[Path, typer.Option(help="The book (TOML, YAML or JSON).", dir_okay=False)],
+    assets: Annotated[Path, typer.Option(help="Assets and lending parameters.", dir_okay=False)],
+    prices: Annotated[Path, typer.Option(help="Prices (oracle snapshot).", dir_okay=False)],
+    scenarios: Annotated[
+        Path | None,
+        typer.Option(help="Scenario set for VaR / ES (CSV or document).", dir_okay=False),
+    ] = None,
+    alpha: Annotated[str, typer.Option(help="VaR / ES confidence level, in (0, 1).")] = "0.99",
+    paths: Annotated[int, typer.Option(help="Monte Carlo paths.", min=1)] = 20_000,
+    seed: Annotated[int, typer.Option(help="Monte Carlo seed.")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Health factor, exposures and VaR / ES by method (historical, parametric, Monte Carlo)."""
+    from .report import MissingData, risk_report
+
+    with _bad_input():
+        book = load_portfolio(portfolio)
+        market = asset_map(load_assets(assets))
+        snapshot = load_prices(prices)
+        scenario_set = None if scenarios is None else load_scenarios(scenarios)
+        try:
+            report = risk_report(
+                book, snapshot, market, scenario_set, alpha=alpha, mc_paths=paths, seed=seed
+            )
+        except MissingData as exc:
+            source = {"assets": assets, "prices": prices, "scenarios": scenarios}[exc.source]
+            raise ValueError(f"{source}: {exc}") from None
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    from .render import report_view
+
+    Console(highlight=False).print(report_view(report))
+
+
+@app.command(
+    epilog="Exit codes: 2 bad config, input file or secret; on Ctrl-C / SIGTERM it shuts down "
+    "gracefully and exits 130 / 143."
+)
+def serve(
+    config: Annotated[
+        Path, typer.Option(help="Service config (TOML, YAML or JSON).", dir_okay=False)
+    ],
+    port: Annotated[
+        int | None, typer.Option(help="Override the config's port (0: any free).")
+    ] = None,
+) -> None:
+    """Run the risk service (HTTP API) with uvicorn until interrupted.
+
+    POST /v1/orders/check, POST /v1/killswitch (bearer token), GET /healthz, GET /metrics, GET /docs. The signing key and kill-switch token come from the environment variables the config names (ZKRISK_SIGNER_KEY and ZKRISK_KILLSWITCH_TOKEN by default).
+    """
+    from .api.config import load_serve_config, read_secrets
+    from .api.server import build_server
+
+    with _bad_input():
+        settings = load_serve_config(config)
+        if port is not None:
+            settings = settings.model_copy(update={"port": port})
+        secrets = read_secrets(settings)
+        server, _service = build_server(settings, secrets)
+    # Everything loaded so far lives as long as the server: keep the collector off it.
+    gc.freeze()
+    if settings.replay_now is not None:
+        typer.echo(f"warning: replay_now = {settings.replay_now}: the clock is frozen (demo mode)",
+                   err=True)  # fmt: skip
+    server.run()
 
 
 @app.command()

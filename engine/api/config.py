@@ -1,0 +1,143 @@
+"""The risk service's configuration: one frozen model read from a TOML / YAML / JSON file.
+
+Secrets never live in the file: it names the environment variables that hold the approval
+signing key and the kill-switch token, and the service refuses to start without them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..files import InputError, read_document, validate
+from ..models import TradingState
+from ..policy import PolicyIssue
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+MIN_TOKEN_LENGTH = 16
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class SigningConfig(_Frozen):
+    """The EIP-712 domain approvals are signed under (what a verifying contract checks)."""
+
+    name: str = "zkrisk"
+    """EIP-712 domain name."""
+    version: str = "1"
+    """EIP-712 domain version; bump it when the OrderApproval struct changes."""
+    chain_id: int = Field(default=31337, ge=1)
+    """Chain id of the contract or venue that checks approvals (31337 = Anvil)."""
+    verifying_contract: str = "0x0000000000000000000000000000000000000000"
+    """Address of the contract that checks approvals; approvals for another address fail."""
+    approval_ttl_seconds: int = Field(default=60, ge=1, le=86_400)
+    """An approval expires this long after the check (the `expiry` field)."""
+
+    @field_validator("verifying_contract")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _ADDRESS.match(value):
+            raise ValueError(f"{value!r} is not a 0x-prefixed 20-byte hex address")
+        return value
+
+
+class ServeConfig(_Frozen):
+    """Everything `zkrisk serve` needs; relative paths are relative to the config file."""
+
+    policy_file: Path
+    """Risk policy (TOML or YAML) every check applies."""
+    assets_file: Path
+    """Assets and their lending parameters."""
+    prices_file: Path
+    """Reference prices (an oracle snapshot); re-read when the file changes."""
+    portfolio_files: Annotated[tuple[Path, ...], Field(min_length=1)]
+    """The desks' books, one file per account; re-read when a file changes."""
+    scenarios_file: Path | None = None
+    """Scenario set for the post-trade VaR / ES rules (without one, every order is refused)."""
+    audit_db: Path = Path("zkrisk-audit.sqlite")
+    """Append-only SQLite audit log of every decision and kill-switch change."""
+    host: str = "127.0.0.1"
+    """Interface to listen on."""
+    port: int = Field(default=8787, ge=0, le=65_535)
+    """TCP port (0 picks a free one)."""
+    trading_state: TradingState = TradingState.ACTIVE
+    """Desk state at start: ACTIVE, REDUCING (only position-shrinking orders) or HALTED."""
+    signing: SigningConfig = SigningConfig()
+    """EIP-712 domain of the approvals."""
+    signer_key_env: str = "ZKRISK_SIGNER_KEY"
+    """Environment variable holding the approval signing key (32-byte hex)."""
+    kill_switch_token_env: str = "ZKRISK_KILLSWITCH_TOKEN"
+    """Environment variable holding the kill-switch bearer token (≥ 16 characters)."""
+    reload_interval_seconds: float = Field(default=1.0, ge=0)
+    """How often, at most, the price and portfolio files are checked for changes."""
+    replay_now: int | None = Field(default=None, ge=0)
+    """Freeze the clock at this unix time to replay a recorded snapshot (demos, tests only)."""
+    access_log: bool = False
+    """uvicorn's per-request access log (every decision is in the audit log anyway)."""
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    """Log level of the service and uvicorn."""
+
+    @model_validator(mode="after")
+    def _distinct_env(self) -> Self:
+        if self.signer_key_env == self.kill_switch_token_env:
+            raise ValueError("signer_key_env and kill_switch_token_env must differ")
+        return self
+
+    def resolved(self, base: Path) -> ServeConfig:
+        """A copy whose relative paths are anchored at `base`."""
+
+        def fix(p: Path) -> Path:
+            return p if p.is_absolute() else (base / p).resolve()
+
+        return self.model_copy(
+            update={
+                "policy_file": fix(self.policy_file),
+                "assets_file": fix(self.assets_file),
+                "prices_file": fix(self.prices_file),
+                "portfolio_files": tuple(fix(p) for p in self.portfolio_files),
+                "scenarios_file": None if self.scenarios_file is None else fix(self.scenarios_file),
+                "audit_db": fix(self.audit_db),
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """The service's secrets, read from the environment at start."""
+
+    signer_key: str
+    kill_switch_token: str
+
+    def __repr__(self) -> str:  # never print a secret by accident
+        return "Secrets(<redacted>)"
+
+
+def load_serve_config(path: str | Path) -> ServeConfig:
+    p = Path(path)
+    data, lines = read_document(p)
+    return validate(data, lines, ServeConfig, str(p)).resolved(p.resolve().parent)
+
+
+def read_secrets(config: ServeConfig, env: dict[str, str] | None = None) -> Secrets:
+    """The signing key and kill-switch token from the environment; InputError when unusable."""
+    source = os.environ if env is None else env
+    key = source.get(config.signer_key_env, "").strip()
+    token = source.get(config.kill_switch_token_env, "")
+    problems = []
+    if not _KEY.match(key):
+        problems.append(PolicyIssue(config.signer_key_env, None,
+                                    "must hold the approval signing key as 32-byte hex"))  # fmt: skip
+    if len(token) < MIN_TOKEN_LENGTH:
+        problems.append(PolicyIssue(config.kill_switch_token_env, None,
+                                    f"must hold the kill-switch token (≥ {MIN_TOKEN_LENGTH} characters)"))  # fmt: skip
+    if problems:
+        raise InputError("environment", problems)
+    return Secrets(signer_key=key if key.startswith("0x") else "0x" + key, kill_switch_token=token)

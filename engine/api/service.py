@@ -1,0 +1,362 @@
+"""The risk service's core: decide a check, sign an approval, keep the kill switch, audit all.
+
+Fail closed: `check` never raises; any internal error becomes a REJECT (HTTP 500) and no
+approval leaves the service unless its audit row was written first. Only an APPROVE verdict is
+signed, and the kill switch is read again just before signing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from ..audit import AuditLog
+from ..checks import RiskEngine
+from ..files import load_assets, load_policy_file, load_portfolio, load_prices, load_scenarios
+from ..models import (
+    CheckState,
+    Portfolio,
+    PriceSnapshot,
+    Reason,
+    TradingState,
+    Verdict,
+    VerdictKind,
+)
+from .config import Secrets, ServeConfig
+from .killswitch import RELEASED, KillSwitchState
+from .metrics import ApiMetrics
+from .schemas import CheckRequest, CheckResponse, Health, KillSwitchRequest, KillSwitchStatus
+from .signer import ApprovalSigner, approval_message
+from .watch import Watched
+
+log = logging.getLogger("zkrisk.api")
+Clock = Callable[[], int]
+
+
+class ServiceReason(StrEnum):
+    """Reason codes the service adds to the engine's."""
+
+    KILL_SWITCH = "KILL_SWITCH"
+    UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
+    ACCOUNT_REQUIRED = "ACCOUNT_REQUIRED"
+    DUPLICATE_CLIENT_ORDER_ID = "DUPLICATE_CLIENT_ORDER_ID"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A check's HTTP status, response and its JSON (serialised once, also audited)."""
+
+    status: int
+    response: CheckResponse
+    body: str
+
+
+@dataclass(slots=True)
+class _Desk:
+    book: Watched[Portfolio]
+    # Approval times for the rate limit. The rule only asks whether the window already holds
+    # max_orders_per_window orders, so the newest that many times are all it needs.
+    approved_at: deque[int]
+
+    def recent(self, now: int, window: int) -> tuple[int, ...]:
+        while self.approved_at and self.approved_at[0] <= now - window:
+            self.approved_at.popleft()
+        return tuple(self.approved_at)
+
+
+@dataclass(frozen=True, slots=True)
+class _Issued:
+    fingerprint: str
+    response: CheckResponse
+    expiry: int
+
+
+def _same_account(account: str) -> Callable[[Path], Portfolio]:
+    """A book loader that refuses a reloaded file naming another account."""
+
+    def load(path: Path) -> Portfolio:
+        loaded = load_portfolio(path)
+        if loaded.account != account:
+            raise ValueError(f"{path}: account changed from {account} to {loaded.account}")
+        return loaded
+
+    return load
+
+
+def _reject(verdict: Verdict, reason: Reason) -> Verdict:
+    # Built anew, not model_copy: the engine's fast-path verdicts hold a frozenset
+    # __pydantic_fields_set__ that model_copy(update=...) cannot extend.
+    return Verdict(
+        kind=VerdictKind.REJECT,
+        reasons=(reason, *verdict.reasons),
+        client_order_id=verdict.client_order_id,
+        policy_id=verdict.policy_id,
+        post_trade_health_factor_bps=verdict.post_trade_health_factor_bps,
+        post_trade_var_usd=verdict.post_trade_var_usd,
+    )
+
+
+class RiskService:
+    """One desk's (or several desks') pre-trade gate with signed approvals."""
+
+    def __init__(
+        self,
+        *,
+        engine: RiskEngine,
+        prices: Watched[PriceSnapshot],
+        books: Mapping[str, Watched[Portfolio]],
+        signer: ApprovalSigner,
+        audit: AuditLog,
+        kill_switch_token: str,
+        approval_ttl_seconds: int,
+        trading_state: TradingState = TradingState.ACTIVE,
+        clock: Clock | None = None,
+        metrics: ApiMetrics | None = None,
+    ) -> None:
+        self.engine = engine
+        self.prices = prices
+        cap = engine.policy.max_orders_per_window
+        self.desks = {a.lower(): _Desk(book, deque(maxlen=cap)) for a, book in books.items()}
+        self.signer = signer
+        self.audit = audit
+        self.kill_switch_token = kill_switch_token
+        self.ttl = approval_ttl_seconds
+        self.trading_state = trading_state
+        self.clock: Clock = clock or (lambda: int(time.time()))
+        self.metrics = metrics or ApiMetrics()
+        self._issued: OrderedDict[str, _Issued] = OrderedDict()
+        self.kill = self._restore_kill_switch()
+        self._restore_issued()
+        self.metrics.kill_switch.set(1 if self.kill.engaged else 0)
+
+    @classmethod
+    def from_config(cls, config: ServeConfig, secrets: Secrets) -> RiskService:
+        """Load every input file (an error names the file) and open the audit log."""
+        metrics = ApiMetrics()
+
+        def on_error(path: Path, _exc: Exception) -> None:
+            metrics.reload_errors.labels(file=path.name).inc()
+
+        every = config.reload_interval_seconds
+        scenarios = None if config.scenarios_file is None else load_scenarios(config.scenarios_file)
+        engine = RiskEngine(
+            load_policy_file(config.policy_file), load_assets(config.assets_file), scenarios
+        )
+        books: dict[str, Watched[Portfolio]] = {}
+        for path in config.portfolio_files:
+            account = load_portfolio(path).account
+            if account in books:
+                raise ValueError(f"{path}: a second book for account {account}")
+            books[account] = Watched(
+                path, _same_account(account), interval=every, on_error=on_error
+            )
+        replay = config.replay_now
+        return cls(
+            engine=engine,
+            prices=Watched(config.prices_file, load_prices, interval=every, on_error=on_error),
+            books=books,
+            signer=ApprovalSigner(secrets.signer_key, config.signing),
+            audit=AuditLog(config.audit_db),
+            kill_switch_token=secrets.kill_switch_token,
+            approval_ttl_seconds=config.signing.approval_ttl_seconds,
+            trading_state=config.trading_state,
+            clock=None if replay is None else (lambda: replay),
+            metrics=metrics,
+        )
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def check(self, request: CheckRequest) -> Decision:
+        """Decide one order; never raises, never approves on an error."""
+        started = time.perf_counter()
+        try:
+            decision = self._decide(request)
+        except Exception:
+            log.exception("check %s failed: answering REJECT", request.order.client_order_id)
+            self.metrics.errors.inc()
+            decision = self._internal_error(request)
+        self.metrics.check_latency.observe(time.perf_counter() - started)
+        self.metrics.checks.labels(verdict=decision.response.verdict.kind.value).inc()
+        return decision
+
+    def _decide(self, request: CheckRequest) -> Decision:
+        intent = request.order
+        now = self.clock()
+        policy = self.engine.policy
+        account, desk, problem = self._desk(request.account)
+        fingerprint = f"{account}|{intent.model_dump_json()}"
+        if desk is None or problem is not None:
+            verdict = Verdict(kind=VerdictKind.REJECT, reasons=() if problem is None else (problem,),
+                              client_order_id=intent.client_order_id, policy_id=policy.policy_id)  # fmt: skip
+            prices = None
+        else:
+            prior = self._prior(intent.client_order_id, now)
+            if prior is not None and prior.fingerprint == fingerprint and not self.kill.engaged:
+                return self._replay(request, prior)
+            prices = self.prices.get()
+            state = CheckState(
+                trading_state=self.trading_state,
+                now=now,
+                recent_order_times=desk.recent(now, policy.rate_window_seconds),
+            )
+            verdict = self.engine.check(intent, desk.book.get(), prices, state)
+            if prior is not None and prior.fingerprint != fingerprint:
+                verdict = _reject(verdict, Reason(code=ServiceReason.DUPLICATE_CLIENT_ORDER_ID,
+                    message=f"Client order id {intent.client_order_id!r} was already approved "
+                    "for a different order; use a new id."))  # fmt: skip
+        if self.kill.engaged:
+            verdict = _reject(verdict, self._kill_reason())
+        seq = self.audit.reserve()
+        approval = None
+        # Read the switch again right before signing (cheap; guards callers on other threads).
+        if verdict.kind is VerdictKind.APPROVE and not self.kill.engaged and prices is not None:
+            message = approval_message(
+                intent,
+                account=account,
+                policy_id=policy.policy_id,
+                snapshot_id=prices.snapshot_id,
+                nonce=seq,
+                expiry=now + self.ttl,
+            )
+            approval = self.signer.sign(message)
+        response = CheckResponse(decision_id=seq, verdict=verdict, approval=approval)
+        body = response.model_dump_json()
+        # The audit row is written before the approval is released; a failure here raises.
+        self.audit.append("check", intent.client_order_id, verdict.kind.value,
+                          request.model_dump_json(), body, seq=seq)  # fmt: skip
+        if approval is not None and desk is not None:
+            desk.approved_at.append(now)
+            self._issued[intent.client_order_id] = _Issued(
+                fingerprint, response, approval.message.expiry
+            )
+        return Decision(200, response, body)
+
+    def _desk(self, account: str | None) -> tuple[str, _Desk | None, Reason | None]:
+        """The book to check against, or the reason there is none."""
+        if account is None:
+            if len(self.desks) == 1:
+                only = next(iter(self.desks))
+                return only, self.desks[only], None
+            return "", None, Reason(code=ServiceReason.ACCOUNT_REQUIRED,
+                message=f"The service holds {len(self.desks)} books: name the account.")  # fmt: skip
+        desk = self.desks.get(account.lower())
+        if desk is None:
+            return "", None, Reason(code=ServiceReason.UNKNOWN_ACCOUNT,
+                message=f"No book is loaded for account {account}.")  # fmt: skip
+        return account.lower(), desk, None
+
+    def _prior(self, client_order_id: str, now: int) -> _Issued | None:
+        # Approvals are issued in expiry order, so expired ones sit at the front.
+        while self._issued:
+            first = next(iter(self._issued.values()))
+            if first.expiry >= now:
+                break
+            self._issued.popitem(last=False)
+        return self._issued.get(client_order_id)
+
+    def _replay(self, request: CheckRequest, prior: _Issued) -> Decision:
+        """The same order again (a client retry): the same signed approval, not a new one."""
+        seq = self.audit.reserve()
+        response = prior.response.model_copy(update={"decision_id": seq, "replayed": True})
+        body = response.model_dump_json()
+        self.audit.append("check", request.order.client_order_id, VerdictKind.APPROVE.value,
+                          request.model_dump_json(), body, seq=seq)  # fmt: skip
+        return Decision(200, response, body)
+
+    def _internal_error(self, request: CheckRequest) -> Decision:
+        reason = Reason(code=ServiceReason.INTERNAL_ERROR,
+                        message="The risk service failed internally; failing closed.")  # fmt: skip
+        verdict = Verdict(kind=VerdictKind.REJECT, reasons=(reason,),
+                          client_order_id=request.order.client_order_id,
+                          policy_id=self.engine.policy.policy_id)  # fmt: skip
+        seq = 0
+        try:
+            seq = self.audit.reserve()
+            response = CheckResponse(decision_id=seq, verdict=verdict)
+            body = response.model_dump_json()
+            self.audit.append("check", request.order.client_order_id, verdict.kind.value,
+                              request.model_dump_json(), body, seq=seq)  # fmt: skip
+        except Exception:
+            log.exception("could not audit the failed check")
+            response = CheckResponse(decision_id=seq, verdict=verdict)
+            body = response.model_dump_json()
+        return Decision(500, response, body)
+
+    # -- kill switch ----------------------------------------------------------------------------
+
+    def _kill_reason(self) -> Reason:
+        since = (
+            ""
+            if self.kill.changed_at is None
+            else f" at {datetime.fromtimestamp(self.kill.changed_at, UTC):%Y-%m-%d %H:%M:%S} UTC"
+        )
+        why = f" ({self.kill.reason})" if self.kill.reason else ""
+        return Reason(code=ServiceReason.KILL_SWITCH,
+                      message=f"Kill switch engaged{since}{why}: every approval is halted.")  # fmt: skip
+
+    def set_kill_switch(self, request: KillSwitchRequest, actor: str) -> KillSwitchStatus:
+        """Engage or release; takes effect for the very next check, and is audited."""
+        self.kill = KillSwitchState(request.engaged, int(time.time()), request.reason)
+        self.metrics.kill_switch.set(1 if request.engaged else 0)
+        status = self.kill_switch_status()
+        log.warning("kill switch %s by %s: %s", "ENGAGED" if request.engaged else "RELEASED",
+                    actor, request.reason)  # fmt: skip
+        self.audit.append("killswitch", actor, "ENGAGED" if request.engaged else "RELEASED",
+                          request.model_dump_json(), status.model_dump_json())  # fmt: skip
+        return status
+
+    def kill_switch_status(self) -> KillSwitchStatus:
+        return KillSwitchStatus(
+            engaged=self.kill.engaged, changed_at=self.kill.changed_at, reason=self.kill.reason
+        )
+
+    def _restore_kill_switch(self) -> KillSwitchState:
+        # A restart must not silently resume trading that an operator halted.
+        last = self.audit.last("killswitch")
+        if last is None:
+            return RELEASED
+        status = KillSwitchStatus.model_validate_json(last.response)
+        return KillSwitchState(status.engaged, status.changed_at, status.reason)
+
+    def _restore_issued(self) -> None:
+        # Unexpired approvals survive a restart, so a client retry gets the same approval back.
+        now = self.clock()
+        since_ns = (int(time.time()) - self.ttl - 1) * 1_000_000_000
+        for record in self.audit.records("check", since_ns=since_ns):
+            if record.outcome != VerdictKind.APPROVE.value:
+                continue
+            response = CheckResponse.model_validate_json(record.response)
+            approval = response.approval
+            if approval is None or response.replayed or approval.message.expiry < now:
+                continue
+            request = CheckRequest.model_validate_json(record.request)
+            fingerprint = f"{approval.message.account}|{request.order.model_dump_json()}"
+            self._issued[request.order.client_order_id] = _Issued(
+                fingerprint, response, approval.message.expiry
+            )
+
+    # -- health ---------------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        prices = self.prices.get()
+        oldest = min((p.timestamp for p in prices.prices.values()), default=prices.taken_at)
+        return Health(
+            status="ok",
+            kill_switch_engaged=self.kill.engaged,
+            trading_state=self.trading_state.value,
+            policy_id=self.engine.policy.policy_id,
+            signer=self.signer.address,
+            snapshot_id=prices.snapshot_id,
+            price_age_seconds=max(self.clock() - oldest, 0),
+            accounts=sorted(self.desks),
+        )
+
+    def close(self) -> None:
+        self.audit.close()
