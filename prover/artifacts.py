@@ -3,8 +3,10 @@
 Layout (one folder per circuit build, under <repo>/build/circuits/):
 
     <name>-<sources hash>/            compile output: main.circom, main.r1cs, main.sym, main_js/
+        main_cpp/                     optional C++ witness generator (main_c + main_c.dat)
         setup-<ptau hash>/            circuit.zkey, verification_key.json, <Name>Verifier.sol,
-                                      meta.json (constraints, ptau, dev flag, versions)
+                                      meta.json (constraints, ptau, dev flag, zkey verified,
+                                      versions)
 
 The sources hash covers the circuit's file and every file it includes (transitively, circomlib
 too), the registry entry and the toolchain versions; the setup hash adds the ptau. Nothing is
@@ -21,13 +23,17 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from . import cpp_witness
 from .binfmt import R1csInfo, read_r1cs_info
 from .ptau import Ptau, resolve_ptau
+from .publish import private_tmp as _private_tmp
+from .publish import publish as _publish
 from .registry import CircuitSpec
 from .toolchain import find_node_modules, run_tool, tool_versions
 
@@ -55,6 +61,11 @@ class CompiledCircuit:
     @property
     def sym(self) -> Path:
         return self.folder / "main.sym"
+
+    @property
+    def witness_binary(self) -> Path | None:
+        """The C++ witness generator, when it was built (`compile_circuit(..., cpp=True)`)."""
+        return cpp_witness.binary_in(self.folder)
 
 
 @dataclass(frozen=True)
@@ -125,49 +136,46 @@ def sources_hash(spec: CircuitSpec, repo: Path) -> str:
     return _digest(parts)
 
 
-def _private_tmp(folder: Path) -> Path:
-    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    tmp.mkdir(parents=True)
-    return tmp
-
-
-def _publish(tmp: Path, folder: Path) -> None:
-    """Move a finished build into place; if another process got there first, keep theirs."""
-    try:
-        tmp.rename(folder)
-    except OSError:
-        if not folder.exists():
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def build_root(repo: Path) -> Path:
     return repo / "build" / "circuits"
 
 
-def compile_circuit(spec: CircuitSpec, repo: Path, *, log: Log = print) -> CompiledCircuit:
-    """circom → r1cs, wasm, sym; skipped when the same sources were compiled before."""
+def compile_circuit(
+    spec: CircuitSpec, repo: Path, *, cpp: bool = False, log: Log = print
+) -> CompiledCircuit:
+    """circom → r1cs, wasm, sym; skipped when the same sources were compiled before.
+
+    `cpp=True` also builds circom's C++ witness generator (cached beside the rest) when the
+    Debian build deps are present; without them it logs what to install and carries on: the
+    WASM calculator computes the same witness.
+    """
+    repo = repo.resolve()
     folder = build_root(repo) / f"{spec.name}-{sources_hash(spec, repo)}"
     done = folder / ".compiled"
     if not done.exists():
         tmp = _private_tmp(folder)
-        main = tmp / "main.circom"
-        include = Path(*[".."] * len(main.parent.relative_to(repo).parts)) / spec.file
-        main.write_text(spec.main_source(include.as_posix()))
-        log(f"compiling {spec.name} ({spec.template}{list(spec.params)}) with circom --O2 …")
-        # circom2 (WASM) only sees files below its working directory: run from the repo root
-        # with repo-relative paths.
-        node_modules = find_node_modules().relative_to(repo)
-        run_tool(
-            "circom",
-            [str(main.relative_to(repo)), "--r1cs", "--wasm", "--sym", "--O2",
-             "-l", str(node_modules), "-o", str(tmp.relative_to(repo))],
-            cwd=repo,
-        )  # fmt: skip
-        (tmp / ".compiled").write_text("ok\n")
-        _publish(tmp, folder)
+        try:
+            main = tmp / "main.circom"
+            include = Path(*[".."] * len(main.parent.relative_to(repo).parts)) / spec.file
+            main.write_text(spec.main_source(include.as_posix()))
+            log(f"compiling {spec.name} ({spec.template}{list(spec.params)}) with circom --O2 …")
+            # circom2 (WASM) only sees files below its working directory: run from the repo root
+            # with repo-relative paths.
+            node_modules = find_node_modules().relative_to(repo)
+            run_tool(
+                "circom",
+                [str(main.relative_to(repo)), "--r1cs", "--wasm", "--sym", "--O2",
+                 "-l", str(node_modules), "-o", str(tmp.relative_to(repo))],
+                cwd=repo,
+            )  # fmt: skip
+            (tmp / ".compiled").write_text("ok\n")
+            _publish(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone already unless the build failed
     compiled = CompiledCircuit(spec, folder, read_r1cs_info(folder / "main.r1cs"))
     check_budget(compiled)
+    if cpp:
+        cpp_witness.build(folder, repo, log=log)
     return compiled
 
 
@@ -197,19 +205,43 @@ def _add_header(source: str, spec: CircuitSpec, ptau: Ptau) -> str:
     return header + renamed
 
 
+def _verify_zkey(compiled: CompiledCircuit, ptau: Ptau, zkey: Path, log: Log) -> float:
+    """snarkjs zkey verify against the r1cs and the ptau; returns the seconds it took."""
+    log(f"verifying the {compiled.spec.name} zkey against its r1cs and ptau (zkey verify) …")
+    start = time.perf_counter()
+    run_tool("snarkjs", ["zkey", "verify", str(compiled.r1cs), str(ptau.path), str(zkey)])
+    return round(time.perf_counter() - start, 1)
+
+
+def _mark_verified(artifacts: CircuitArtifacts, seconds: float) -> None:
+    """Record a late zkey verification in meta.json (atomic replace: readers see old or new)."""
+    meta = artifacts.meta
+    meta.update(zkey_verified=True, zkey_verify_seconds=seconds)
+    tmp = artifacts.folder / f"meta.json.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    tmp.replace(artifacts.folder / "meta.json")
+
+
 def setup_circuit(
     compiled: CompiledCircuit,
     *,
     ptau_path: Path | None = None,
     generate_ptau: bool = True,
-    verify_zkey: bool = False,
+    verify_zkey: bool = True,
     log: Log = print,
 ) -> CircuitArtifacts:
-    """Groth16 setup with one phase-2 contribution; exports the vkey and Solidity verifier."""
+    """Groth16 setup with one phase-2 contribution; exports the vkey and Solidity verifier.
+
+    `verify_zkey` (default on) checks the zkey against the r1cs and the ptau with snarkjs once
+    per setup, recorded in meta.json; a setup cached before without the check is checked now.
+    """
     ptau = resolve_ptau(compiled.info.min_ptau_power, ptau_path, generate=generate_ptau, log=log)
     folder = compiled.folder / f"setup-{_digest([ptau.sha256().encode()])}"
     if (folder / "meta.json").exists():
-        return CircuitArtifacts(compiled, folder, ptau.dev)
+        artifacts = CircuitArtifacts(compiled, folder, ptau.dev)
+        if verify_zkey and not artifacts.meta.get("zkey_verified"):
+            _mark_verified(artifacts, _verify_zkey(compiled, ptau, artifacts.zkey, log))
+        return artifacts
     tmp = _private_tmp(folder)
     spec = compiled.spec
     label = " (DEV ptau — insecure)" if ptau.dev else ""
@@ -223,9 +255,7 @@ def setup_circuit(
          f"-e={secrets.token_hex(32)}"],
     )  # fmt: skip
     z0.unlink()
-    if verify_zkey:
-        log(f"verifying {spec.name} zkey against r1cs and ptau …")
-        run_tool("snarkjs", ["zkey", "verify", str(compiled.r1cs), str(ptau.path), str(zkey)])
+    verify_seconds = _verify_zkey(compiled, ptau, zkey, log) if verify_zkey else None
     run_tool(
         "snarkjs",
         ["zkey", "export", "verificationkey", str(zkey), str(tmp / "verification_key.json")],
@@ -241,6 +271,7 @@ def setup_circuit(
         "ptau": {"path": str(ptau.path), "power": ptau.power, "source": ptau.source},
         "dev_ptau_insecure": ptau.dev,
         "zkey_verified": verify_zkey,
+        "zkey_verify_seconds": verify_seconds,
         "toolchain": tool_versions().as_dict(),
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -254,8 +285,13 @@ def build(
     *,
     ptau_path: Path | None = None,
     generate_ptau: bool = True,
+    verify_zkey: bool = True,
+    cpp: bool = False,
     log: Log = print,
 ) -> CircuitArtifacts:
-    """Compile and set up one circuit (both steps cached)."""
-    compiled = compile_circuit(spec, repo, log=log)
-    return setup_circuit(compiled, ptau_path=ptau_path, generate_ptau=generate_ptau, log=log)
+    """Compile and set up one circuit (every step cached); see compile_circuit for `cpp`."""
+    compiled = compile_circuit(spec, repo, cpp=cpp, log=log)
+    return setup_circuit(
+        compiled, ptau_path=ptau_path, generate_ptau=generate_ptau, verify_zkey=verify_zkey,
+        log=log,
+    )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Read the headers of iden3 binary files (.r1cs, .ptau) without Node."""
+"""Read the headers of iden3 binary files (.r1cs, .ptau, .wtns) without Node."""
 
 from __future__ import annotations
 
@@ -74,3 +74,23 @@ def read_ptau_power(path: Path) -> int:
             f"{path} is not prepared for phase 2: run `snarkjs powersoftau prepare phase2`"
         )
     return int(power)
+
+
+def read_wtns_public(path: Path, n_public: int) -> tuple[int, ...]:
+    """Witness values 1..n_public (outputs, then public inputs): a proof's public signals.
+
+    Reads only those values, so it stays cheap for witnesses of millions of signals.
+    """
+    with path.open("rb") as f:
+        sections = _sections(f, b"wtns", path)
+        if 1 not in sections or 2 not in sections:
+            raise BinFormatError(f"{path}: wtns header or witness section missing")
+        f.seek(sections[1][0])
+        (n8,) = struct.unpack("<I", f.read(4))
+        f.seek(n8, 1)  # the prime
+        (n_values,) = struct.unpack("<I", f.read(4))
+        if n_public >= n_values:
+            raise BinFormatError(f"{path}: {n_values} witness values, {n_public} public asked")
+        f.seek(sections[2][0] + n8)  # value 0 is the constant 1
+        data = f.read(n8 * n_public)
+    return tuple(int.from_bytes(data[i * n8 : (i + 1) * n8], "little") for i in range(n_public))

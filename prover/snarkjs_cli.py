@@ -4,35 +4,26 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 
 from .artifacts import CircuitArtifacts, CompiledCircuit
+from .errors import WitnessError
 from .proof import Proof
+from .signals import Signals, signals_json
 from .toolchain import ToolFailed, run_tool
+from .witness_failure import witness_error
 
-Signals = Mapping[str, int | list[int]]
-
-
-class WitnessError(ValueError):
-    """The inputs do not satisfy the circuit (an assert or `===` failed during witness generation)."""
-
-
-def _json_signals(signals: Signals) -> str:
-    def enc(v: int | list[int]) -> str | list[str]:
-        return [str(x) for x in v] if isinstance(v, list) else str(v)
-
-    return json.dumps({k: enc(v) for k, v in signals.items()})
+__all__ = ["Signals", "WitnessError", "calculate_witness", "prove", "prove_witness", "verify"]
 
 
 def calculate_witness(compiled: CompiledCircuit, signals: Signals, out: Path) -> Path:
     """Write the witness (.wtns) for `signals`; raises WitnessError if a constraint fails."""
     inputs = out.with_suffix(".input.json")
-    inputs.write_text(_json_signals(signals))
+    inputs.write_text(json.dumps(signals_json(signals)))
     try:
         run_tool("snarkjs", ["wtns", "calculate", str(compiled.wasm), str(inputs), str(out)])
     except ToolFailed as exc:
-        raise WitnessError(f"{compiled.spec.name}: witness generation failed: {exc}") from None
+        raise witness_error(compiled, exc.stderr + exc.stdout) from None
     return out
 
 
