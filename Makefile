@@ -13,7 +13,7 @@ export FOUNDRY_SOLC := $(NATIVE_SOLC)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint typecheck unit circuits e2e contracts-test bench build clean
+.PHONY: help setup cpp-deps demo test lint typecheck unit circuits e2e contracts-test test-slow bench build clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -29,7 +29,20 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-setup: $(NPM_STAMP) $(PY_STAMP) ## Install the pinned JS toolchain (npm ci) and the Python venv
+# circom's C++ witness generator needs these Debian packages; without them witnesses use WASM.
+CPP_DEPS := g++ nasm libgmp-dev nlohmann-json3-dev
+cpp-deps: ## Debian build deps of the C++ witness generator (optional: installed only if missing)
+	@if command -v g++ >/dev/null && command -v nasm >/dev/null && [ -f /usr/include/nlohmann/json.hpp ] \
+	    && { [ -f /usr/include/gmp.h ] || ls /usr/include/*-linux-gnu/gmp.h >/dev/null 2>&1; }; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing the C++ witness generator's build deps: $(CPP_DEPS)"; \
+	  { apt-get install -y -qq $(CPP_DEPS) >/dev/null 2>&1 \
+	    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(CPP_DEPS) >/dev/null 2>&1; }; } \
+	  || echo "note: apt-get could not install $(CPP_DEPS); witnesses use WASM (slower, same result)"; \
+	else echo "note: no C++ witness generator (needs apt-get install -y $(CPP_DEPS) as root);" \
+	  "witnesses use WASM (slower, same result)"; fi
+
+setup: $(NPM_STAMP) $(PY_STAMP) cpp-deps ## Install the pinned JS toolchain (npm ci), the Python venv, C++ witness deps
 	@$(BIN)/zkrisk toolchain >/dev/null
 
 demo: setup ## Run the end-to-end demo: build, prove, verify on a local Anvil node
@@ -49,12 +62,16 @@ typecheck: setup ## mypy --strict over the package (through a zkrisk/ symlink tr
 	@ln -sfn ../../../prover build/typecheck/zkrisk/prover
 	cd build/typecheck && MYPYPATH=. ../../$(BIN)/mypy --config-file ../../pyproject.toml -p zkrisk.engine -p zkrisk.prover
 
-contracts-test: setup ## forge test (offline, solc shim)
+contracts-test: setup ## forge test (offline, solc shim); first the real-proof fixtures (cached)
+	$(BIN)/python scripts/gen_forge_fixtures.py
 	cd contracts && ../$(FORGE) test --offline
 
 test: setup lint typecheck ## Every test: ruff, mypy, pytest (unit, circuits, contracts, e2e), forge
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory contracts-test
+
+test-slow: setup ## The slow mode: 10,000 circuit-vs-engine equivalence cases per circuit (default run: 1,000)
+	ZKRISK_EQUIVALENCE_EXAMPLES=10000 $(BIN)/pytest tests/circuits/test_equivalence.py
 
 bench: setup ## Run every benchmark; writes benchmarks/results.json and the README table
 	$(BIN)/python -m benchmarks.run

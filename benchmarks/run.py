@@ -20,7 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.json"
 README = ROOT / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-MODULES = ("bench_circuits", "bench_engine", "bench_skeleton", "bench_api", "bench_prover")
+MODULES = (
+    "bench_circuits",
+    "bench_engine",
+    "bench_skeleton",
+    "bench_api",
+    "bench_prover",
+    "bench_gas",
+    "bench_keeper",
+)
 
 
 def machine() -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account import Account
@@ -12,18 +12,29 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
+from .errors import DecodedError, ErrorRegistry
 from .solidity import CompiledContract
+
+GAS_MARGIN_PERCENT = 20  # headroom over eth_estimateGas for `transact`
 
 
 class TransactionReverted(RuntimeError):
-    """A call or transaction reverted; `error` is the decoded custom error name when known."""
+    """A call or transaction reverted; `error` is the decoded custom error name when known.
 
-    def __init__(self, error: str, detail: str = ""):
-        super().__init__(f"reverted: {error}{(' ' + detail) if detail else ''}")
+    `decoded` carries the arguments and `hint` says how to fix the common cases.
+    """
+
+    def __init__(self, error: str, detail: str = "", decoded: DecodedError | None = None):
         self.error = error
+        self.decoded = decoded
+        self.hint = decoded.hint if decoded else ""
+        shown = str(decoded) if decoded and decoded.args else error
+        extra = f" {detail}" if detail else ""
+        fix = f" — {self.hint}" if self.hint else ""
+        super().__init__(f"reverted: {shown}{extra}{fix}")
 
 
 def error_selectors(abi: Sequence[Any]) -> dict[str, str]:
@@ -36,10 +47,23 @@ def error_selectors(abi: Sequence[Any]) -> dict[str, str]:
     return out
 
 
+def _revert_data(exc: ContractLogicError) -> str | None:
+    data = exc.data
+    if isinstance(data, str) and data.startswith("0x"):
+        return data
+    if isinstance(data, dict):  # some providers nest it: {"data": "0x…"}
+        inner = data.get("data")
+        return inner if isinstance(inner, str) else None
+    return None
+
+
 @dataclass
 class ChainClient:
     w3: Web3
     account: LocalAccount
+    errors: ErrorRegistry = field(default_factory=ErrorRegistry)
+    """Custom errors of every contract this client deployed or was told about (reverts bubble up
+    from callees, so the called contract's own ABI is not enough)."""
 
     @classmethod
     def connect(cls, url: str, private_key: str) -> ChainClient:
@@ -47,6 +71,10 @@ class ChainClient:
         if not w3.is_connected():
             raise ConnectionError(f"no Ethereum JSON-RPC node answers at {url}")
         return cls(w3, Account.from_key(private_key))
+
+    def with_key(self, private_key: str) -> ChainClient:
+        """The same node and error registry, signing as another account."""
+        return ChainClient(self.w3, Account.from_key(private_key), self.errors)
 
     @property
     def chain_id(self) -> int:
@@ -61,12 +89,28 @@ class ChainClient:
             self.w3.eth.send_raw_transaction(signed.raw_transaction), timeout=60
         )
         if receipt["status"] != 1:
-            raise TransactionReverted(
-                "transaction failed", f"tx {receipt['transactionHash'].hex()}"
-            )
+            raise self._explain_failure(tx, receipt)
         return receipt
 
+    def _explain_failure(self, tx: dict[str, Any], receipt: TxReceipt) -> TransactionReverted:
+        """A mined transaction failed (it passed gas estimation, so the state or the time changed
+        in between): replay it as a call at its block to recover the revert reason."""
+        where = f"tx {receipt['transactionHash'].hex()} in block {receipt['blockNumber']}"
+        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+        try:
+            self.w3.eth.call(call, block_identifier=receipt["blockNumber"])  # type: ignore[arg-type]
+        except ContractLogicError as exc:
+            data = _revert_data(exc)
+            decoded = self.errors.decode(data)
+            if decoded is not None:
+                return TransactionReverted(decoded.name, where, decoded=decoded)
+        except Exception:  # the replay is best effort; the failure itself is certain
+            pass
+        gas = f"gas used {receipt['gasUsed']:,} of {tx.get('gas', '?')}"
+        return TransactionReverted("transaction failed", f"{where}; {gas}")
+
     def deploy(self, compiled: CompiledContract, *args: Any) -> Contract:
+        self.errors.register(compiled.abi)
         factory = self.w3.eth.contract(abi=compiled.abi, bytecode=compiled.bytecode)
         tx = factory.constructor(*args).build_transaction({"from": self.account.address})
         receipt = self._send(dict(tx))
@@ -74,16 +118,33 @@ class ChainClient:
         assert address is not None
         return self.w3.eth.contract(address=address, abi=compiled.abi)
 
+    def decode_revert(self, fn: ContractFunction, exc: ContractLogicError) -> TransactionReverted:
+        """The TransactionReverted for a failed call: error name, arguments and a fix hint."""
+        data = _revert_data(exc)
+        decoded = self.errors.decode(data)
+        if decoded is None:
+            return TransactionReverted("logic error", str(exc))
+        if decoded.name.startswith("unknown custom error") and data:
+            # Not registered here (e.g. a contract deployed elsewhere): fall back to fn's own ABI.
+            name = error_selectors(fn.contract_abi).get(data[:10])
+            if name is not None:
+                return TransactionReverted(name)
+        return TransactionReverted(decoded.name, decoded=decoded)
+
     def transact(self, fn: ContractFunction) -> TxReceipt:
         """Send `fn` as a transaction; a revert raises TransactionReverted with the error name."""
         try:
-            tx = fn.build_transaction({"from": self.account.address})
-        except ContractCustomError as exc:
-            selector = str(exc.data)[:10] if exc.data else ""
-            name = error_selectors(fn.contract_abi).get(
-                selector, selector or "unknown custom error"
-            )
-            raise TransactionReverted(name) from None
+            tx: dict[str, Any] = dict(fn.build_transaction({"from": self.account.address}))
         except ContractLogicError as exc:
-            raise TransactionReverted("logic error", str(exc)) from None
-        return self._send(dict(tx))
+            raise self.decode_revert(fn, exc) from None
+        # The estimate is the exact gas of a run at the pending block; the mined run may branch
+        # differently (a later timestamp, say) and would then fail out of gas at zero margin.
+        tx["gas"] = int(tx["gas"]) * (100 + GAS_MARGIN_PERCENT) // 100
+        return self._send(tx)
+
+    def call(self, fn: ContractFunction) -> Any:
+        """`fn.call()` from this account; a revert raises TransactionReverted like `transact`."""
+        try:
+            return fn.call({"from": self.account.address})
+        except ContractLogicError as exc:
+            raise self.decode_revert(fn, exc) from None

@@ -3,15 +3,27 @@ pragma solidity ^0.8.24;
 
 /// @dev The forge cheatcodes zkrisk's tests use (same address and signatures as forge-std's Vm).
 interface Vm {
+    function expectRevert() external;
     function expectRevert(bytes calldata revertData) external;
     function expectRevert(bytes4 revertData) external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter)
+        external;
     function prank(address sender) external;
     function startPrank(address sender) external;
     function stopPrank() external;
     function warp(uint256 timestamp) external;
     function assume(bool condition) external;
     function readFile(string calldata path) external view returns (string memory);
+    function exists(string calldata path) external view returns (bool);
+    function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);
+    function parseJsonUintArray(string calldata json, string calldata key) external pure returns (uint256[] memory);
+    function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
+    function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
+    function getNonce(address account) external view returns (uint64);
+    function load(address target, bytes32 slot) external view returns (bytes32);
+    function store(address target, bytes32 slot, bytes32 value) external;
+    function label(address account, string calldata name) external;
 }
 
 /// @title ZkTest
@@ -21,9 +33,14 @@ abstract contract ZkTest {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
     error ZkTest__AssertionFailed(string what);
+    error ZkTest__NotEqual(string what, uint256 a, uint256 b);
 
     function assertTrue(bool condition) internal pure {
         if (!condition) revert ZkTest__AssertionFailed("expected true");
+    }
+
+    function assertTrue(bool condition, string memory what) internal pure {
+        if (!condition) revert ZkTest__AssertionFailed(what);
     }
 
     function assertFalse(bool condition) internal pure {
@@ -31,11 +48,19 @@ abstract contract ZkTest {
     }
 
     function assertEq(uint256 a, uint256 b) internal pure {
-        if (a != b) revert ZkTest__AssertionFailed("values differ");
+        if (a != b) revert ZkTest__NotEqual("values differ", a, b);
+    }
+
+    function assertEq(uint256 a, uint256 b, string memory what) internal pure {
+        if (a != b) revert ZkTest__NotEqual(what, a, b);
     }
 
     function assertEq(address a, address b) internal pure {
         if (a != b) revert ZkTest__AssertionFailed("addresses differ");
+    }
+
+    function assertLe(uint256 a, uint256 b, string memory what) internal pure {
+        if (a > b) revert ZkTest__NotEqual(what, a, b);
     }
 
     /// @dev Maps any x into [min, max] (uniform enough for fuzzing; keeps edge values reachable).

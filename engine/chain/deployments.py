@@ -1,0 +1,90 @@
+"""Deployment records: one JSON file per chain id (build/deployments/<chainId>.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..paths import repo_root
+
+
+class DeployedAsset(BaseModel):
+    """One price-book slot as deployed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    slot: int = Field(ge=0)
+    """Slot index (the Health circuit's order; 0 = margin token)."""
+    symbol: str
+    """The engine's symbol for the asset."""
+    token: str
+    """ERC-20 address."""
+    feed: str
+    """AggregatorV3Interface feed address."""
+    liquidation_threshold_bps: int = Field(ge=0, le=10_000)
+    """Liquidation threshold listed in the price book."""
+
+
+class DeploymentRecord(BaseModel):
+    """Where a vault stack lives on one chain, and what it was built from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    chain_id: int = Field(gt=0)
+    """EIP-155 chain id."""
+    deployer: str
+    """Account that sent the deployment transactions."""
+    block: int = Field(ge=0)
+    """Block of the vault's deployment."""
+    circuit: str
+    """Registry name of the Health circuit whose verifier is deployed, e.g. 'health4'."""
+    dev_ptau: bool
+    """True when the verifier comes from a development ptau (insecure, not for real funds)."""
+    contracts: dict[str, str]
+    """Contract name → address: Poseidon5, PriceBook, <Name>Verifier, RiskVault, margin token."""
+    assets: tuple[DeployedAsset, ...]
+    """Listed assets in slot order."""
+
+
+def deployments_dir() -> Path:
+    return repo_root() / "build" / "deployments"
+
+
+def deployment_path(chain_id: int, folder: Path | None = None) -> Path:
+    return (folder or deployments_dir()) / f"{chain_id}.json"
+
+
+def save_deployment(record: DeploymentRecord, folder: Path | None = None) -> Path:
+    path = deployment_path(record.chain_id, folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record.model_dump(mode="json"), indent=2) + "\n")
+    return path
+
+
+def load_deployment(chain_id: int, folder: Path | None = None) -> DeploymentRecord:
+    path = deployment_path(chain_id, folder)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no deployment for chain {chain_id} at {path}: deploy first "
+            "(zkrisk.engine.chain.vault_deploy.deploy_vault_stack)"
+        )
+    return DeploymentRecord.model_validate_json(path.read_text())
+
+
+def _rlp_uint(n: int) -> bytes:
+    if n == 0:
+        return b"\x80"
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return raw if len(raw) == 1 and raw[0] < 0x80 else bytes([0x80 + len(raw)]) + raw
+
+
+def create_address(deployer: str, nonce: int) -> str:
+    """Address of the contract `deployer` creates with its `nonce`-th transaction (CREATE)."""
+    if not 0 <= nonce < 2**64:
+        raise ValueError(f"nonce {nonce} outside [0, 2^64)")
+    body = b"\x94" + bytes.fromhex(to_checksum_address(deployer)[2:]) + _rlp_uint(nonce)
+    return to_checksum_address(keccak(bytes([0xC0 + len(body)]) + body)[12:])

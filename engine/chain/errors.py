@@ -1,0 +1,127 @@
+"""Readable reverts: custom errors decoded with their arguments, plus how to fix the common ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import decode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+ERROR_STRING = "0x08c379a0"  # Error(string)
+PANIC = "0x4e487b71"  # Panic(uint256)
+
+#: What to do about the reverts a vault user meets; keyed by error name.
+HINTS: Mapping[str, str] = {
+    "RiskVault__StalePrice": "take a new snapshot (PriceBook.takeSnapshot) and prove against it",
+    "RiskVault__UnknownSnapshot": "use an existing snapshot id (PriceBook.latestSnapshotId)",
+    "RiskVault__NotLatestSnapshot": (
+        "desks prove at the latest snapshot: prove again against PriceBook.latestSnapshotId"
+    ),
+    "RiskVault__SnapshotBeforeLastProof": (
+        "prove against the account's last proof snapshot or a later one"
+    ),
+    "RiskVault__InvalidProof": (
+        "the proof does not match what the vault derives: re-read nonce, escrow and snapshot "
+        "(zkrisk.engine.chain.vault_statement builds the statement from chain state) and re-prove"
+    ),
+    "RiskVault__NoCommitment": "commit a book first (RiskVault.commit)",
+    "RiskVault__AlreadyCommitted": "use updateCommitment to replace an existing commitment",
+    "RiskVault__ProofNotStale": "the account proved recently; liquidate with a proof of HF < 1",
+    "RiskVault__LiquidationCooldown": "wait for the cooldown to pass",
+    "RiskVault__InsufficientEscrow": "withdraw at most the escrowed amount",
+    "EnforcedPause": "the vault is paused by its guardian; wait for the admin to unpause",
+    "AccessControlUnauthorizedAccount": "send from an account holding the named role",
+    "PriceBook__StalePrice": "the oracle has not updated within maxPriceAge; wait for a fresh round",
+    "PriceBook__IncompleteRound": "the oracle round is not complete; retry after it is answered",
+    "PriceBook__NonPositivePrice": "the oracle answered zero or a negative price; do not snapshot",
+    "Groth16Calldata__PublicInputNotInField": "reduce public inputs mod r (the BN254 field order)",
+    "ERC20InsufficientAllowance": "approve the vault for the amount first",
+    "ERC20InsufficientBalance": "the sender holds fewer tokens than the amount",
+}
+
+
+@dataclass(frozen=True)
+class DecodedError:
+    """A revert reason: custom error name and arguments, Error(string) or Panic(code)."""
+
+    name: str
+    args: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def hint(self) -> str:
+        return HINTS.get(self.name, "")
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"{k}={_show(v)}" for k, v in self.args)
+        return f"{self.name}({inner})"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)
+
+
+def _type_string(param: Mapping[str, Any]) -> str:
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(_type_string(c) for c in param.get("components", []))
+        return f"({inner}){kind[len('tuple') :]}"
+    return kind
+
+
+@dataclass(frozen=True)
+class _ErrorSpec:
+    name: str
+    types: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+class ErrorRegistry:
+    """Custom errors of every registered ABI, by 4-byte selector."""
+
+    def __init__(self, abis: Iterable[Sequence[Mapping[str, Any]]] = ()) -> None:
+        self._specs: dict[str, _ErrorSpec] = {}
+        for abi in abis:
+            self.register(abi)
+
+    def register(self, abi: Sequence[Mapping[str, Any]]) -> None:
+        for item in abi:
+            if item.get("type") != "error":
+                continue
+            types = tuple(_type_string(i) for i in item["inputs"])
+            selector = "0x" + keccak(text=f"{item['name']}({','.join(types)})")[:4].hex()
+            names = tuple(str(i.get("name") or f"arg{n}") for n, i in enumerate(item["inputs"]))
+            self._specs[selector] = _ErrorSpec(str(item["name"]), types, names)
+
+    def decode(self, data: str | bytes | None) -> DecodedError | None:
+        """Decode revert data; None when there is none."""
+        if not data:
+            return None
+        raw = (
+            bytes.fromhex(data[2:] if data.startswith("0x") else data)
+            if isinstance(data, str)
+            else data
+        )
+        if len(raw) < 4:
+            return DecodedError("unknown revert", (("data", raw),))
+        selector, body = "0x" + raw[:4].hex(), raw[4:]
+        try:
+            if selector == ERROR_STRING:
+                return DecodedError("Error", (("message", decode(["string"], body)[0]),))
+            if selector == PANIC:
+                return DecodedError("Panic", (("code", hex(decode(["uint256"], body)[0])),))
+            spec = self._specs.get(selector)
+            if spec is None:
+                return DecodedError(f"unknown custom error {selector}", (("data", body),))
+            values = decode(list(spec.types), body)
+        except Exception:  # malformed revert data: show it raw rather than hide the revert
+            return DecodedError(f"undecodable revert {selector}", (("data", body),))
+        shown = (
+            to_checksum_address(v) if t == "address" else v
+            for t, v in zip(spec.types, values, strict=True)
+        )
+        return DecodedError(spec.name, tuple(zip(spec.names, shown, strict=True)))

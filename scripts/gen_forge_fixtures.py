@@ -1,0 +1,29 @@
+"""Build Health(4), install its verifier and write the forge tests' real-proof fixtures.
+
+python scripts/gen_forge_fixtures.py          # cached: re-proves only when something changed
+python scripts/gen_forge_fixtures.py --force  # re-prove anyway
+
+`make contracts-test` runs it before `forge test`. Outputs (gitignored, machine-specific because
+the zkey is): contracts/src/generated/Health4Verifier.sol, contracts/test/fixtures/vault.json.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from zkrisk.engine.chain.forge_fixtures import write_forge_fixtures
+from zkrisk.engine.paths import registry_path, repo_root
+from zkrisk.prover.artifacts import build
+from zkrisk.prover.registry import load_registry
+
+CIRCUIT = "health4"
+
+
+def main(argv: list[str]) -> int:
+    artifacts = build(load_registry(registry_path())[CIRCUIT], repo_root(), log=print)
+    write_forge_fixtures(artifacts, force="--force" in argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,86 @@
+"""PriceBook on Anvil: the on-chain Poseidon snapshot hash equals the engine's; bad feeds revert."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import pytest
+
+from zkrisk.engine.chain import dev_scenario as ds
+from zkrisk.engine.chain.client import TransactionReverted
+from zkrisk.engine.statements.snapshot import snapshot_hash
+from zkrisk.prover.field import SNARK_SCALAR_FIELD
+from zkrisk.prover.poseidon import poseidon
+
+from .world import VaultWorld
+
+
+def test_poseidon_contract_equals_the_python_poseidon(world: VaultWorld) -> None:
+    rng = random.Random(6)
+    fn = world.stack.poseidon.functions.poseidon
+    vectors = [[0] * 5, [SNARK_SCALAR_FIELD - 1] * 5] + [
+        [rng.randrange(SNARK_SCALAR_FIELD) for _ in range(5)] for _ in range(6)
+    ]
+    for vector in vectors:
+        assert fn(vector).call() == poseidon(vector)
+
+
+def test_snapshot_hash_of_random_prices_equals_the_engines(world: VaultWorld) -> None:
+    rng = random.Random(7)
+    fn = world.stack.price_book.functions.snapshotHashOf
+    for _ in range(8):
+        n = rng.randint(1, 4)
+        prices = [rng.randrange(1 << 64) for _ in range(n)]
+        lts = [rng.randrange(1 << 16) for _ in range(n)]
+        sid = rng.randrange(1 << 64)
+        padded_p, padded_l = prices + [0] * (4 - n), lts + [0] * (4 - n)
+        assert fn(sid, prices, lts).call() == snapshot_hash(sid, padded_p, padded_l)
+
+
+def test_take_snapshot_commits_the_engines_hash_and_emits_its_preimage(world: VaultWorld) -> None:
+    with world.isolated():
+        snap = world.keeper.take_snapshot()  # permissionless
+        expected_prices = (*(int(ds.CALM[a.symbol] * 10**8) for a in ds.ASSETS), 0)
+        assert snap.prices == expected_prices  # WETH's 18-decimal feed scaled to 8 decimals
+        assert snap.liquidation_thresholds == (9_000, 8_250, 7_800, 0)
+        assert snap.hash == snapshot_hash(
+            snap.snapshot_id, snap.prices, snap.liquidation_thresholds
+        )
+        assert world.keeper.snapshot(snap.snapshot_id) == snap  # read back from storage + event
+
+
+def test_take_snapshot_when_a_price_is_stale_then_reverts_with_a_readable_error(
+    world: VaultWorld,
+) -> None:
+    with world.isolated():
+        world.advance(ds.PRICE_BOOK_MAX_AGE + 1)
+        with pytest.raises(TransactionReverted, match="PriceBook__StalePrice") as info:
+            world.keeper.take_snapshot()
+        assert info.value.decoded is not None
+        assert dict(info.value.decoded.args)["slot"] == 0
+        assert "fresh round" in str(info.value)
+
+
+@pytest.mark.parametrize("price", [Decimal(0), Decimal(-1)])
+def test_take_snapshot_when_a_price_is_not_positive_then_reverts(
+    world: VaultWorld, price: Decimal
+) -> None:
+    with world.isolated():
+        feed = world.stack.feeds["WBTC"]
+        world.admin.chain.transact(feed.functions.setAnswer(int(price * 10**8)))
+        with pytest.raises(TransactionReverted, match="PriceBook__NonPositivePrice"):
+            world.keeper.take_snapshot()
+
+
+@pytest.mark.parametrize(("updated", "answered_in"), [("now", 4), (0, 5)])
+def test_take_snapshot_when_a_round_is_incomplete_then_reverts(
+    world: VaultWorld, updated: int | str, answered_in: int
+) -> None:
+    with world.isolated():
+        feed = world.stack.feeds["WETH"]
+        now = world.now() if updated == "now" else int(updated)
+        fn = feed.functions.setRound(5, 3_000 * 10**18, now, now, answered_in)
+        world.admin.chain.transact(fn)
+        with pytest.raises(TransactionReverted, match="PriceBook__IncompleteRound"):
+            world.keeper.take_snapshot()
