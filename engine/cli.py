@@ -1,4 +1,5 @@
-"""The `zkrisk` command line: pre-trade checks, risk reports, the risk service, circuits, demo.
+"""The `zkrisk` command line: pre-trade checks, risk reports, the risk service, circuits and
+their setup, proofs (prove / verify), the vault (`chain …`), the keeper, the demo.
 
 Exit codes mean something: `check` answers 0 APPROVE, 1 REJECT, 3 FLAG_FOR_REVIEW; every
 command answers 2 for bad input (a file that is missing or does not validate, a bad option),
@@ -10,21 +11,21 @@ from __future__ import annotations
 import gc
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from zkrisk.prover.artifacts import build
 from zkrisk.prover.registry import load_registry
 from zkrisk.prover.toolchain import ToolchainError, check_all
 
+from . import cli_keeper, cli_prove
 from .checks import RiskEngine
+from .cli_chain import chain_app
+from .cli_common import bad_input, fail
 from .files import (
     asset_map,
     load_assets,
@@ -35,10 +36,8 @@ from .files import (
     load_scenarios,
     validate,
 )
-from .fixed_point import FixedPointError
 from .models import CheckState, OrderIntent, OrderType, Side, TradingState, VerdictKind
 from .paths import registry_path, repo_root
-from .policy import PolicyError
 
 app = typer.Typer(
     help="zkrisk: a private trading risk engine with Groth16-proven verdicts.",
@@ -46,7 +45,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold a book or a key
 )
 
-EXIT_APPROVE, EXIT_REJECT, EXIT_BAD_INPUT, EXIT_FLAG = 0, 1, 2, 3
+EXIT_APPROVE, EXIT_REJECT, EXIT_FLAG = 0, 1, 3
 VERDICT_EXIT = {
     VerdictKind.APPROVE: EXIT_APPROVE,
     VerdictKind.REJECT: EXIT_REJECT,
@@ -56,24 +55,8 @@ VERDICT_EXIT = {
 FileOpt = Annotated[Path, typer.Option(dir_okay=False, show_default=False)]
 
 
-def _fail(lines: list[str]) -> NoReturn:
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    for line in lines:
-        err.print(f"[bold red]error:[/] {line}", markup=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
-@contextmanager
-def _bad_input() -> Iterator[None]:
-    """Turn input problems into `error: file:line: field: what` lines and exit code 2."""
-    try:
-        yield
-    except PolicyError as exc:  # InputError too: every file loader reports this way
-        _fail(str(exc).splitlines())
-    except ValidationError as exc:
-        _fail([f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors()])
-    except (FixedPointError, ValueError) as exc:
-        _fail([str(exc)])
+_fail = fail
+_bad_input = bad_input
 
 
 @app.command()
@@ -294,15 +277,35 @@ def serve(
 
 
 @app.command()
-def demo() -> None:
-    """Run the end-to-end demo on a local Anvil node it starts and stops."""
+def demo(
+    fork_url: Annotated[
+        str | None, typer.Option(help="Fork this chain instead of starting an empty Anvil.")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="Prover backend (default: the fastest).")] = "best",
+) -> None:
+    """Run the end-to-end demo on a local Anvil node it starts and stops.
+
+    Deploys the vault, deposits, proves health to withdraw, crashes a price, lets the keeper prove and liquidate, and shows forged and replayed proofs rejected.
+    """
+    from zkrisk.prover.errors import BackendUnavailable
+
     from .demo import run_demo
 
     try:
-        run_demo()
-    except ToolchainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        run_demo(fork_url=fork_url, backend_name=backend)
+    except (ToolchainError, BackendUnavailable, ValueError) as exc:
+        fail([str(exc)])
+
+
+app.command(epilog="Exit codes: 0 proven, 1 the statement does not hold, 2 bad input.")(
+    cli_prove.prove
+)
+app.command(epilog="Exit codes: 0 valid, 1 invalid, 2 bad input.")(cli_prove.verify)
+app.command()(cli_prove.setup)
+app.add_typer(chain_app, name="chain")
+app.command(epilog="Exit codes: 0 stopped, 2 bad input (books, assets, RPC URL).")(
+    cli_keeper.keeper
+)
 
 
 if __name__ == "__main__":

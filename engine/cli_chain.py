@@ -1,0 +1,386 @@
+"""`zkrisk chain …`: deploy a vault stack and use it from the command line, against any RPC URL.
+
+The signer is --private-key (or $ZKRISK_PRIVATE_KEY), or --dev-account N for Anvil's well-known
+dev keys. Deployments are recorded per chain id in build/deployments/<chainId>.json (or
+--deployments DIR); every other command finds the vault there.
+
+Exit codes: 0 done, 1 the chain refused (a revert, a statement that does not hold), 2 bad input
+(a missing file, no deployment for this chain, an unreachable RPC URL).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from web3 import Web3
+from web3.logs import DISCARD
+
+from zkrisk.prover.backends import CHOICES, create_backend
+from zkrisk.prover.errors import BackendUnavailable
+
+from .chain import dev_scenario
+from .chain.anvil import DEV_PRIVATE_KEYS
+from .chain.client import ChainClient, TransactionReverted
+from .chain.vault import ProofMismatch
+from .chain.vault_deploy import deploy_vault_stack
+from .chain.vault_statement import StatementDoesNotHold
+from .chain.vault_types import feed_answer
+from .cli_common import EXIT_FAILED, bad_input, fail
+from .files import load_assets
+from .keeper.books import load_book
+from .keeper.proving import prove_action
+from .keeper.vault_access import VaultHandle, circuit_artifacts, open_vault, slot_assets
+from .statements.binding import Action
+
+chain_app = typer.Typer(
+    help="Deploy a RiskVault stack and deposit, commit, withdraw, liquidate, inspect.",
+    no_args_is_help=True,
+)
+
+RpcUrl = Annotated[
+    str, typer.Option("--rpc-url", envvar="ZKRISK_RPC_URL", help="JSON-RPC endpoint.")
+]
+PrivateKey = Annotated[
+    str | None,
+    typer.Option(envvar="ZKRISK_PRIVATE_KEY", help="Signer key (hex).", show_default=False),
+]
+DevAccount = Annotated[
+    int | None,
+    typer.Option(help="Sign with Anvil's dev key N (0-3) instead of --private-key.", min=0,
+                 max=len(DEV_PRIVATE_KEYS) - 1),
+]  # fmt: skip
+Deployments = Annotated[
+    Path | None,
+    typer.Option(help="Folder of deployment records (default: build/deployments).",
+                 file_okay=False),
+]  # fmt: skip
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+BookOpt = Annotated[
+    Path, typer.Option("--book", help="Book file: salt + [portfolio].", dir_okay=False)
+]
+AssetsOpt = Annotated[
+    Path, typer.Option(help="Assets file (lending parameters of the listed assets).",
+                       dir_okay=False),
+]  # fmt: skip
+Backend = Annotated[str, typer.Option(help=f"Prover backend: {', '.join(CHOICES)}.")]
+
+
+def _connect(rpc_url: str, private_key: str | None, dev_account: int | None) -> ChainClient:
+    if (private_key is None) == (dev_account is None):
+        raise ValueError(
+            "give exactly one of --private-key ($ZKRISK_PRIVATE_KEY) and --dev-account"
+        )
+    key = private_key if private_key is not None else DEV_PRIVATE_KEYS[dev_account or 0]
+    try:
+        return ChainClient.connect(rpc_url, key)
+    except ConnectionError as exc:
+        raise ValueError(str(exc)) from None
+    except (ValueError, TypeError) as exc:  # a malformed key
+        raise ValueError(f"--private-key: not a valid key ({exc})") from None
+
+
+def open_handle(
+    rpc_url: str, private_key: str | None, dev_account: int | None, folder: Path | None
+) -> VaultHandle:
+    chain = _connect(rpc_url, private_key, dev_account)
+    try:
+        return open_vault(chain, folder)
+    except FileNotFoundError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _emit(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+        return
+    for key, value in data.items():
+        typer.echo(f"{key}: {value}")
+
+
+@contextmanager
+def _refused() -> Iterator[None]:
+    """Reverts, statements that do not hold and mismatched proofs: exit 1 with the reason."""
+    try:
+        yield
+    except TransactionReverted as exc:
+        fail([str(exc)], EXIT_FAILED)
+    except (StatementDoesNotHold, ProofMismatch) as exc:
+        fail([str(exc)], EXIT_FAILED)
+    except (BackendUnavailable, ValueError) as exc:
+        fail([str(exc)])
+
+
+def _token_units(amount: str, decimals: int) -> int:
+    try:
+        value = Decimal(amount) * 10**decimals
+    except InvalidOperation:
+        raise ValueError(f"amount {amount!r} is not a decimal number") from None
+    if value <= 0 or value != value.to_integral_value():
+        raise ValueError(f"amount {amount} must be positive with at most {decimals} decimals")
+    return int(value)
+
+
+def _tx(receipt: Any) -> dict[str, Any]:
+    return {"tx": "0x" + bytes(receipt["transactionHash"]).hex(), "block": receipt["blockNumber"],
+            "gas": receipt["gasUsed"]}  # fmt: skip
+
+
+@chain_app.command()
+def deploy(
+    rpc_url: RpcUrl,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    circuit: Annotated[str, typer.Option(help="Health circuit of the verifier.")] = "health4",
+    as_json: AsJson = False,
+) -> None:
+    """Deploy PriceBook, the Health verifier and RiskVault with mock tokens and feeds.
+
+    The dev scenario's assets (USDC margin, WETH, WBTC) as MockERC20 / MockAggregator; the deployment is recorded per chain id.
+    """
+    with bad_input():
+        chain = _connect(rpc_url, private_key, dev_account)
+        artifacts = circuit_artifacts(circuit)
+    folder = deployments
+    with _refused():
+        stack = deploy_vault_stack(
+            chain, artifacts, listed=dev_scenario.listed_assets(), policy=dev_scenario.POLICY,
+            price_book_max_age=dev_scenario.PRICE_BOOK_MAX_AGE,
+            save_to=folder or _default_folder(),
+        )  # fmt: skip
+    record = stack.record()
+    data: dict[str, Any] = {"chain_id": record.chain_id, "block": record.block, **record.contracts,
+                            "margin_token": record.assets[0].token, "dev_ptau": record.dev_ptau}  # fmt: skip
+    _emit(data, as_json)
+    if record.dev_ptau:
+        typer.echo("warning: the verifier comes from a DEV ptau — not for real funds", err=True)
+
+
+def _default_folder() -> Path:
+    from .chain.deployments import deployments_dir
+
+    return deployments_dir()
+
+
+@chain_app.command()
+def deposit(
+    amount: Annotated[str, typer.Argument(help="Margin to escrow, in tokens (e.g. 20000).")],
+    rpc_url: RpcUrl,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    mint: Annotated[bool, typer.Option(help="Mint the amount first (mock tokens only).")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Approve and deposit margin into the vault (no proof needed)."""
+    with bad_input():
+        vault = open_handle(rpc_url, private_key, dev_account, deployments).client
+        units = _token_units(amount, vault.token_decimals())
+    with _refused():
+        if mint:
+            vault.chain.transact(vault.token.functions.mint(vault.account, units))
+        receipt = vault.deposit(units)
+    _emit({"account": vault.account, "deposited": units, "escrow": vault.escrow(),
+           **_tx(receipt)}, as_json)  # fmt: skip
+
+
+def _proven(
+    handle: VaultHandle, book: Path, assets: Path, action: Action, backend: str, amount: int = 0
+) -> Any:
+    with bad_input():
+        loaded = load_book(book)
+        listed = slot_assets(handle.record, load_assets(assets))
+        prover = create_backend(backend)
+    with prover:
+        return prove_action(handle.client, loaded, listed, action, handle.artifacts, prover,
+                            amount=amount)  # fmt: skip
+
+
+@chain_app.command()
+def commit(
+    rpc_url: RpcUrl,
+    book: BookOpt,
+    assets: AssetsOpt,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    backend: Backend = "best",
+    as_json: AsJson = False,
+) -> None:
+    """Commit the book (or replace the commitment) with a proof of HF ≥ the vault's minimum."""
+    with bad_input():
+        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+    vault = handle.client
+    with _refused():
+        proven = _proven(handle, book, assets, Action.UPDATE_COMMITMENT, backend)
+        commitment = proven.action.statement.commitment()
+        if vault.account_state().commitment == 0:
+            receipt = vault.commit(commitment, proven.proof)
+        else:
+            receipt = vault.update_commitment(commitment, proven.action.snapshot_id, proven.proof)
+    _emit({"account": vault.account, "commitment": hex(commitment),
+           "snapshot_id": proven.action.snapshot_id, "health_factor": proven.health_factor,
+           "prove_seconds": round(proven.prove_seconds, 3), **_tx(receipt)}, as_json)  # fmt: skip
+
+
+@chain_app.command()
+def withdraw(
+    amount: Annotated[str, typer.Argument(help="Margin to withdraw, in tokens.")],
+    rpc_url: RpcUrl,
+    book: BookOpt,
+    assets: AssetsOpt,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    backend: Backend = "best",
+    as_json: AsJson = False,
+) -> None:
+    """Withdraw margin with a proof that the book stays healthy without it."""
+    with bad_input():
+        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+        units = _token_units(amount, handle.client.token_decimals())
+    vault = handle.client
+    with _refused():
+        proven = _proven(handle, book, assets, Action.WITHDRAW, backend, units)
+        receipt = vault.withdraw(units, proven.action.snapshot_id, proven.proof)
+    _emit({"account": vault.account, "withdrawn": units, "escrow": vault.escrow(),
+           "snapshot_id": proven.action.snapshot_id, "health_factor": proven.health_factor,
+           "prove_seconds": round(proven.prove_seconds, 3), **_tx(receipt)}, as_json)  # fmt: skip
+
+
+@chain_app.command()
+def liquidate(
+    account: Annotated[str, typer.Argument(help="The account to liquidate.")],
+    rpc_url: RpcUrl,
+    book: Annotated[
+        Path | None,
+        typer.Option("--book", help="The account's book (view access).", dir_okay=False),
+    ] = None,
+    assets: Annotated[Path | None, typer.Option(help="Assets file.", dir_okay=False)] = None,
+    stale: Annotated[
+        bool, typer.Option("--stale", help="No proof: the account's last proof is too old.")
+    ] = False,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    backend: Backend = "best",
+    as_json: AsJson = False,
+) -> None:
+    """Liquidate an account with a proof of HF < 1, or without one when its proof is stale.
+
+    Give --book and --assets to prove HF < 1 at the latest snapshot; --stale when the account's last health proof is older than the policy allows.
+    """
+    with bad_input():
+        if stale == (book is not None):
+            raise ValueError("give either --book (and --assets) or --stale")
+        if book is not None and assets is None:
+            raise ValueError("--book needs --assets")
+        if not Web3.is_address(account):
+            raise ValueError(f"{account!r} is not an address")
+        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+    vault = handle.client
+    target = Web3.to_checksum_address(account)
+    extra: dict[str, Any] = {}
+    with _refused():
+        if book is None:
+            receipt = vault.liquidate_stale(target)
+        else:
+            assert assets is not None
+            proven = _proven(handle, book, assets, Action.LIQUIDATE, backend)
+            if Web3.to_checksum_address(proven.action.account) != target:
+                raise StatementDoesNotHold(
+                    f"the book is for {proven.action.account}, not {account}"
+                )
+            receipt = vault.liquidate(target, proven.action.snapshot_id, proven.proof)
+            extra = {"snapshot_id": proven.action.snapshot_id,
+                     "health_factor": proven.health_factor,
+                     "prove_seconds": round(proven.prove_seconds, 3)}  # fmt: skip
+    (event,) = vault.vault.events.Liquidated().process_receipt(receipt, errors=DISCARD)
+    args = event["args"]
+    _emit({"account": target, "keeper": vault.account, "path": "STALE_PROOF" if stale else "PROOF",
+           "repaid": args["repaid"], "bonus": args["bonus"], "escrow_left": args["escrow"],
+           **extra, **_tx(receipt)}, as_json)  # fmt: skip
+
+
+@chain_app.command()
+def snapshot(
+    rpc_url: RpcUrl,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    as_json: AsJson = False,
+) -> None:
+    """Take a price snapshot (permissionless): proofs are made against snapshots."""
+    with bad_input():
+        vault = open_handle(rpc_url, private_key, dev_account, deployments).client
+    with _refused():
+        snap = vault.take_snapshot()
+    _emit({"snapshot_id": snap.snapshot_id, "taken_at": snap.taken_at,
+           "prices": [str(Decimal(p) / 10**8) for p in snap.prices],
+           "hash": hex(snap.hash)}, as_json)  # fmt: skip
+
+
+@chain_app.command("set-price")
+def set_price(
+    symbol: Annotated[str, typer.Argument(help="Listed symbol, e.g. WETH.")],
+    price: Annotated[str, typer.Argument(help="New USD price.")],
+    rpc_url: RpcUrl,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    as_json: AsJson = False,
+) -> None:
+    """Publish a new answer on a mock price feed (dev chains only)."""
+    with bad_input():
+        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+        listed = {a.symbol: a for a in handle.record.assets}
+        if symbol not in listed:
+            raise ValueError(f"{symbol} is not listed; listed: {', '.join(listed)}")
+        chain = handle.client.chain
+        from .chain.vault_deploy import compile_vault_contracts
+
+        abi = compile_vault_contracts(handle.artifacts)["MockAggregator"].abi
+        feed = chain.w3.eth.contract(address=listed[symbol].feed, abi=abi)  # type: ignore[call-overload]
+        answer = feed_answer(Decimal(price), int(feed.functions.decimals().call()))
+    with _refused():
+        receipt = chain.transact(feed.functions.setAnswer(answer))
+    _emit({"symbol": symbol, "price": price, **_tx(receipt)}, as_json)
+
+
+@chain_app.command()
+def status(
+    rpc_url: RpcUrl,
+    account: Annotated[
+        str | None, typer.Option(help="Account to show (default: the signer).")
+    ] = None,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    as_json: AsJson = False,
+) -> None:
+    """The vault, its policy, the latest snapshot and one account's state."""
+    with bad_input():
+        if account is not None and not Web3.is_address(account):
+            raise ValueError(f"{account!r} is not an address")
+        if private_key is None and dev_account is None:
+            dev_account = 0  # read-only: any key will do
+        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+    vault = handle.client
+    who = Web3.to_checksum_address(account) if account else vault.account
+    state = vault.account_state(who)
+    stale, deadline = vault.proof_status(who)
+    policy = vault.policy()
+    _emit({
+        "chain_id": handle.record.chain_id, "vault": vault.address, "circuit": handle.record.circuit,
+        "dev_ptau": handle.record.dev_ptau, "paused": bool(vault.vault.functions.paused().call()),
+        "min_health": policy.min_health_bps / 10_000, "latest_snapshot": vault.latest_snapshot_id(),
+        "account": who, "escrow": state.escrow, "nonce": state.nonce,
+        "commitment": hex(state.commitment), "last_proof_snapshot": state.last_proof_snapshot_id,
+        "liquidatable_without_proof": stale, "proof_deadline": deadline,
+    }, as_json)  # fmt: skip

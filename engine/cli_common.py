@@ -1,0 +1,38 @@
+"""What every `zkrisk` command shares: exit codes and turning bad input into `error:` lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from .fixed_point import FixedPointError
+from .policy import PolicyError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def fail(lines: list[str], code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print `error: line` for each line on stderr and exit with `code`."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for line in lines:
+        err.print(f"[bold red]error:[/] {escape(line)}", markup=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def bad_input() -> Iterator[None]:
+    """Turn input problems into `error: file:line: field: what` lines and exit code 2."""
+    try:
+        yield
+    except PolicyError as exc:  # InputError too: every file loader reports this way
+        fail(str(exc).splitlines())
+    except ValidationError as exc:
+        fail([f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors()])
+    except (FixedPointError, ValueError) as exc:
+        fail([str(exc)])

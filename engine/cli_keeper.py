@@ -1,0 +1,88 @@
+"""`zkrisk keeper`: the liquidation keeper as a long-running process (JSON log lines on stderr)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from zkrisk.prover.backends import CHOICES, create_backend
+from zkrisk.prover.errors import BackendUnavailable
+
+from .cli_chain import Deployments, DevAccount, PrivateKey, RpcUrl, open_handle
+from .cli_common import bad_input
+from .files import load_assets
+from .keeper.books import load_books
+from .keeper.factory import build_keeper
+from .keeper.keeper import KeeperSettings
+from .keeper.metrics import KeeperMetrics, serve_metrics
+from .paths import repo_root
+
+
+def keeper(
+    rpc_url: RpcUrl,
+    books: Annotated[
+        Path, typer.Option(help="A book file, or a folder of them (salt + [portfolio]).")
+    ],
+    assets: Annotated[Path, typer.Option(help="Assets file.", dir_okay=False)],
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    state_db: Annotated[
+        Path | None,
+        typer.Option(
+            help="SQLite file of sent liquidations (default: build/keeper/<chain>.sqlite).",
+            dir_okay=False,
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus /metrics on this port (0: any free).")
+    ] = None,
+    backend: Annotated[str, typer.Option(help=f"Prover backend: {', '.join(CHOICES)}.")] = "best",
+    poll_interval: Annotated[float, typer.Option(help="Seconds between polls.", min=0.01)] = 0.25,
+    max_ticks: Annotated[
+        int | None, typer.Option(help="Stop after this many polls (default: run until stopped).")
+    ] = None,
+) -> None:
+    """Run the liquidation keeper until Ctrl-C / SIGTERM (JSON log lines on stderr).
+
+    Watches the oracle, snapshots new rounds, re-evaluates the books it can see, proves HF < 1 and liquidates; liquidates without a proof an account whose last health proof is too old.
+    """
+    with bad_input():
+        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+        watched = load_books(books)
+        listed = load_assets(assets)
+        try:
+            prover = create_backend(backend)
+        except BackendUnavailable as exc:
+            raise ValueError(str(exc)) from None
+    db = state_db or repo_root() / "build" / "keeper" / f"{handle.record.chain_id}.sqlite"
+    metrics = KeeperMetrics()
+    with prover, bad_input():
+        runner = build_keeper(handle, watched, listed, prover, db, metrics=metrics,
+                              settings=KeeperSettings(poll_interval=poll_interval))  # fmt: skip
+        server = None if metrics_port is None else serve_metrics(metrics, metrics_port)
+        if server is not None:
+            runner.log("metrics", url=f"http://127.0.0.1:{server.server_port}/metrics")
+        stop = threading.Event()
+
+        def _stop(signum: int, _frame: FrameType | None) -> None:
+            runner.log("signal", signal=signal.Signals(signum).name)
+            stop.set()
+
+        previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            runner.run(stop, max_ticks=max_ticks)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+            runner.store.close()
+    if stop.is_set() and max_ticks is None:
+        raise typer.Exit(0)

@@ -1,0 +1,249 @@
+"""`zkrisk prove`, `zkrisk verify` and `zkrisk setup`: proofs as snarkjs JSON files.
+
+Exit codes: 0 proven / valid / set up, 1 the statement does not hold or the proof is invalid,
+2 bad input (a missing or invalid file, an unknown circuit or backend).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+
+from zkrisk.prover import pyverify, snarkjs_cli
+from zkrisk.prover.artifacts import CircuitArtifacts, build, compile_circuit
+from zkrisk.prover.backends import CHOICES, create_backend
+from zkrisk.prover.errors import BackendUnavailable, WitnessError
+from zkrisk.prover.proof import Proof
+from zkrisk.prover.ptau import PtauError, resolve_ptau
+from zkrisk.prover.registry import RegistryError, get_circuit, load_registry
+
+from .cli_common import EXIT_FAILED, bad_input, fail
+from .files import load_assets, load_portfolio, load_prices, load_scenarios
+from .paths import registry_path, repo_root
+from .prove_params import (
+    DEFAULT_CIRCUITS,
+    ProveInputs,
+    ProveParams,
+    StatementKind,
+    breaches,
+    build_statement,
+    load_params,
+)
+from .statements.commitment import new_salt
+
+DEV_WARNING = (
+    "DEV ptau: {name} was set up from a development powers-of-tau whose toxic waste is known — "
+    "anyone can forge its proofs. Fine for tests and demos, NOT for real funds."
+)
+
+
+def artifacts_for(name: str, *, quiet: bool = True) -> CircuitArtifacts:
+    """The built (cached) artefacts of circuit `name`; RegistryError for an unknown one."""
+    spec = get_circuit(load_registry(registry_path()), name)
+    say = (lambda _line: None) if quiet else (lambda line: typer.echo(line, err=True))
+    return build(spec, repo_root(), log=say)
+
+
+def _parse_salt(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise ValueError(f"--salt {text!r} is not an integer (0x-hex or decimal)") from None
+
+
+def _write_salt(out: Path, salt: int) -> Path:
+    path = out / "salt.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{salt:#x}\n")
+    return path
+
+
+def _calldata_json(proof: Proof) -> str:
+    words, public = proof.calldata()
+    return json.dumps({"proof": [hex(w) for w in words], "publicSignals": [hex(s) for s in public]})
+
+
+def prove(
+    statement: Annotated[StatementKind, typer.Argument(help="health, limits or attest.")],
+    portfolio: Annotated[Path, typer.Option(help="The book (TOML, YAML or JSON).", dir_okay=False)],
+    prices: Annotated[Path, typer.Option(help="Prices (oracle snapshot).", dir_okay=False)],
+    assets: Annotated[
+        Path, typer.Option(help="Assets in slot order (slot 0 = margin asset).", dir_okay=False)
+    ],
+    params: Annotated[
+        Path | None,
+        typer.Option(help="Statement parameters ([health] / [limits] / [attest]).", dir_okay=False),
+    ] = None,
+    scenarios: Annotated[
+        Path | None, typer.Option(help="Scenario set (attest only).", dir_okay=False)
+    ] = None,
+    circuit: Annotated[
+        str | None,
+        typer.Option(help="Registry circuit (default: health4, limits4 or attest4x20)."),
+    ] = None,
+    salt: Annotated[
+        str | None,
+        typer.Option(
+            help="The book's commitment salt (0x-hex). Default: a new one, written to "
+            "OUT/salt.txt (keep it private)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder for proof.json and public.json.", file_okay=False)
+    ] = Path("proof"),
+    backend: Annotated[str, typer.Option(help=f"Prover backend: {', '.join(CHOICES)}.")] = "best",
+    calldata: Annotated[
+        bool, typer.Option("--calldata", help="Print uint256[8] + public signals as JSON.")
+    ] = False,
+) -> None:
+    """Prove a statement about a private book; writes snarkjs proof.json + public.json."""
+    with bad_input():
+        kind = StatementKind(statement)
+        name = circuit or DEFAULT_CIRCUITS[kind]
+        spec = get_circuit(load_registry(registry_path()), name)
+        inputs = ProveInputs(
+            book=load_portfolio(portfolio),
+            snapshot=load_prices(prices),
+            assets=load_assets(assets),
+            params=ProveParams() if params is None else load_params(str(params)),
+            scenarios=None if scenarios is None else load_scenarios(scenarios),
+            salt=new_salt() if salt is None else _parse_salt(salt),
+        )
+        built = build_statement(kind, spec, inputs)
+    reasons = breaches(built)
+    if reasons:
+        fail([f"the {kind.value} statement does not hold, so no proof exists:", *reasons],
+             EXIT_FAILED)  # fmt: skip
+    with bad_input():
+        artifacts = artifacts_for(name, quiet=False)
+    try:
+        with create_backend(backend) as prover:
+            started = time.perf_counter()
+            proof = prover.prove(artifacts, built.signals())
+            seconds = time.perf_counter() - started
+            used = prover.name
+    except (BackendUnavailable, ValueError) as exc:
+        fail([str(exc)])
+    except WitnessError as exc:  # the engine said it holds: engine and circuit disagree
+        fail([f"the circuit rejected the statement the engine accepts: {exc}"], EXIT_FAILED)
+    if proof.public_signals != built.public_signals():
+        fail(["the prover returned public signals that differ from the statement"], EXIT_FAILED)
+    out.mkdir(parents=True, exist_ok=True)
+    proof.save(out / "proof.json", out / "public.json")
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console.print(f"proved {kind.value} on {name} with {used} in {seconds:.2f}s → "
+                  f"{out / 'proof.json'}, {out / 'public.json'}")  # fmt: skip
+    console.print(f"commitment {built.public_signals()[0]:#x}")
+    if salt is None:
+        console.print(f"new salt written to {_write_salt(out, inputs.salt)} (private: keep it)")
+    if artifacts.dev_ptau:
+        console.print(f"[yellow]warning:[/] {DEV_WARNING.format(name=name)}")
+    if calldata:
+        typer.echo(_calldata_json(proof))
+
+
+def verify(
+    proof_file: Annotated[Path, typer.Argument(help="snarkjs proof.json.", dir_okay=False)],
+    circuit: Annotated[str, typer.Option(help="Registry circuit the proof is for.")],
+    public: Annotated[
+        Path | None,
+        typer.Option(
+            help="Public signals (default: public.json beside the proof).", dir_okay=False
+        ),
+    ] = None,
+    with_: Annotated[
+        Literal["snarkjs", "python"],
+        typer.Option("--with", help="Verifier: snarkjs or the pure-Python one."),
+    ] = "snarkjs",
+    calldata: Annotated[
+        bool, typer.Option("--calldata", help="Also print uint256[8] + public signals.")
+    ] = False,
+) -> None:
+    """Verify a Groth16 proof against the circuit's verification key (exit 0 valid, 1 invalid)."""
+    public_file = public or proof_file.with_name("public.json")
+    with bad_input():
+        try:
+            proof = Proof.load(proof_file, public_file)
+        except FileNotFoundError as exc:
+            raise ValueError(f"{exc.filename}: file not found") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON: {exc}") from None
+        try:
+            artifacts = artifacts_for(circuit)
+        except RegistryError as exc:
+            raise ValueError(str(exc)) from None
+    n = artifacts.compiled.info.n_public
+    if len(proof.public_signals) != n:
+        fail([f"{public_file}: {len(proof.public_signals)} public signals, {circuit} has {n}"],
+             EXIT_FAILED)  # fmt: skip
+    started = time.perf_counter()
+    valid = (pyverify.verify(artifacts.vkey, proof) if with_ == "python"
+             else snarkjs_cli.verify(artifacts.vkey, proof))  # fmt: skip
+    seconds = time.perf_counter() - started
+    if not valid:
+        fail([f"INVALID proof: {proof_file} does not verify for {circuit} with {with_} — a "
+              "tampered proof or public signal, or a proof for another circuit or key"],
+             EXIT_FAILED)  # fmt: skip
+    typer.echo(f"OK: {proof_file} is a valid {circuit} proof ({with_}, {seconds:.2f}s)")
+    if artifacts.dev_ptau:
+        typer.echo(f"warning: {DEV_WARNING.format(name=circuit)}", err=True)
+    if calldata:
+        typer.echo(_calldata_json(proof))
+
+
+def setup(
+    name: Annotated[
+        list[str] | None, typer.Argument(help="Circuits to set up (default: all).")
+    ] = None,
+    ptau: Annotated[
+        Path | None,
+        typer.Option(help="A prepared powers-of-tau file (e.g. a ceremony's).", dir_okay=False),
+    ] = None,
+    generate: Annotated[bool, typer.Option(help="Generate a dev ptau when none is found.")] = True,
+) -> None:
+    """Groth16 trusted setup (compiles first; cached), saying plainly which ptau it used."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with bad_input():
+        try:
+            registry = load_registry(registry_path())
+            specs = [get_circuit(registry, n) for n in (name or list(registry))]
+        except RegistryError as exc:
+            raise ValueError(str(exc)) from None
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())  # fmt: skip
+    done: list[CircuitArtifacts] = []
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("setup", total=len(specs))
+
+        def say(line: str) -> None:
+            progress.console.print(line, markup=False)
+
+        for spec in specs:
+            progress.update(task, description=f"setup {spec.name}")
+            try:
+                compiled = compile_circuit(spec, repo_root(), log=say)
+                found = resolve_ptau(compiled.info.min_ptau_power, ptau, generate=generate,
+                                     log=say)  # fmt: skip
+                artifacts = build(spec, repo_root(), ptau_path=found.path,
+                                  log=say)  # fmt: skip
+            except PtauError as exc:
+                fail([str(exc)])
+            kind = "DEVELOPMENT (insecure)" if found.dev else "ceremony"
+            progress.console.print(
+                f"{spec.name}: {compiled.info.n_constraints:,} constraints, ptau power "
+                f"{found.power} ({kind}, {found.source}: {found.path})"
+            )
+            done.append(artifacts)
+            progress.advance(task)
+    for artifacts in done:
+        typer.echo(f"{artifacts.spec.name}: {artifacts.folder}")
+        if artifacts.dev_ptau:
+            typer.echo(f"warning: {DEV_WARNING.format(name=artifacts.spec.name)}")

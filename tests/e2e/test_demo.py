@@ -1,0 +1,70 @@
+"""`zkrisk demo` end to end on its own Anvil node: the narrative's key lines, nothing left running."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from zkrisk.engine import demo
+from zkrisk.engine.chain import anvil as anvil_module
+from zkrisk.engine.cli import app
+
+
+@pytest.fixture(scope="module")
+def narrative() -> list[str]:
+    started: list[anvil_module.AnvilNode] = []
+    real = anvil_module.start_anvil
+
+    def tracked(**kwargs: object) -> anvil_module.AnvilNode:
+        node = real(**kwargs)  # type: ignore[arg-type]
+        started.append(node)
+        return node
+
+    lines: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(anvil_module, "start_anvil", tracked)
+        demo.run_demo(lines.append)
+    assert len(started) == 1 and started[0].process.poll() is not None  # anvil was stopped
+    return lines
+
+
+def line(lines: list[str], prefix: str) -> str:
+    (found,) = [entry for entry in lines if entry.lstrip().startswith(prefix)]
+    return found
+
+
+def test_demo_says_the_ptau_is_a_dev_one_and_deploys_the_vault(narrative: list[str]) -> None:
+    assert "DEV ptau, INSECURE" in line(narrative, "1. circuit health4")
+    assert re.search(r"RiskVault 0x[0-9a-fA-F]{8}… .* \(gas [\d,]+\)", line(narrative, "2. anvil"))
+
+
+def test_demo_desk_commits_and_withdraws_with_proofs_and_gas(narrative: list[str]) -> None:
+    assert re.search(r"HF = 2\.4500 ≥ 1\.05 proven in \d+\.\d\ds .* commit\(\) gas [\d,]+",
+                     line(narrative, "4. commit"))  # fmt: skip
+    assert re.search(r"HF after = 2\.2000 ≥ 1\.05 proven in .* withdraw\(\) gas [\d,]+",
+                     line(narrative, "5. withdraw 10,000 USDC"))  # fmt: skip
+
+
+def test_demo_shows_forged_and_replayed_proofs_rejected(narrative: list[str]) -> None:
+    assert line(narrative, "a forged proof").endswith("rejected on-chain (RiskVault__InvalidProof)")
+    assert line(narrative, "the same withdrawal proof replayed").endswith(
+        "rejected on-chain (RiskVault__InvalidProof)"
+    )
+
+
+def test_demo_keeper_liquidates_after_the_price_move(narrative: list[str]) -> None:
+    keeper = line(narrative, "8. keeper")
+    assert re.search(r"HF < 1 proven in \d+\.\d\ds, liquidate\(\) gas [\d,]+", keeper)
+    assert "5,000 USDC to the beneficiary, 250 bonus to the keeper, 4,750 left" in keeper
+    latency = int(re.search(r"liquidation mined in (\d+) ms", keeper).group(1))  # type: ignore[union-attr]
+    assert 0 < latency < 5_000
+    assert "(RiskVault__LiquidationCooldown)" in line(narrative, "its liquidate()")
+    assert narrative[-1] == "done: anvil and the keeper stopped, nothing left running."
+
+
+def test_demo_command_with_an_unknown_backend_exits_2() -> None:
+    result = CliRunner().invoke(app, ["demo", "--backend", "gpu"])
+    assert result.exit_code == 2
+    assert "unknown prover backend 'gpu'" in result.stderr

@@ -1,0 +1,118 @@
+"""Keeper fixtures: one vault stack per module on the module's Anvil node, desks opened per test."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from zkrisk.engine.chain import dev_scenario as scenario
+from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS
+from zkrisk.engine.chain.client import ChainClient
+from zkrisk.engine.chain.vault_deploy import VaultStack, deploy_vault_stack
+from zkrisk.engine.keeper.books import BookFile
+from zkrisk.engine.keeper.factory import build_keeper
+from zkrisk.engine.keeper.keeper import Keeper, KeeperSettings
+from zkrisk.engine.keeper.logs import JsonLog
+from zkrisk.engine.keeper.proving import prove_action
+from zkrisk.engine.keeper.vault_access import VaultHandle, checked, handle_from_stack
+from zkrisk.engine.models import Portfolio, Position
+from zkrisk.engine.statements.binding import Action
+from zkrisk.prover.artifacts import CircuitArtifacts
+from zkrisk.prover.backends import ProvingBackend, create_backend
+
+KEEPER_KEY = DEV_PRIVATE_KEYS[2]
+
+
+@pytest.fixture(scope="module")
+def stack(chain: ChainClient, health4: CircuitArtifacts) -> VaultStack:
+    return deploy_vault_stack(chain, health4, listed=scenario.listed_assets(),
+                              policy=scenario.POLICY,
+                              price_book_max_age=scenario.PRICE_BOOK_MAX_AGE)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[ProvingBackend]:
+    with create_backend("best") as made:
+        yield made
+
+
+def set_prices(stack: VaultStack, prices: dict[str, Decimal]) -> None:
+    for symbol, price in prices.items():
+        stack.set_price(symbol, price)
+
+
+@dataclass
+class Desks:
+    """Opens desks: a fresh funded account that deposits and commits a book at CALM prices."""
+
+    stack: VaultStack
+    backend: ProvingBackend
+
+    def open(self, positions: tuple[Position, ...] | None = None) -> BookFile:
+        set_prices(self.stack, scenario.CALM)
+        key = "0x" + secrets.token_hex(32)
+        address = Account.from_key(key).address
+        w3 = self.stack.chain.w3
+        w3.provider.make_request("anvil_setBalance", [address, hex(10**20)])  # type: ignore[arg-type]
+        admin = self.stack.client()
+        admin.chain.transact(self.stack.margin_token.functions.mint(address, scenario.DEPOSIT))
+        desk = checked(self.stack.client(admin.chain.with_key(key)))
+        desk.deposit(scenario.DEPOSIT)
+        admin.take_snapshot()
+        book = scenario.book(address)
+        if positions is not None:
+            book = Portfolio(account=address, positions=positions)
+        made = BookFile(salt=secrets.randbits(200), portfolio=book)
+        proven = prove_action(desk, made, scenario.ASSETS, Action.UPDATE_COMMITMENT,
+                              self.stack_artifacts, self.backend)  # fmt: skip
+        desk.commit(proven.action.statement.commitment(), proven.proof)
+        return made
+
+    @property
+    def stack_artifacts(self) -> CircuitArtifacts:
+        from zkrisk.engine.keeper.vault_access import circuit_artifacts
+
+        return circuit_artifacts(self.stack.circuit)
+
+
+@pytest.fixture
+def desks(stack: VaultStack, backend: ProvingBackend) -> Desks:
+    return Desks(stack, backend)
+
+
+@pytest.fixture
+def keeper_handle(stack: VaultStack) -> VaultHandle:
+    return handle_from_stack(stack, stack.chain.with_key(KEEPER_KEY))
+
+
+@dataclass
+class Logged:
+    stream: io.StringIO
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stream.getvalue().splitlines()]
+
+    def names(self) -> list[str]:
+        return [e["event"] for e in self.events()]
+
+
+def make_keeper(
+    handle: VaultHandle,
+    books: list[BookFile],
+    backend: ProvingBackend,
+    db: Path,
+    **settings: Any,
+) -> tuple[Keeper, Logged]:
+    stream = io.StringIO()
+    keeper = build_keeper(handle, books, scenario.ASSETS, backend, db, log=JsonLog(stream),
+                          settings=KeeperSettings(**settings))  # fmt: skip
+    return keeper, Logged(stream)
