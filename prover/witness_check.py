@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from .artifacts import CompiledCircuit
+from .signals import Signals, signals_json
 from .toolchain import node
 
 _SCRIPT = Path(__file__).with_name("js") / "witness-check.js"
@@ -29,16 +29,6 @@ class WitnessCheck:
     accepted: bool
     public: tuple[int, ...] = ()  # outputs, then public inputs, as the verifier orders them
     error: str = ""
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise TypeError("signals are integers, not booleans")
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [_encode(v) for v in value]
-    raise TypeError(f"signal value of type {type(value).__name__}; expected int or nested lists")
 
 
 class WitnessChecker:
@@ -55,10 +45,10 @@ class WitnessChecker:
             text=True,
         )
 
-    def check(self, signals: Mapping[str, Any]) -> WitnessCheck:
+    def check(self, signals: Signals) -> WitnessCheck:
         process = self._process
         assert process.stdin is not None and process.stdout is not None
-        line = json.dumps({k: _encode(v) for k, v in signals.items()})
+        line = json.dumps(signals_json(signals))
         try:
             process.stdin.write(line + "\n")
             process.stdin.flush()
@@ -75,7 +65,7 @@ class WitnessChecker:
             return WitnessCheck(True, tuple(int(x) for x in data["public"]))
         return WitnessCheck(False, error=str(data["error"]).strip())
 
-    def accepts(self, signals: Mapping[str, Any]) -> bool:
+    def accepts(self, signals: Signals) -> bool:
         return self.check(signals).accepted
 
     def close(self) -> None:

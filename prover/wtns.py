@@ -12,9 +12,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class WtnsFormatError(ValueError):
-    """The file is not a witness file this reader understands."""
+from .binfmt import BinFormatError, _sections
 
 
 @dataclass(frozen=True)
@@ -31,24 +29,18 @@ class Witness:
 
 
 def read_wtns(path: Path) -> Witness:
-    data = path.read_bytes()
-    if data[:4] != b"wtns":
-        raise WtnsFormatError(f"{path}: not a .wtns file (magic {data[:4]!r})")
-    (n_sections,) = struct.unpack_from("<I", data, 8)
-    offset, sections = 12, {}
-    for _ in range(n_sections):
-        kind, size = struct.unpack_from("<IQ", data, offset)
-        sections[kind] = data[offset + 12 : offset + 12 + size]
-        offset += 12 + size
-    if 1 not in sections or 2 not in sections:
-        raise WtnsFormatError(f"{path}: header or witness section missing")
-    header = sections[1]
-    (n8,) = struct.unpack_from("<I", header, 0)
-    prime = int.from_bytes(header[4 : 4 + n8], "little")
-    (count,) = struct.unpack_from("<I", header, 4 + n8)
-    body = sections[2]
+    with path.open("rb") as f:
+        sections = _sections(f, b"wtns", path)
+        if 1 not in sections or 2 not in sections:
+            raise BinFormatError(f"{path}: wtns header or witness section missing")
+        f.seek(sections[1][0])
+        (n8,) = struct.unpack("<I", f.read(4))
+        prime = int.from_bytes(f.read(n8), "little")
+        (count,) = struct.unpack("<I", f.read(4))
+        f.seek(sections[2][0])
+        body = f.read(sections[2][1])
     if len(body) != n8 * count:
-        raise WtnsFormatError(f"{path}: {len(body)} witness bytes for {count} values of {n8}")
+        raise BinFormatError(f"{path}: {len(body)} witness bytes for {count} values of {n8}")
     values = tuple(int.from_bytes(body[i * n8 : (i + 1) * n8], "little") for i in range(count))
     return Witness(prime, values)
 

@@ -13,7 +13,8 @@ from enum import IntEnum
 
 from ..fixed_point import BPS_BITS, QTY_BITS
 from ..models import Asset, Portfolio, PriceSnapshot
-from .commitment import account_to_int, portfolio_commitment
+from .book_slots import book_slots, slot_prices
+from .commitment import portfolio_commitment
 from .snapshot import snapshot_hash
 
 PUBLIC_SIGNALS = ("commitment", "snapshotHash", "margin", "thresholdMode", "binding")
@@ -113,28 +114,16 @@ def health_statement(
     Slot 0 is the vault's margin asset. Every position must be in `assets` and every asset must
     have a price in the snapshot: missing data is an error, never a zero.
     """
-    if not assets or len(assets) > slots:
-        raise ValueError(f"{len(assets)} assets do not fit a {slots}-slot Health circuit")
     symbols = [a.symbol for a in assets]
-    unknown = sorted(set(portfolio.quantities_fixed()) - set(symbols))
-    if unknown:
-        raise ValueError(f"positions in assets the vault does not list: {', '.join(unknown)}")
-    if portfolio.margin > 0 and portfolio.margin_symbol != symbols[0]:
-        raise ValueError(
-            f"margin is in {portfolio.margin_symbol} but slot 0 (the margin asset) is {symbols[0]}"
-        )
-    missing = [s for s in symbols if s not in snapshot.prices]
-    if missing:
-        raise ValueError(f"snapshot {snapshot.snapshot_id} has no price for {', '.join(missing)}")
+    book = book_slots(portfolio, symbols, slots=slots, salt=salt)
     pad = slots - len(assets)
-    quantities = [portfolio.quantity_fixed(s) for s in symbols]
     return HealthStatement(
-        account=account_to_int(portfolio.account),
+        account=book.account,
         salt=salt,
         snapshot_id=snapshot.snapshot_id,
-        collateral=tuple(max(q, 0) for q in quantities) + (0,) * pad,
-        debt=tuple(max(-q, 0) for q in quantities) + (0,) * pad,
-        price=tuple(snapshot.prices[s].price_fixed for s in symbols) + (0,) * pad,
+        collateral=book.long,
+        debt=book.short,
+        price=slot_prices(snapshot, symbols, slots=slots),
         lt=tuple(a.liquidation_threshold_bps for a in assets) + (0,) * pad,
         margin=portfolio.margin_fixed,
         threshold_bps=threshold_bps,
