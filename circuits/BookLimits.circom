@@ -14,13 +14,20 @@ include "generated/Constants.circom";
 //   concentration: a_i · 10⁴ ≤ concentrationBps · gross   for every slot
 //   leverage:      gross · 10⁴ ≤ leverageBps · equity  (a book with equity ≤ 0 fails unless flat)
 // Mirrors zkrisk.engine.statements.limits. The caller range-checks net/magnitude (< 2^QTY_BITS,
-// as CommittedBook does); prices and margin are range-checked here. The caps and limits
-// (concentration < 2^BPS_BITS, leverage < 2^LEVERAGE_BITS bps) are the verifier's public values: they need no range check for soundness (each comparison's
-// other side is bounded), only to be encoded honestly by the verifier's own builder.
+// as CommittedBook does). Every other input is range-checked here, before any product:
+//   margin < 2^QTY_BITS, price_i < 2^PRICE_BITS, concentrationBps < 2^BPS_BITS,
+//   leverageBps < 2^LEVERAGE_BITS.
+// The leverage check is not optional: equity is signed, so without it leverageBps · equity
+// wraps mod p for a huge leverageBps and a negative equity, and books with equity far below 0
+// pass (e.g. leverageBps = 2^200, an all-short book; wrapped books exist from ≈ 2^107).
+// notionalCap_i needs no check of its own: its comparison is one, cap_i − a_i ∈ [0, 2^NOTIONAL)
+// with a_i ∈ [0, 2^NOTIONAL) forces cap_i < 2^(NOTIONAL+1) (prover/range_audit.py derives it
+// from the R1CS); a cap in [2^NOTIONAL, 2^(NOTIONAL+1)) can only reject books, and the builder
+// refuses caps ≥ 2^NOTIONAL. (16 explicit 144-bit checks would not fit attest16x250's budget.)
 // Inputs: net[N], magnitude[N], margin, price[N], notionalCap[N], concentrationBps, leverageBps.
 // Outputs: value[N] (signed slot values incl. margin, VALUE scale; RiskAttestation reuses them).
 // Constraints: N·(PRICE_BITS + 2·VALUE_BITS + BPS_BITS + log2Ceil(N) + 2) + QTY_BITS
-//   + VALUE_BITS + log2Ceil(N+1) + LEVERAGE_BITS + 3.
+//   + VALUE_BITS + log2Ceil(N+1) + 2·LEVERAGE_BITS + BPS_BITS + 3.
 template BookLimits(N) {
     assert(N >= 1);
     assert(N <= 64);
@@ -44,6 +51,10 @@ template BookLimits(N) {
 
     component marginBits = RangeCheck(QB);
     marginBits.in <== margin;
+    component concentrationBits = RangeCheck(BB);
+    concentrationBits.in <== concentrationBps;
+    component leverageBits = RangeCheck(LEV);
+    leverageBits.in <== leverageBps;
     component priceBits[N];
     signal notional[N];
     signal netValue[N];

@@ -21,13 +21,21 @@ include "SnapshotHash.circom";
 //   snapshotHash  SnapshotHash of (snapshotId, prices, liquidation thresholds)
 //   margin        escrowed margin after the action, QTY fixed point, < 2^QTY_BITS
 //   thresholdMode threshold_bps + mode · 2^BPS_BITS
-//   binding       keccak(chain id, vault, account, action, amount, nonce, snapshot) mod p;
-//                 used by no other constraint, so it is squared to keep it in the R1CS.
+//   binding       keccak(chain id, vault, account, action, amount, nonce, snapshot)
+//                 mod 2^BINDING_BITS; used by no other constraint, so its range check is what
+//                 keeps it in the R1CS, and it makes b the only valid binding: a square alone
+//                 would also accept p − b, which is > 2^BINDING_BITS.
+// Every public input is range-checked (tests/circuits/test_public_inputs_bounded.py proves it
+// from the R1CS) except two hashes: commitment and snapshotHash are Poseidon outputs, any field
+// element, compared by equality only, so they have no range to check and nothing to wrap.
+//   margin < 2^QTY_BITS, thresholdMode < 2^(BPS_BITS+1) (Num2Bits: the threshold cannot spill
+//   into the mode bit in-circuit; the builder refuses a threshold ≥ 2^BPS_BITS), binding <
+//   2^BINDING_BITS.
 // Private inputs: account, salt, snapshotId, collateral[N], debt[N], price[N], lt[N].
 // Outputs: none (the verdict is the proof's validity).
 // Slot i holds the signed position collateral_i − debt_i in SignedQuantity's encoding (both
 // < 2^QTY_BITS, at most one non-zero), opened against the commitment by CommittedBook.
-// Constraints (snarkjs r1cs info, --O2): Health(4) = 2,667; Health(16) = 6,885; Health(64) = 23,739.
+// Constraints (snarkjs r1cs info, --O2): Health(4) = 2,918; Health(16) = 7,136; Health(64) = 23,990.
 template Health(N) {
     assert(N >= 1);
     assert(N <= 64);
@@ -113,5 +121,6 @@ template Health(N) {
     // mode 0 needs below = 0 (HF ≥ threshold); mode 1 needs below = 1 (HF < threshold).
     below.out === mode;
 
-    signal bindingSquared <== binding * binding;
+    component bindingBits = RangeCheck(BINDING_BITS());
+    bindingBits.in <== binding;
 }

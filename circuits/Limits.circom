@@ -10,7 +10,9 @@ include "BookLimits.circom";
 //   concentrationBps, leverageBps.
 // Private inputs: account, salt, long[N], short[N].
 // Outputs: none (the verdict is the proof's validity).
-// Constraints (snarkjs r1cs info, --O2): Limits(4) = 3,108; Limits(16) = 10,501.
+// Every public input but the commitment (a Poseidon output compared by equality) is
+// range-checked in BookLimits; tests/circuits/test_public_inputs_bounded.py checks it.
+// Constraints (snarkjs r1cs info, --O2): Limits(4) = 3,148; Limits(16) = 10,541.
 template Limits(N) {
     signal input commitment;
     signal input margin;

@@ -22,10 +22,22 @@ include "generated/Constants.circom";
 //
 // Public inputs (in this order): commitment, margin, price[N], notionalCap[N],
 //   concentrationBps, leverageBps, alphaBps, varLimit, esLimit, returns[K][N].
+// How each is bounded (tests/circuits/test_public_inputs_bounded.py checks it from the R1CS):
+//   margin, price, notionalCap, concentrationBps, leverageBps   range-checked in BookLimits
+//   alphaBps      1 ≤ α ≤ 9999 by TailCount's two 14-bit differences
+//   commitment    allow-listed: a Poseidon output compared by equality; no range, no wrap
+//   returns       allow-listed: the verifier's own data, argued above
+//   varLimit, esLimit  allow-listed: each is only ever the upper side b of a ≤ b, as
+//                 varLimit − t ∈ [0, 2^(LB+1)) and (m+1)·esLimit − tailSum ∈ [0, 2^SUM_BITS)
+//                 with 1 ≤ m+1 < 2^log2Ceil(K+1) and |t|, |tailSum| bounded by the range checks.
+//                 For a canonical v < p and c ≥ 1, c·v mod p ≤ c·v: a wrapped limit only lowers
+//                 the bound, so it proves a stronger statement than the verifier asked, never a
+//                 false one. The builder refuses limits ≥ 2^LB. Range checks would cost
+//                 LB + SUM_BITS ≈ 370 constraints; attest16x250 has 19 to spare.
 // Private inputs: account, salt, long[N], short[N], tail[K], pick[K].
-// Outputs: none. Constraints (snarkjs r1cs info, --O2): RiskAttestation(4, 20) = 7,294;
-//   RiskAttestation(16, 250) = 61,437 — with its 4,039 public signals the Groth16 domain needs
-//   61,437 + 4,039 + 1 = 65,477 ≤ 2^16 rows, so a 2^16 ptau suffices.
+// Outputs: none. Constraints (snarkjs r1cs info, --O2): RiskAttestation(4, 20) = 7,334;
+//   RiskAttestation(16, 250) = 61,477 — with its 4,039 public signals the Groth16 domain needs
+//   61,477 + 4,039 + 1 = 65,517 ≤ 2^16 rows, so a 2^16 ptau suffices.
 template RiskAttestation(N, K) {
     var RB = RETURN_BITS();
     // |value_i| < 2^(QTY+PRICE) for book slots, plus margin·price_0 < 2^(QTY+PRICE) in slot 0:

@@ -8,6 +8,10 @@ include "Log2Ceil.circom";
 // for α in bps strictly inside (0, 10⁴). Division by a witness with its constraint:
 //   (10⁴ − α) · K = m · 10⁴ + r,  0 ≤ r < 10⁴,  0 ≤ m < 2^log2Ceil(K+1)
 // Mirrors zkrisk.engine.metrics.var.tail_count_bps.
+// Public input alphaBps: bounded to [1, 9999] by the two 14-bit differences below (no other
+// check needed). circheck flags m and remainder ("dataflow does not match its constraints"):
+// they are a quotient and remainder computed with <-- and pinned by the division identity with
+// both range-checked, which is the intended way to divide in a circuit (not a bug).
 // Inputs: alphaBps. Outputs: m. Constraints: 4·14 + log2Ceil(K+1) + 1.
 template TailCount(K) {
     assert(K >= 1);

@@ -46,6 +46,9 @@ ACCOUNT_BITS: Final = 160
 SNAPSHOT_ID_BITS: Final = 64
 ROUND_ID_BITS: Final = 80  # Chainlink round ids are uint80
 TIMESTAMP_BITS: Final = 64
+#: The action binding is keccak256(…) mod 2**BINDING_BITS (not mod p): Health range-checks it to
+#: this width, so the field element p − b (which also squares to b²) is no second valid binding.
+BINDING_BITS: Final = 252
 
 MAX_POSITIONS: Final = 64
 MAX_SCENARIOS: Final = 2**16 - 1

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "circuits" / "generated" / "Constants.circom"
 EXPORTED = (
     "PRICE_BITS", "QTY_BITS", "BPS_BITS", "LEVERAGE_BITS", "RETURN_BITS", "ACCOUNT_BITS",
-    "SNAPSHOT_ID_BITS",
+    "SNAPSHOT_ID_BITS", "BINDING_BITS",
 )  # fmt: skip
 
 

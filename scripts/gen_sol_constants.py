@@ -36,6 +36,7 @@ CONSTANTS: tuple[tuple[str, int, str], ...] = (
         "a bps value is < 2^BPS_BITS; thresholdMode = bps + mode << BPS_BITS",
     ),
     ("SNAPSHOT_ID_BITS", fx.SNAPSHOT_ID_BITS, "a snapshot id is < 2^SNAPSHOT_ID_BITS"),
+    ("BINDING_BITS", fx.BINDING_BITS, "an action binding is keccak256(...) mod 2^BINDING_BITS"),
     ("SLOT_BITS", snapshot.SLOT_BITS, "slot = price + lt << PRICE_BITS"),
     ("SLOTS_PER_WORD", snapshot.SLOTS_PER_WORD, "snapshot slots packed per field element"),
     ("POSEIDON_CHAIN_ARITY", hashing.CHAIN_ARITY, "words folded per Poseidon call (Poseidon(5))"),

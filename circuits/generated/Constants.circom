@@ -8,3 +8,4 @@ function LEVERAGE_BITS() { return 24; }
 function RETURN_BITS() { return 32; }
 function ACCOUNT_BITS() { return 160; }
 function SNAPSHOT_ID_BITS() { return 64; }
+function BINDING_BITS() { return 252; }

@@ -30,7 +30,8 @@ import {Action, ZkRiskConstants as K} from "./ZkRiskConstants.sol";
 ///      [commitment, snapshotHash, margin, thresholdMode, binding] from its own state, the price
 ///      book and the policy, so a proof can only be used for the one action it was made for.
 ///      binding = uint256(keccak256(abi.encode(chainId, vault, account, action, amount, nonce,
-///      snapshotId))) mod r (zkrisk.engine.statements.binding); the per-account nonce, never the
+///      snapshotId))) mod 2^BINDING_BITS (zkrisk.engine.statements.binding; the circuit
+///      range-checks it to 252 bits, so p − binding is no second valid input); the per-account nonce, never the
 ///      proof bytes (Groth16 proofs are malleable), stops replay.
 ///
 ///      Liquidation (both paths), Aave-style but on escrow only — the book's debts are private:
@@ -604,13 +605,15 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
         if (bonus != 0) marginToken.safeTransfer(msg.sender, bonus);
     }
 
+    /// @dev keccak256(abi.encode(chainId, vault, account, action, amount, nonce, snapshotId)) mod
+    ///      2^BINDING_BITS (< r). Not mod r: Health range-checks the binding to BINDING_BITS bits.
     function _binding(address account, Action action, uint256 amount, uint256 nonce, uint256 snapshotId)
         internal
         view
         returns (uint256)
     {
         bytes32 h = keccak256(abi.encode(block.chainid, address(this), account, action, amount, nonce, snapshotId));
-        return uint256(h) % K.SNARK_SCALAR_FIELD;
+        return uint256(h) % (1 << K.BINDING_BITS);
     }
 
     function _qty(uint256 amount, bool roundUp) internal view returns (uint256) {

@@ -24,6 +24,8 @@ library ZkRiskConstants {
     uint256 internal constant BPS_BITS = 16;
     /// @dev a snapshot id is < 2^SNAPSHOT_ID_BITS
     uint256 internal constant SNAPSHOT_ID_BITS = 64;
+    /// @dev an action binding is keccak256(...) mod 2^BINDING_BITS
+    uint256 internal constant BINDING_BITS = 252;
     /// @dev slot = price + lt << PRICE_BITS
     uint256 internal constant SLOT_BITS = 80;
     /// @dev snapshot slots packed per field element

@@ -1,8 +1,10 @@
 """The action binding: one field element tying a proof to exactly one on-chain action.
 
 binding = uint256(keccak256(abi.encode(chainId, vault, account, action, amount, nonce,
-snapshotId))) mod r — computed identically by the vault (Solidity) and here, so a proof made
-for one chain, vault, account, action, amount, nonce or snapshot is useless for any other.
+snapshotId))) mod 2^BINDING_BITS — computed identically by the vault (Solidity) and here, so a
+proof made for one chain, vault, account, action, amount, nonce or snapshot is useless for any
+other. Reduced mod 2^252, not mod r: Health range-checks the binding to 252 bits, so b is its
+only field representation (p − b, which squares to the same b², is rejected).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from zkrisk.prover.field import SNARK_SCALAR_FIELD
+from ..fixed_point import BINDING_BITS
 
 
 class Action(IntEnum):
@@ -47,4 +49,4 @@ def action_binding(
             snapshot_id,
         ],
     )
-    return int.from_bytes(keccak(encoded), "big") % int(SNARK_SCALAR_FIELD)
+    return int.from_bytes(keccak(encoded), "big") % (1 << BINDING_BITS)

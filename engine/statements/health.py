@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
-from ..fixed_point import BPS_BITS, QTY_BITS
+from ..fixed_point import BINDING_BITS, BPS_BITS, QTY_BITS
 from ..models import Asset, Portfolio, PriceSnapshot
 from .book_slots import book_slots, slot_prices
 from .commitment import portfolio_commitment
@@ -41,6 +41,21 @@ class HealthStatement:
     mode: HealthMode
     binding: int
 
+    def __post_init__(self) -> None:
+        # thresholdMode packs threshold + mode·2^BPS_BITS: a threshold ≥ 2^BPS_BITS would carry
+        # into the mode bit ("HF ≥ 7" with 70,000 bps would prove "HF < 0.45"), so refuse it here.
+        if not 0 <= self.threshold_bps < 1 << BPS_BITS:
+            raise ValueError(
+                f"threshold {self.threshold_bps} bps outside [0, 2^{BPS_BITS}): thresholdMode packs "
+                f"threshold + mode·2^{BPS_BITS}, so a larger threshold would flip the mode bit. "
+                f"Health thresholds go up to {(1 << BPS_BITS) - 1} bps (HF 6.5535)"
+            )
+        if not 0 <= self.binding < 1 << BINDING_BITS:
+            raise ValueError(
+                f"binding {self.binding} outside [0, 2^{BINDING_BITS}): Health range-checks it; "
+                "derive it with zkrisk.engine.statements.binding.action_binding (keccak mod 2^252)"
+            )
+
     @property
     def slots(self) -> int:
         return len(self.collateral)
@@ -67,8 +82,7 @@ class HealthStatement:
         return snapshot_hash(self.snapshot_id, self.price, self.lt)
 
     def threshold_mode(self) -> int:
-        if not 0 <= self.threshold_bps < 1 << BPS_BITS:
-            raise ValueError(f"threshold {self.threshold_bps} bps outside [0, 2^{BPS_BITS})")
+        """threshold_bps + mode·2^BPS_BITS (the range was checked on construction)."""
         return self.threshold_bps + (int(self.mode) << BPS_BITS)
 
     def public_signals(self) -> tuple[int, ...]:

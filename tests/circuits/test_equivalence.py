@@ -15,7 +15,7 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zkrisk.engine.fixed_point import BPS_BITS, LEVERAGE_BITS
+from zkrisk.engine.fixed_point import BINDING_BITS, BPS_BITS, LEVERAGE_BITS
 from zkrisk.engine.statements.attestation import AttestationStatement
 from zkrisk.engine.statements.book_slots import BookSlots
 from zkrisk.engine.statements.health import HealthMode, HealthStatement
@@ -74,7 +74,7 @@ def health_statements(draw: st.DrawFn) -> HealthStatement:
         price=tuple(draw(price) for _ in range(SLOTS)),
         lt=tuple(draw(st.integers(0, 10_000)) for _ in range(SLOTS)),
         margin=draw(margin), threshold_bps=0, mode=draw(st.sampled_from(HealthMode)),
-        binding=draw(st.integers(0, (1 << 253) - 1)),
+        binding=draw(st.integers(0, (1 << BINDING_BITS) - 1)),
     )  # fmt: skip
     debt = probe.debt_value()
     edge = probe.weighted_collateral() // debt if debt else draw(st.integers(0, BPS_MAX))

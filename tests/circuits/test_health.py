@@ -105,6 +105,7 @@ def test_quantity_at_two_to_the_bits_is_rejected(health4: CircuitArtifacts, tmp_
         ("account", None, 1 << 160),
         ("snapshotId", None, 1 << 64),
         ("thresholdMode", None, 1 << 17),
+        ("binding", None, 1 << 252),
         ("collateral", 0, SNARK_SCALAR_FIELD - 1),
         ("price", 1, SNARK_SCALAR_FIELD - 1),
         ("lt", 1, SNARK_SCALAR_FIELD - 1),
@@ -112,6 +113,7 @@ def test_quantity_at_two_to_the_bits_is_rejected(health4: CircuitArtifacts, tmp_
         ("account", None, SNARK_SCALAR_FIELD - 1),
         ("snapshotId", None, SNARK_SCALAR_FIELD - 1),
         ("thresholdMode", None, SNARK_SCALAR_FIELD - 1),
+        ("binding", None, SNARK_SCALAR_FIELD - 1),
     ],
 )
 def test_out_of_range_or_aliased_input_is_rejected(

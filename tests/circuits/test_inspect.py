@@ -1,8 +1,7 @@
 """`circom --inspect` finds nothing in any registered template — and does find a planted bug.
 
-circheck (PyPI 0.3.0) installs here but cannot parse these sources (recursion limit in
-circomlib's poseidon_constants, no support for whole-array `<==`), so the inspector is the
-static check the suite runs.
+circheck (PyPI 0.3.0) runs over the templates it can parse (test_circheck.py) but not over those
+that include circomlib's Poseidon, so the inspector is the static check for every circuit.
 """
 
 from __future__ import annotations
