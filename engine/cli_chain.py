@@ -2,7 +2,8 @@
 
 The signer is --private-key (or $ZKRISK_PRIVATE_KEY), or --dev-account N for Anvil's well-known
 dev keys. Deployments are recorded per chain id in build/deployments/<chainId>.json (or
---deployments DIR); every other command finds the vault there.
+--deployments DIR); every other command finds the vault there, and proves with exactly the
+setup (zkey) the record pins — or refuses, saying how to restore it.
 
 Exit codes: 0 done, 1 the chain refused (a revert, a statement that does not hold), 2 bad input
 (a missing file, no deployment for this chain, an unreachable RPC URL).
@@ -21,8 +22,11 @@ import typer
 from web3 import Web3
 from web3.logs import DISCARD
 
+from zkrisk.prover.artifacts import CircuitArtifacts, build
 from zkrisk.prover.backends import CHOICES, create_backend
 from zkrisk.prover.errors import BackendUnavailable
+from zkrisk.prover.ptau import PtauError
+from zkrisk.prover.registry import get_circuit, load_registry
 
 from .chain import dev_scenario
 from .chain.anvil import DEV_PRIVATE_KEYS
@@ -32,15 +36,19 @@ from .chain.vault_deploy import deploy_vault_stack
 from .chain.vault_statement import StatementDoesNotHold
 from .chain.vault_types import feed_answer
 from .cli_common import EXIT_FAILED, bad_input, fail
+from .cli_help import FullHelpGroup
 from .files import load_assets
 from .keeper.books import load_book
 from .keeper.proving import prove_action
 from .keeper.vault_access import VaultHandle, circuit_artifacts, open_vault, slot_assets
+from .paths import registry_path, repo_root
 from .statements.binding import Action
 
 chain_app = typer.Typer(
     help="Deploy a RiskVault stack and deposit, commit, withdraw, liquidate, inspect.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: rich markup would eat words in brackets
+    cls=FullHelpGroup,
 )
 
 RpcUrl = Annotated[
@@ -138,15 +146,22 @@ def deploy(
     dev_account: DevAccount = None,
     deployments: Deployments = None,
     circuit: Annotated[str, typer.Option(help="Health circuit of the verifier.")] = "health4",
+    ptau: Annotated[
+        Path | None,
+        typer.Option(
+            help="Set the circuit up from this ptau (default: the search order of `zkrisk setup`).",
+            dir_okay=False,
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Deploy PriceBook, the Health verifier and RiskVault with mock tokens and feeds.
 
-    The dev scenario's assets (USDC margin, WETH, WBTC) as MockERC20 / MockAggregator; the deployment is recorded per chain id.
+    The dev scenario's assets (USDC margin, WETH, WBTC) as MockERC20 / MockAggregator; the deployment is recorded per chain id and pins the setup (zkey and verification key hashes): every later proof for it uses exactly that zkey.
     """
     with bad_input():
         chain = _connect(rpc_url, private_key, dev_account)
-        artifacts = circuit_artifacts(circuit)
+        artifacts = _setup_for_deploy(circuit, ptau)
     folder = deployments
     with _refused():
         stack = deploy_vault_stack(
@@ -156,10 +171,21 @@ def deploy(
         )  # fmt: skip
     record = stack.record()
     data: dict[str, Any] = {"chain_id": record.chain_id, "block": record.block, **record.contracts,
-                            "margin_token": record.assets[0].token, "dev_ptau": record.dev_ptau}  # fmt: skip
+                            "margin_token": record.assets[0].token, "dev_ptau": record.dev_ptau,
+                            "setup": record.setup, "zkey_sha256": record.zkey_sha256}  # fmt: skip
     _emit(data, as_json)
     if record.dev_ptau:
         typer.echo("warning: the verifier comes from a DEV ptau — not for real funds", err=True)
+
+
+def _setup_for_deploy(circuit: str, ptau: Path | None) -> CircuitArtifacts:
+    if ptau is None:
+        return circuit_artifacts(circuit)
+    spec = get_circuit(load_registry(registry_path()), circuit)
+    try:
+        return build(spec, repo_root(), ptau_path=ptau, log=lambda _line: None)
+    except PtauError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _default_folder() -> Path:
@@ -194,6 +220,11 @@ def _proven(
     handle: VaultHandle, book: Path, assets: Path, action: Action, backend: str, amount: int = 0
 ) -> Any:
     with bad_input():
+        if handle.client.latest_snapshot_id() == 0:
+            raise ValueError(
+                "the price book has no snapshot yet: run `zkrisk chain snapshot` first "
+                "(proofs are made against the latest snapshot)"
+            )
         loaded = load_book(book)
         listed = slot_assets(handle.record, load_assets(assets))
         prover = create_backend(backend)
@@ -378,7 +409,8 @@ def status(
     policy = vault.policy()
     _emit({
         "chain_id": handle.record.chain_id, "vault": vault.address, "circuit": handle.record.circuit,
-        "dev_ptau": handle.record.dev_ptau, "paused": bool(vault.vault.functions.paused().call()),
+        "zkey_sha256": handle.record.zkey_sha256, "dev_ptau": handle.record.dev_ptau,
+        "paused": bool(vault.vault.functions.paused().call()),
         "min_health": policy.min_health_bps / 10_000, "latest_snapshot": vault.latest_snapshot_id(),
         "account": who, "escrow": state.escrow, "nonce": state.nonce,
         "commitment": hex(state.commitment), "last_proof_snapshot": state.last_proof_snapshot_id,

@@ -1,8 +1,14 @@
 """Find a powers-of-tau file big enough for a circuit, or make a development one.
 
-Order: a path the user gives, then the cache, then `../shared/ptau/` beside the repository (and
-any folder in $ZKRISK_PTAU_DIRS), then a freshly generated development ptau (cached). A dev ptau
-has known toxic waste: anything set up from it is labelled insecure in its metadata.
+Order: a path the user gives (`--ptau`), then the folders the user names in $ZKRISK_PTAU_DIRS,
+then `../shared/ptau/` beside the repository, then the cache (`$ZKRISK_CACHE/ptau`, else
+`$XDG_CACHE_HOME/zkrisk/ptau` or `~/.cache/zkrisk/ptau`), then a freshly generated development
+ptau (written to the cache). The first folder holding a big enough file wins, and within it the
+smallest such file (it sets up fastest). The cache comes last because any process may write
+into it: a file another run generated there must never replace the ptau a project pinned
+beside its checkout. Hidden and partial files (a generation in progress) are never candidates,
+and a file that does not parse is skipped with a warning. A dev ptau has known toxic waste:
+anything set up from it is labelled insecure in its metadata.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -42,6 +49,7 @@ class Ptau:
 
 
 def cache_dir() -> Path:
+    """Where generated dev ptau files go (and are found again)."""
     base = os.environ.get("ZKRISK_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "zkrisk"
     )
@@ -49,11 +57,12 @@ def cache_dir() -> Path:
 
 
 def search_dirs() -> list[tuple[Path, str]]:
-    dirs = [(cache_dir(), "cache")]
+    """The folders searched, in priority order, with the source label each gives its files."""
     extra = os.environ.get("ZKRISK_PTAU_DIRS", "")
-    dirs += [(Path(d), "shared") for d in extra.split(os.pathsep) if d]
+    dirs = [(Path(d), "shared") for d in extra.split(os.pathsep) if d]
     repo = find_node_modules().parent
     dirs.append((repo.parent / "shared" / "ptau", "shared"))
+    dirs.append((cache_dir(), "cache"))
     return dirs
 
 
@@ -61,19 +70,42 @@ def _is_dev_name(path: Path) -> bool:
     return path.name.startswith("dev_")
 
 
-def _candidates(min_power: int) -> list[Ptau]:
+def _is_candidate_name(path: Path) -> bool:
+    """Hidden files and temporaries are work in progress (see generate_dev_ptau), never used."""
+    name = path.name
+    return not name.startswith(".") and ".tmp" not in name and not name.endswith(".part")
+
+
+def _say_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _in_folder(
+    folder: Path, source: str, min_power: int, warn: Callable[[str], None]
+) -> list[Ptau]:
     found: list[Ptau] = []
+    for path in sorted(folder.glob("*.ptau")):
+        if not _is_candidate_name(path) or not path.is_file():
+            continue
+        try:
+            power = read_ptau_power(path)
+        except Exception as exc:  # a truncated or foreign file must not stop the search
+            warn(f"warning: skipping {path}: not a usable ptau ({exc})")
+            continue
+        if power >= min_power:
+            found.append(Ptau(path, power, _is_dev_name(path), source))
+    return found
+
+
+def _search(min_power: int, warn: Callable[[str], None]) -> Ptau | None:
+    """The smallest big-enough ptau of the first folder (in priority order) that has one."""
     for folder, source in search_dirs():
         if not folder.is_dir():
             continue
-        for path in sorted(folder.glob("*.ptau")):
-            try:
-                power = read_ptau_power(path)
-            except (BinFormatError, OSError):
-                continue  # a partial or unprepared file is not a candidate
-            if power >= min_power:
-                found.append(Ptau(path, power, _is_dev_name(path), source))
-    return found
+        found = _in_folder(folder, source, min_power, warn)
+        if found:
+            return min(found, key=lambda p: (p.power, p.path.name))
+    return None
 
 
 def resolve_ptau(
@@ -83,7 +115,7 @@ def resolve_ptau(
     generate: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> Ptau:
-    """A prepared ptau with power ≥ min_power; the smallest such found sets up fastest."""
+    """A prepared ptau with power ≥ min_power, in the order the module docstring gives."""
     if not 1 <= min_power <= MAX_POWER:
         raise PtauError(f"a circuit needing ptau power {min_power} is outside 1..{MAX_POWER}")
     if explicit is not None:
@@ -93,15 +125,18 @@ def resolve_ptau(
             power = read_ptau_power(explicit)
         except BinFormatError as exc:
             raise PtauError(str(exc)) from None
+        except (OSError, struct.error) as exc:  # unreadable or cut short
+            raise PtauError(f"{explicit} is not a usable ptau ({exc}): check --ptau") from None
         if power < min_power:
             raise PtauError(
                 f"{explicit} has power {power} but the circuit needs ≥ {min_power}: "
                 "use a larger ptau"
             )
         return Ptau(explicit, power, _is_dev_name(explicit), "user")
-    candidates = _candidates(min_power)
-    if candidates:
-        return min(candidates, key=lambda p: (p.power, p.source != "cache"))
+    # Skipped files are always reported on stderr: even a quiet build must not hide them.
+    found = _search(min_power, _say_stderr)
+    if found is not None:
+        return found
     if not generate:
         raise PtauError(
             f"no ptau with power ≥ {min_power} in {[str(d) for d, _ in search_dirs()]}: pass one "
@@ -112,7 +147,7 @@ def resolve_ptau(
 
 def generate_dev_ptau(power: int, *, log: Callable[[str], None] | None = None) -> Ptau:
     """Generate an INSECURE development ptau with snarkjs (one throw-away contribution)."""
-    say = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    say = log or _say_stderr
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"dev_pot{power}.ptau"

@@ -1,7 +1,14 @@
-"""Shared fixtures: the repository, built circuit artefacts, a real Anvil node."""
+"""Shared fixtures: the repository, built circuit artefacts, a real Anvil node.
+
+The run gets its own zkrisk cache ($ZKRISK_CACHE, where generated dev ptau files go): a ptau
+some other process left in the user's cache must not change which setup a test gets.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +20,25 @@ from zkrisk.prover.artifacts import CircuitArtifacts, build
 from zkrisk.prover.registry import CircuitSpec, load_registry
 
 REPO = Path(__file__).resolve().parents[1]
+_SESSION_CACHE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point $ZKRISK_CACHE at a fresh folder for this run (removed at the end)."""
+    if not _SESSION_CACHE:
+        _SESSION_CACHE.append(tempfile.mkdtemp(prefix="zkrisk-test-cache-"))
+        os.environ["ZKRISK_CACHE"] = _SESSION_CACHE[0]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SESSION_CACHE:
+        shutil.rmtree(_SESSION_CACHE.pop(), ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def session_cache() -> Path:
+    """The run's own zkrisk cache folder ($ZKRISK_CACHE)."""
+    return Path(os.environ["ZKRISK_CACHE"])
 
 
 @pytest.fixture(scope="session")

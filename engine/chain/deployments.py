@@ -9,7 +9,10 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from pydantic import BaseModel, ConfigDict, Field
 
+from zkrisk.prover.artifacts import CircuitArtifacts
+
 from ..paths import repo_root
+from .pinned_setup import SetupPin, pinned_artifacts
 
 
 class DeployedAsset(BaseModel):
@@ -44,10 +47,23 @@ class DeploymentRecord(BaseModel):
     """Registry name of the Health circuit whose verifier is deployed, e.g. 'health4'."""
     dev_ptau: bool
     """True when the verifier comes from a development ptau (insecure, not for real funds)."""
+    setup: str | None = None
+    """The circuit's setup folder (repo-relative) whose zkey the verifier was generated from."""
+    zkey_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+    """sha256 of that proving key: proofs for this deployment are made with exactly this zkey."""
+    vkey_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+    """sha256 of the verification key (verification_key.json) the verifier encodes."""
     contracts: dict[str, str]
     """Contract name → address: Poseidon5, PriceBook, <Name>Verifier, RiskVault, margin token."""
     assets: tuple[DeployedAsset, ...]
     """Listed assets in slot order."""
+
+    @property
+    def setup_pin(self) -> SetupPin | None:
+        """The pinned setup; None for a record written before setups were pinned."""
+        if self.setup is None or self.zkey_sha256 is None or self.vkey_sha256 is None:
+            return None
+        return SetupPin(self.setup, self.zkey_sha256, self.vkey_sha256)
 
 
 def deployments_dir() -> Path:
@@ -73,6 +89,12 @@ def load_deployment(chain_id: int, folder: Path | None = None) -> DeploymentReco
             "(zkrisk.engine.chain.vault_deploy.deploy_vault_stack)"
         )
     return DeploymentRecord.model_validate_json(path.read_text())
+
+
+def deployed_artifacts(record: DeploymentRecord, folder: Path | None = None) -> CircuitArtifacts:
+    """The exact setup `record`'s verifier was made from (SetupMismatch, naming the fix, if gone)."""
+    where = str(deployment_path(record.chain_id, folder))
+    return pinned_artifacts(record.circuit, record.setup_pin, deployment=where)
 
 
 def _rlp_uint(n: int) -> bytes:

@@ -24,8 +24,11 @@ HINTS: Mapping[str, str] = {
         "prove against the account's last proof snapshot or a later one"
     ),
     "RiskVault__InvalidProof": (
-        "the proof does not match what the vault derives: re-read nonce, escrow and snapshot "
-        "(zkrisk.engine.chain.vault_statement builds the statement from chain state) and re-prove"
+        "the deployed verifier rejects the proof. zkrisk sends a proof only after checking its "
+        "public signals against RiskVault.publicSignals (nonce, escrow, snapshot), so the usual "
+        "cause is a proving key other than the one the verifier was generated from: prove with "
+        "the zkey the deployment record pins (`zkrisk chain status` shows its sha256) or "
+        "redeploy; else the proof bytes were altered"
     ),
     "RiskVault__NoCommitment": "commit a book first (RiskVault.commit)",
     "RiskVault__AlreadyCommitted": "use updateCommitment to replace an existing commitment",

@@ -1,7 +1,8 @@
 """Compile and deploy the vault stack: Poseidon(5), PriceBook, the Health verifier, RiskVault.
 
 On a dev chain, assets without a token or feed get a MockERC20 / MockAggregator. The result can
-be written as a deployment record (build/deployments/<chainId>.json).
+be written as a deployment record (build/deployments/<chainId>.json), which pins the setup the
+verifier was generated from (its folder and the sha256 of its zkey and verification key).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..paths import contracts_src, repo_root
 from .client import ChainClient
 from .deploy import install_verifier
 from .deployments import DeployedAsset, DeploymentRecord, save_deployment
+from .pinned_setup import pin_of
 from .poseidon_contract import deploy_poseidon
 from .solidity import CompiledContract, compile_sources
 from .vault import VaultClient
@@ -67,6 +69,8 @@ class VaultStack:
     tokens: dict[str, Contract] = field(default_factory=dict)
     feeds: dict[str, Contract] = field(default_factory=dict)
     block: int = 0
+    artifacts: CircuitArtifacts | None = None
+    """The setup the verifier was generated from: proofs for this stack use exactly its zkey."""
 
     @property
     def margin_token(self) -> Contract:
@@ -102,12 +106,16 @@ class VaultStack:
             )
             for i, a in enumerate(self.assets)
         )
+        pin = None if self.artifacts is None else pin_of(self.artifacts)
         return DeploymentRecord(
             chain_id=self.chain.chain_id,
             deployer=str(self.chain.account.address),
             block=self.block,
             circuit=self.circuit,
             dev_ptau=self.dev_ptau,
+            setup=None if pin is None else pin.setup,
+            zkey_sha256=None if pin is None else pin.zkey_sha256,
+            vkey_sha256=None if pin is None else pin.vkey_sha256,
             contracts=contracts,
             assets=assets,
         )
@@ -173,6 +181,7 @@ def deploy_vault_stack(
         tokens=tokens,
         feeds=feeds,
         block=int(chain.w3.eth.block_number),
+        artifacts=artifacts,
     )
     if save_to is not None:
         save_deployment(stack.record(), save_to)

@@ -18,7 +18,7 @@ from zkrisk.prover.artifacts import CircuitArtifacts, build
 from zkrisk.prover.registry import get_circuit, load_registry
 
 from ..chain.client import ChainClient
-from ..chain.deployments import DeploymentRecord, load_deployment
+from ..chain.deployments import DeploymentRecord, deployed_artifacts, load_deployment
 from ..chain.vault import VaultClient
 from ..chain.vault_deploy import VaultStack, compile_vault_contracts
 from ..chain.vault_types import AccountState
@@ -83,7 +83,7 @@ def circuit_artifacts(name: str) -> CircuitArtifacts:
 def open_vault(chain: ChainClient, folder: Path | None = None) -> VaultHandle:
     """The vault deployed on `chain`'s chain id, per its deployment record in `folder`."""
     record = load_deployment(chain.chain_id, folder)
-    artifacts = circuit_artifacts(record.circuit)
+    artifacts = deployed_artifacts(record, folder)  # the pinned setup, never a new one
     compiled = compile_vault_contracts(artifacts)
     for contract in compiled.values():
         chain.errors.register(contract.abi)
@@ -106,7 +106,8 @@ def handle_from_stack(stack: VaultStack, chain: ChainClient | None = None) -> Va
     """A handle on a stack deployed in this process, signing with `chain` (default: deployer)."""
     client = checked(stack.client(chain))
     feeds = tuple(stack.feeds[a.symbol] for a in stack.assets)
-    return VaultHandle(stack.record(), circuit_artifacts(stack.circuit), client, feeds)
+    artifacts = stack.artifacts or circuit_artifacts(stack.circuit)
+    return VaultHandle(stack.record(), artifacts, client, feeds)
 
 
 def slot_assets(record: DeploymentRecord, assets: Sequence[Asset]) -> tuple[Asset, ...]:

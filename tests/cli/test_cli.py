@@ -222,6 +222,7 @@ def test_serve_runs_the_api_until_interrupted(tmp_path: Path) -> None:
     config = tmp_path / "serve.toml"
     text = (EXAMPLES / "serve.toml").read_text()
     text = text.replace('"../build/zkrisk-audit.sqlite"', f'"{tmp_path / "audit.sqlite"}"')
+    text = text.replace('"../build/zkrisk-state.sqlite"', f'"{tmp_path / "state.sqlite"}"')
     for name in ("policy.toml", "assets.toml", "prices.toml", "portfolio.toml", "scenarios.csv"):
         text = text.replace(f'"{name}"', f'"{EXAMPLES / name}"')
     config.write_text(text)
@@ -246,7 +247,9 @@ def test_serve_runs_the_api_until_interrupted(tmp_path: Path) -> None:
             time.sleep(0.1)
         order = json.loads(json.dumps({"client_order_id": "s-1", "symbol": "WETH", "side": "BUY",
                  "quantity": 1, "limit_price": 3015, "counterparty": "binance"}))  # fmt: skip
-        body = httpx.post(f"{url}/v1/orders/check", json={"order": order}, timeout=5).json()
+        key = {"X-API-Key": "example-desk-a-key-CHANGE-ME-0123456789"}  # examples/serve.toml's
+        body = httpx.post(f"{url}/v1/orders/check", json={"order": order}, headers=key,
+                          timeout=5).json()  # fmt: skip
         assert body["verdict"]["kind"] == "APPROVE" and body["approval"]["signature"]
     finally:
         proc.send_signal(signal.SIGINT)
