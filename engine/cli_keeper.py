@@ -18,6 +18,7 @@ from .cli_common import bad_input
 from .files import load_assets
 from .keeper.books import load_books
 from .keeper.factory import build_keeper
+from .keeper.health import serve_health
 from .keeper.keeper import KeeperSettings
 from .keeper.metrics import KeeperMetrics, serve_metrics
 from .paths import repo_root
@@ -45,12 +46,24 @@ def keeper(
     backend: Annotated[str, typer.Option(help=f"Prover backend: {', '.join(CHOICES)}.")] = "best",
     poll_interval: Annotated[float, typer.Option(help="Seconds between polls.", min=0.01)] = 0.25,
     max_ticks: Annotated[
-        int | None, typer.Option(help="Stop after this many polls (default: run until stopped).")
+        int | None,
+        typer.Option(
+            help="Stop after this many polls, failed ones included (default: run until stopped); "
+            "exit 1 if the last one failed."
+        ),
     ] = None,
+    health_port: Annotated[
+        int | None,
+        typer.Option(help="Serve /livez, /readyz and /metrics on this port (0: any free)."),
+    ] = None,
+    live_within: Annotated[
+        float,
+        typer.Option(help="/livez fails when no poll finished within this many seconds.", min=1),
+    ] = 60.0,
 ) -> None:
     """Run the liquidation keeper until Ctrl-C / SIGTERM (JSON log lines on stderr).
 
-    Watches the oracle, snapshots new rounds, re-evaluates the books it can see, proves HF < 1 and liquidates; liquidates without a proof an account whose last health proof is too old.
+    Watches the oracle, snapshots new rounds, re-evaluates the books it can see, proves HF < 1 and liquidates; liquidates without a proof an account whose last health proof is too old. Every error is classified: retry, re-sync the nonce, drop the attempt, or alert.
     """
     with bad_input():
         handle = open_handle(rpc_url, private_key, dev_account, deployments)
@@ -68,6 +81,13 @@ def keeper(
         server = None if metrics_port is None else serve_metrics(metrics, metrics_port)
         if server is not None:
             runner.log("metrics", url=f"http://127.0.0.1:{server.server_port}/metrics")
+        health = None
+        if health_port is not None:
+            health = serve_health(lambda: runner.health, runner.artifacts, metrics, health_port,
+                                  live_within=live_within)  # fmt: skip
+            url = f"http://127.0.0.1:{health.server_port}"
+            runner.log("health", livez=f"{url}/livez", readyz=f"{url}/readyz",
+                       metrics=f"{url}/metrics")  # fmt: skip
         stop = threading.Event()
 
         def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -80,9 +100,12 @@ def keeper(
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            if server is not None:
-                server.shutdown()
-                server.server_close()
+            for http in (server, health):
+                if http is not None:
+                    http.shutdown()
+                    http.server_close()
             runner.store.close()
     if stop.is_set() and max_ticks is None:
         raise typer.Exit(0)
+    if runner.health.last_failed:
+        raise typer.Exit(1)

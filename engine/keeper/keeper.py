@@ -11,9 +11,13 @@ One `tick()` is one polling round:
    through the stale-proof path when the vault says the account's proof is too old; else ask
    the engine whether HF < 1 and, if so, prove it and liquidate.
 
-`run()` repeats ticks until stopped; an RPC failure (node down, timeout) is logged, counted and
-retried with exponential backoff, and nothing is sent twice: a liquidation is recorded with its
-signed bytes before it is broadcast, keyed by (account, vault nonce).
+`run()` repeats ticks until stopped (or `max_ticks`, failed ticks included). Every error is
+classified by `failures.classify` into retry / re-sync the nonce / drop / alert; only the
+node-wide reads can fail a tick (then backoff), an error on one account or one pending
+transaction stays with that account. Nothing is sent twice: a liquidation is recorded with its
+signed bytes before it is broadcast, keyed by (account, vault nonce), and is replaced by a new
+attempt only once it can never be mined (its keeper nonce was spent by another transaction,
+or the node refused the bytes).
 """
 
 from __future__ import annotations
@@ -21,14 +25,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import TimeExhausted, TransactionNotFound
+from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
 from zkrisk.prover.artifacts import CircuitArtifacts
@@ -40,11 +44,13 @@ from ..chain.vault_statement import StatementDoesNotHold
 from ..models import Asset
 from ..statements.binding import Action
 from .books import BookFile
+from .failures import Remedy, Verdict, classify
+from .health import LoopState
 from .logs import JsonLog
 from .metrics import KeeperMetrics
 from .proving import prove_action
-from .store import PendingStore, PendingTx
-from .tx import build_signed, take_snapshot
+from .store import RETRYABLE, PendingStore, PendingTx, Status
+from .tx import build_signed, sender_and_nonce, take_snapshot
 from .vault_access import CheckedVaultClient
 
 Path_ = Literal["PROOF", "STALE_PROOF"]
@@ -61,7 +67,8 @@ class KeeperSettings:
     backoff_max: float = 10.0
     """Longest wait between retries."""
     receipt_timeout: float = 30.0
-    """How long to wait for a liquidation's receipt before leaving it pending."""
+    """How long a tick waits, in all, for its liquidations' receipts before leaving them
+    pending (settled on a later tick)."""
     take_snapshots: bool = True
     """Take a snapshot when a feed round changes (else wait for someone else's)."""
 
@@ -99,30 +106,37 @@ class Keeper:
     _evaluated_snapshot: int | None = None
     _snapshot_seen_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    health: LoopState = field(default_factory=LoopState)
+    """What the loop last did, for /livez and /readyz (replaced whole after each tick)."""
+    _due: set[str] = field(default_factory=set)
+    """Accounts (lower case) to look at on the next tick even without a new snapshot."""
+    _tick_rpc_error: str | None = None
 
     # ------------------------------------------------------------------ loop
 
     def run(self, stop: threading.Event, *, max_ticks: int | None = None) -> None:
-        """Tick until `stop` is set; RPC errors back off exponentially, anything else too (the
-        keeper must not die), each counted in zkrisk_keeper_errors{kind}."""
+        """Tick until `stop` is set or `max_ticks` ticks, failed ones included, have run. An
+        error that escapes a tick is classified (`failures.classify`), logged, counted in
+        zkrisk_keeper_errors{kind=<remedy>} and followed by an exponential backoff."""
         self.log("started", keeper=self.vault.account, vault=self.vault.address,
                  accounts=[b.portfolio.account for b in self.books], backend=self.backend.name)  # fmt: skip
-        backoff, ticks = self.settings.backoff_initial, 0
-        while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
+        backoff = self.settings.backoff_initial
+        while not stop.is_set() and (max_ticks is None or self.health.ticks < max_ticks):
             try:
                 self.tick()
             except Exception as exc:  # the loop survives everything; the log says what
-                kind = "rpc" if _is_rpc_error(exc) else "unexpected"
-                self.metrics.errors.labels(kind=kind).inc()
-                self.log("error", level="warning", kind=kind, error=f"{type(exc).__name__}: {exc}",
-                         retry_in=round(backoff, 2))  # fmt: skip
+                verdict = classify(exc)
+                self._publish(failed=True, rpc_error=verdict.error)
+                self.metrics.errors.labels(kind=verdict.remedy.value).inc()
+                level = "error" if verdict.remedy is Remedy.ALERT else "warning"
+                self.log("error", level=level, remedy=verdict.remedy.value, why=verdict.why,
+                         error=verdict.error, retry_in=round(backoff, 2))  # fmt: skip
                 stop.wait(backoff)
                 backoff = min(backoff * 2, self.settings.backoff_max)
                 continue
-            ticks += 1
             backoff = self.settings.backoff_initial
             stop.wait(self.settings.poll_interval)
-        self.log("stopped", ticks=ticks)
+        self.log("stopped", ticks=self.health.ticks, failed_ticks=self.health.failed_ticks)
 
     @property
     def seen(self) -> tuple[tuple[int, ...] | None, int | None]:
@@ -136,19 +150,58 @@ class Keeper:
             self._evaluated_snapshot = None
 
     def tick(self) -> list[Liquidation]:
-        """One polling round (see the module docstring); returns the liquidations it saw mined."""
+        """One polling round (see the module docstring); returns the liquidations it saw mined.
+
+        Only the node-wide steps (reading the keeper's nonce, the feeds, the latest snapshot)
+        fail a tick; an error on one pending transaction or one account is classified, logged
+        and kept to that account."""
+        self._tick_rpc_error = None
         done = self.settle_pending()
         snapshot_id = self._watch_oracle()
         with self._lock:
             fresh = snapshot_id != self._evaluated_snapshot
-            books = list(self.books) if fresh else []
+            due = set(self._due)
+            books = [b for b in self.books if fresh or b.portfolio.account.lower() in due]
+        self._due.clear()
+        sent: list[tuple[PendingTx, float | None]] = []
         for book in books:
-            outcome = self._evaluate(book, snapshot_id)
+            try:
+                outcome = self._evaluate(book, snapshot_id)
+            except Exception as exc:
+                self._account_failed(to_checksum_address(book.portfolio.account), exc)
+                continue
             if outcome is not None:
-                done.append(outcome)
+                sent.append(outcome)
+        done += self._await_receipts(sent)
         self._evaluated_snapshot = snapshot_id
         self.metrics.ticks.inc()
+        self._publish(failed=False, rpc_error=self._tick_rpc_error)
         return done
+
+    def _publish(self, *, failed: bool, rpc_error: str | None) -> None:
+        """A new LoopState for the health endpoints (replaced whole: readers see one tick's)."""
+        state = self.health
+        self.health = replace(
+            state, last_tick_at=time.monotonic(), ticks=state.ticks + 1,
+            failed_ticks=state.failed_ticks + int(failed), last_failed=failed, rpc_error=rpc_error,
+            open_txs=len(self.store.open()),
+        )  # fmt: skip
+
+    def _account_failed(self, account: str, exc: Exception) -> None:
+        """One account's evaluation or send failed: log and count it, and decide when to look at
+        the account again (next tick for RETRY / RESYNC_NONCE, next snapshot otherwise)."""
+        verdict = classify(exc)
+        self.metrics.errors.labels(kind=verdict.remedy.value).inc()
+        if verdict.remedy in (Remedy.RETRY, Remedy.RESYNC_NONCE):
+            self._due.add(account.lower())
+        if verdict.remedy is Remedy.RETRY:
+            self._tick_rpc_error = verdict.error
+        if verdict.remedy is Remedy.RESYNC_NONCE:
+            self.health = replace(self.health, nonce_error=verdict.error)
+        event = "alert" if verdict.remedy is Remedy.ALERT else "account_error"
+        level = "error" if verdict.remedy is Remedy.ALERT else "warning"
+        self.log(event, level=level, account=account, remedy=verdict.remedy.value,
+                 why=verdict.why, error=verdict.error)  # fmt: skip
 
     # ------------------------------------------------------------------ oracle
 
@@ -192,7 +245,8 @@ class Keeper:
 
     # ------------------------------------------------------------------ accounts
 
-    def _evaluate(self, book: BookFile, snapshot_id: int) -> Liquidation | None:
+    def _evaluate(self, book: BookFile, snapshot_id: int) -> tuple[PendingTx, float | None] | None:
+        """Liquidate `book`'s account if it is due: the transaction sent, or None."""
         account = to_checksum_address(book.portfolio.account)
         state = self.vault.account_state(account)
         if state.commitment == 0 or state.escrow == 0:
@@ -204,8 +258,9 @@ class Keeper:
             and now < state.last_liquidated_at + policy.liquidation_cooldown
         ):
             return None
-        if self.store.get(account, state.nonce) is not None:
-            return None  # sent already: settle_pending owns it
+        sent = self.store.get(account, state.nonce)
+        if sent is not None and sent.status not in RETRYABLE:
+            return None  # sent already (settle_pending owns it) or settled at this vault nonce
         stale, _deadline = self.vault.proof_status(account)
         if stale:
             fn = self.vault.vault.functions.liquidateStale(account)
@@ -238,7 +293,8 @@ class Keeper:
         snapshot_id: int,
         fn: ContractFunction,
         prove_seconds: float | None,
-    ) -> Liquidation | None:
+    ) -> tuple[PendingTx, float | None] | None:
+        """Sign, record, broadcast; the receipt is awaited once every account was looked at."""
         chain = self.vault.chain
         try:
             signed = build_signed(chain, fn)
@@ -248,53 +304,132 @@ class Keeper:
                      error=str(exc))  # fmt: skip
             return None
         tx_hash = "0x" + bytes(signed.hash).hex()
-        self.store.record(PendingTx(account, vault_nonce, path, snapshot_id, tx_hash,
-                                    bytes(signed.raw_transaction), "pending"))  # fmt: skip
+        pending = PendingTx(account, vault_nonce, path, snapshot_id, tx_hash,
+                            bytes(signed.raw_transaction), "pending")  # fmt: skip
+        self.store.record(pending)
         self.metrics.pending.inc()
         self.log("liquidation_sent", account=account, path=path, vault_nonce=vault_nonce,
                  snapshot_id=snapshot_id, tx=tx_hash)  # fmt: skip
-        chain.w3.eth.send_raw_transaction(signed.raw_transaction)
         try:
-            receipt = chain.w3.eth.wait_for_transaction_receipt(
-                HexStr(tx_hash), timeout=self.settings.receipt_timeout, poll_latency=0.05
-            )
-        except TimeExhausted:
-            self.log("liquidation_pending", level="warning", account=account, tx=tx_hash)
+            chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except Exception as exc:
+            verdict = classify(exc)
+            if verdict.remedy in (Remedy.DROP, Remedy.ALERT):  # these bytes will never do
+                self._retire(pending, "dropped", verdict)
+            # RETRY / RESYNC_NONCE: stays pending; the next tick's settle rebroadcasts it or,
+            # when its keeper nonce went elsewhere, retires it and re-plans.
+            self._account_failed(account, exc)
             return None
-        sent = self.store.get(account, vault_nonce)
-        assert sent is not None  # recorded above
-        return self._settle(sent, receipt, prove_seconds)
+        return pending, prove_seconds
+
+    def _await_receipts(self, sent: list[tuple[PendingTx, float | None]]) -> list[Liquidation]:
+        """Wait up to receipt_timeout, in all, for this tick's liquidations; what is not mined by
+        then stays pending for settle_pending (one stuck transaction never stalls the tick)."""
+        deadline = time.monotonic() + self.settings.receipt_timeout
+        waiting, done = list(sent), []
+        while waiting:
+            for item in list(waiting):
+                pending, prove_seconds = item
+                try:
+                    receipt = self._receipt(pending.tx_hash)
+                except Exception as exc:  # leave it to the next tick's settle
+                    waiting.remove(item)
+                    self._account_failed(pending.account, exc)
+                    continue
+                if receipt is not None:
+                    waiting.remove(item)
+                    settled = self._settle(pending, receipt, prove_seconds)
+                    if settled is not None:
+                        done.append(settled)
+            if not waiting or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        for pending, _ in waiting:
+            self.log("liquidation_pending", level="warning", account=pending.account,
+                     tx=pending.tx_hash)  # fmt: skip
+        return done
+
+    def _receipt(self, tx_hash: str) -> TxReceipt | None:
+        try:
+            return self.vault.chain.w3.eth.get_transaction_receipt(HexStr(tx_hash))
+        except TransactionNotFound:  # web3 7 raises where web3 6 returned None
+            return None
 
     def settle_pending(self) -> list[Liquidation]:
-        """Resolve every pending transaction from an earlier tick or run: mined → record it;
-        still in the mempool → wait; unknown to the node → re-broadcast the same signed bytes."""
+        """Resolve every pending transaction from an earlier tick or run against the chain:
+
+        - mined → record it;
+        - its keeper nonce already spent by another transaction (lost, then the nonce reused by
+          the same key) → it can never be mined: retire it as `replaced` and re-plan the account;
+        - still in the mempool → wait;
+        - unknown to the node → re-broadcast the same signed bytes (classified if refused).
+
+        Reading the keeper's nonce is the one node-wide call (its failure fails the tick); an
+        error on one transaction is kept to that account."""
         done: list[Liquidation] = []
         w3 = self.vault.chain.w3
-        for pending in self.store.open():
+        records = self.store.open()
+        signed = [(p, *sender_and_nonce(p.raw_tx)) for p in records]
+        me = self.vault.chain.account.address
+        # Read the chain's nonces before any receipt, so "not mined and nonce spent" is certain.
+        mined_nonce = {a: int(w3.eth.get_transaction_count(a, "latest"))
+                       for a in {me, *(sender for _, sender, _ in signed)}}  # fmt: skip
+        for pending, sender, keeper_nonce in signed:
             try:
-                receipt = w3.eth.get_transaction_receipt(HexStr(pending.tx_hash))
-            except TransactionNotFound:
-                receipt = None
-            if receipt is not None:
-                settled = self._settle(pending, receipt, None)
-                if settled is not None:
-                    done.append(settled)
+                settled = self._settle_one(pending, keeper_nonce, mined_nonce[sender])
+            except Exception as exc:
+                self._account_failed(pending.account, exc)
                 continue
-            try:
-                w3.eth.get_transaction(HexStr(pending.tx_hash))
-                continue  # still in the mempool: do not send anything else for this account
-            except TransactionNotFound:
-                pass
-            try:
-                w3.eth.send_raw_transaction(pending.raw_tx)
-                self.log("liquidation_rebroadcast", account=pending.account, tx=pending.tx_hash)
-            except ValueError as exc:  # e.g. nonce too low: that keeper nonce went elsewhere
-                self.store.set_status(pending.account, pending.vault_nonce, "dropped")
-                self.metrics.pending.dec()
-                self._evaluated_snapshot = None  # look at the account afresh
-                self.log("liquidation_dropped", level="warning", account=pending.account,
-                         tx=pending.tx_hash, error=str(exc))  # fmt: skip
+            if settled is not None:
+                done.append(settled)
+        self.health = replace(self.health, chain_nonce=mined_nonce[me], nonce_error=None)
         return done
+
+    def _settle_one(
+        self, pending: PendingTx, keeper_nonce: int, mined_nonce: int
+    ) -> Liquidation | None:
+        w3 = self.vault.chain.w3
+        receipt = self._receipt(pending.tx_hash)
+        if receipt is not None:
+            return self._settle(pending, receipt, None)
+        if keeper_nonce < mined_nonce:
+            self.metrics.errors.labels(kind=Remedy.RESYNC_NONCE.value).inc()
+            self._retire(pending, "replaced", None, keeper_nonce=keeper_nonce,
+                         chain_nonce=mined_nonce)  # fmt: skip
+            return None
+        try:
+            w3.eth.get_transaction(HexStr(pending.tx_hash))
+            return None  # still in the mempool: do not send anything else for this account
+        except TransactionNotFound:
+            pass
+        try:
+            w3.eth.send_raw_transaction(pending.raw_tx)
+        except Exception as exc:
+            verdict = classify(exc)
+            self.metrics.errors.labels(kind=verdict.remedy.value).inc()
+            if verdict.remedy is Remedy.RETRY:  # the node is busy or down: rebroadcast next tick
+                self._tick_rpc_error = verdict.error
+                self.log("liquidation_rebroadcast_failed", level="warning",
+                         account=pending.account, tx=pending.tx_hash, error=verdict.error)  # fmt: skip
+                return None
+            status: Status = "replaced" if verdict.remedy is Remedy.RESYNC_NONCE else "dropped"
+            self._retire(pending, status, verdict, keeper_nonce=keeper_nonce)
+            return None
+        self.log("liquidation_rebroadcast", account=pending.account, tx=pending.tx_hash)
+        return None
+
+    def _retire(
+        self, pending: PendingTx, status: Status, verdict: Verdict | None, **fields: Any
+    ) -> None:
+        """Mark an attempt that can never be mined and look at its account again next tick."""
+        self.store.set_status(pending.account, pending.vault_nonce, status)
+        self.metrics.pending.dec()
+        self._due.add(pending.account.lower())
+        why = verdict.why if verdict else "its keeper nonce was spent by another transaction"
+        level = "error" if verdict is not None and verdict.remedy is Remedy.ALERT else "warning"
+        self.log(f"liquidation_{status}", level=level, account=pending.account,
+                 tx=pending.tx_hash, why=why, **fields,
+                 **({"error": verdict.error} if verdict else {}))  # fmt: skip
 
     def _settle(
         self, pending: PendingTx, receipt: TxReceipt, prove_seconds: float | None
@@ -322,14 +457,6 @@ class Keeper:
         if self.on_liquidation is not None:
             self.on_liquidation(mined)
         return mined
-
-
-def _is_rpc_error(exc: BaseException) -> bool:
-    """Connection refused / reset, timeouts: the node or the network, not the keeper."""
-    return (
-        isinstance(exc, OSError | TimeExhausted | TimeoutError)
-        or "Connection" in type(exc).__name__
-    )
 
 
 def describe(liquidation: Liquidation) -> dict[str, Any]:

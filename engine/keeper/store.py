@@ -2,7 +2,9 @@
 
 A record is written with the signed transaction *before* it is broadcast, so after a crash or a
 restart the keeper checks the receipt of what it sent (or re-broadcasts the same signed bytes,
-which cannot execute twice) instead of proving and submitting again.
+which cannot execute twice) instead of proving and submitting again. Only a record that can
+never be mined (`dropped`, or `replaced`: its keeper nonce was spent by another transaction) is
+overwritten by a new attempt at the same (account, vault nonce).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-Status = Literal["pending", "mined", "reverted", "dropped"]
+Status = Literal["pending", "mined", "reverted", "dropped", "replaced"]
+
+RETRYABLE: tuple[Status, ...] = ("dropped", "replaced")
+"""Statuses of an attempt that can never be mined: a new attempt may take its place."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS liquidations (
@@ -58,13 +63,24 @@ class PendingStore:
         self._db.close()
 
     def record(self, tx: PendingTx) -> None:
-        """Remember a signed transaction before it is broadcast."""
+        """Remember a signed transaction before it is broadcast; it replaces a dropped or
+        replaced attempt, never a pending, mined or reverted one (sqlite3.IntegrityError)."""
         now = time.time()
-        self._db.execute(
-            "INSERT INTO liquidations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        cursor = self._db.execute(
+            "INSERT INTO liquidations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (account, vault_nonce) DO UPDATE SET path = excluded.path, "
+            "snapshot_id = excluded.snapshot_id, tx_hash = excluded.tx_hash, "
+            "raw_tx = excluded.raw_tx, status = excluded.status, created_at = excluded.created_at, "
+            "updated_at = excluded.updated_at "
+            f"WHERE liquidations.status IN {RETRYABLE}",
             (tx.account.lower(), tx.vault_nonce, tx.path, tx.snapshot_id, tx.tx_hash, tx.raw_tx,
              tx.status, now, now),
         )  # fmt: skip
+        if cursor.rowcount != 1:
+            raise sqlite3.IntegrityError(
+                f"a live liquidation of {tx.account} at vault nonce {tx.vault_nonce} is already "
+                "recorded; settle it before sending another"
+            )
 
     def set_status(self, account: str, vault_nonce: int, status: Status) -> None:
         self._db.execute(

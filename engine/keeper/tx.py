@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import rlp  # type: ignore[import-untyped]  # no py.typed; decode() gives lists of bytes
+from eth_account import Account
+from eth_typing import ChecksumAddress
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
@@ -32,6 +35,15 @@ def build_signed(chain: ChainClient, fn: ContractFunction) -> Any:
     params: dict[str, Any] = dict(tx)
     params["gas"] = int(int(params["gas"]) * GAS_MARGIN)
     return chain.account.sign_transaction(params)
+
+
+def sender_and_nonce(raw_tx: bytes) -> tuple[ChecksumAddress, int]:
+    """The signer and the account nonce of a signed transaction (legacy or typed, EIP-2718)."""
+    sender = Account.recover_transaction(raw_tx)
+    if raw_tx and raw_tx[0] <= 0x7F:  # typed: type byte, then [chainId, nonce, …]
+        fields = rlp.decode(raw_tx[1:])
+        return sender, int.from_bytes(fields[1], "big")
+    return sender, int.from_bytes(rlp.decode(raw_tx)[0], "big")  # legacy: [nonce, …]
 
 
 def send(chain: ChainClient, fn: ContractFunction, *, timeout: float = 60) -> TxReceipt:

@@ -17,13 +17,14 @@ from eth_account import Account
 from zkrisk.engine.chain import dev_scenario as scenario
 from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS
 from zkrisk.engine.chain.client import ChainClient
+from zkrisk.engine.chain.deployments import save_deployment
 from zkrisk.engine.chain.vault_deploy import VaultStack, deploy_vault_stack
 from zkrisk.engine.keeper.books import BookFile
 from zkrisk.engine.keeper.factory import build_keeper
 from zkrisk.engine.keeper.keeper import Keeper, KeeperSettings
 from zkrisk.engine.keeper.logs import JsonLog
 from zkrisk.engine.keeper.proving import prove_action
-from zkrisk.engine.keeper.vault_access import VaultHandle, checked, handle_from_stack
+from zkrisk.engine.keeper.vault_access import VaultHandle, checked, handle_from_stack, open_vault
 from zkrisk.engine.models import Portfolio, Position
 from zkrisk.engine.statements.binding import Action
 from zkrisk.prover.artifacts import CircuitArtifacts
@@ -116,3 +117,14 @@ def make_keeper(
     keeper = build_keeper(handle, books, scenario.ASSETS, backend, db, log=JsonLog(stream),
                           settings=KeeperSettings(**settings))  # fmt: skip
     return keeper, Logged(stream)
+
+
+def handle_via(stack: VaultStack, url: str, folder: Path) -> VaultHandle:
+    """The keeper's handle on `stack` with every call (contracts' too) sent to `url`, opened from
+    a deployment record in `folder` as `zkrisk keeper` opens it."""
+    save_deployment(stack.record(), folder)
+    return open_vault(ChainClient.connect(url, KEEPER_KEY), folder)
+
+
+def rpc(stack: VaultStack, method: str, *params: Any) -> Any:
+    return stack.chain.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
