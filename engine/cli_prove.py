@@ -1,7 +1,11 @@
-"""`zkrisk prove`, `zkrisk verify` and `zkrisk setup`: proofs as snarkjs JSON files.
+"""`zkrisk prove`, `zkrisk verify` and `zkrisk setup`: attestation bundles and snarkjs files.
 
-Exit codes: 0 proven / valid / set up, 1 the statement does not hold or the proof is invalid,
-2 bad input (a missing or invalid file, an unknown circuit or backend).
+`prove` writes OUT/bundle.json (proof, circuit, verification-key hash, the statement in domain
+terms) beside snarkjs' proof.json / public.json; `verify BUNDLE --expect STATEMENT` accepts a
+bundle only when its proof proves the verifier's own statement.
+
+Exit codes: 0 proven / accepted / set up, 1 the statement does not hold or the bundle is
+refused, 2 bad input (a missing or invalid file, an unknown circuit or backend).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,9 +27,13 @@ from zkrisk.prover.proof import Proof
 from zkrisk.prover.ptau import PtauError, resolve_ptau
 from zkrisk.prover.registry import RegistryError, get_circuit, load_registry
 
+from .attestation_bundle import DEV_WARNING, load_bundle, make_bundle
+from .attestation_verifier import Verifier, verify_attestation
 from .cli_common import EXIT_FAILED, bad_input, fail
+from .expectation import load_expectation, parse_commitment
 from .files import load_assets, load_portfolio, load_prices, load_scenarios
 from .paths import registry_path, repo_root
+from .policy import PolicyError
 from .prove_params import (
     DEFAULT_CIRCUITS,
     ProveInputs,
@@ -36,11 +44,6 @@ from .prove_params import (
     load_params,
 )
 from .statements.commitment import new_salt
-
-DEV_WARNING = (
-    "DEV ptau: {name} was set up from a development powers-of-tau whose toxic waste is known — "
-    "anyone can forge its proofs. Fine for tests and demos, NOT for real funds."
-)
 
 
 def artifacts_for(name: str, *, quiet: bool = True) -> CircuitArtifacts:
@@ -96,14 +99,15 @@ def prove(
         ),
     ] = None,
     out: Annotated[
-        Path, typer.Option(help="Folder for proof.json and public.json.", file_okay=False)
+        Path,
+        typer.Option(help="Folder for proof.json, public.json and bundle.json.", file_okay=False),
     ] = Path("proof"),
     backend: Annotated[str, typer.Option(help=f"Prover backend: {', '.join(CHOICES)}.")] = "best",
     calldata: Annotated[
         bool, typer.Option("--calldata", help="Print uint256[8] + public signals as JSON.")
     ] = False,
 ) -> None:
-    """Prove a statement about a private book; writes snarkjs proof.json + public.json."""
+    """Prove a statement about a private book; writes an attestation bundle + snarkjs files."""
     with bad_input():
         kind = StatementKind(statement)
         name = circuit or DEFAULT_CIRCUITS[kind]
@@ -137,9 +141,11 @@ def prove(
         fail(["the prover returned public signals that differ from the statement"], EXIT_FAILED)
     out.mkdir(parents=True, exist_ok=True)
     proof.save(out / "proof.json", out / "public.json")
+    bundle = make_bundle(kind, inputs, built, artifacts, proof).save(out / "bundle.json")
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     console.print(f"proved {kind.value} on {name} with {used} in {seconds:.2f}s → "
                   f"{out / 'proof.json'}, {out / 'public.json'}")  # fmt: skip
+    console.print(f"attestation bundle for a counterparty → {bundle}")
     console.print(f"commitment {built.public_signals()[0]:#x}")
     if salt is None:
         console.print(f"new salt written to {_write_salt(out, inputs.salt)} (private: keep it)")
@@ -149,53 +155,151 @@ def prove(
         typer.echo(_calldata_json(proof))
 
 
-def verify(
-    proof_file: Annotated[Path, typer.Argument(help="snarkjs proof.json.", dir_okay=False)],
-    circuit: Annotated[str, typer.Option(help="Registry circuit the proof is for.")],
-    public: Annotated[
-        Path | None,
-        typer.Option(
-            help="Public signals (default: public.json beside the proof).", dir_okay=False
-        ),
-    ] = None,
-    with_: Annotated[
-        Literal["snarkjs", "python"],
-        typer.Option("--with", help="Verifier: snarkjs or the pure-Python one."),
-    ] = "snarkjs",
-    calldata: Annotated[
-        bool, typer.Option("--calldata", help="Also print uint256[8] + public signals.")
-    ] = False,
+def _load_bundle_or_proof(
+    file: Path, circuit: str | None, public: Path | None
+) -> tuple[Proof, str, bool]:
+    """(proof with its own public signals, circuit, dev flag claimed) for --trust-public-signals."""
+    try:
+        doc = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{file}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{file}: not JSON: {exc}") from None
+    if isinstance(doc, dict) and "format" in doc:
+        bundle = load_bundle(file)
+        return bundle.groth16(), circuit or bundle.circuit.name, bundle.dev_ptau
+    if circuit is None:
+        raise ValueError(f"{file} is a proof.json, not a bundle: name its circuit with --circuit")
+    public_file = public or file.with_name("public.json")
+    try:
+        return Proof.load(file, public_file), circuit, False
+    except FileNotFoundError as exc:
+        raise ValueError(f"{exc.filename}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{public_file}: not JSON: {exc}") from None
+
+
+TRUST_WARNING = (
+    "--trust-public-signals checks only that the proof is valid for the public signals it "
+    "came with — limits, prices, scenarios and commitment the PROVER chose. Do not rely on it: "
+    "verify a bundle with --expect YOUR-STATEMENT.toml instead."
+)
+
+
+def _verify_trusting(
+    file: Path, circuit: str | None, public: Path | None, with_: Verifier, calldata: bool
 ) -> None:
-    """Verify a Groth16 proof against the circuit's verification key (exit 0 valid, 1 invalid)."""
-    public_file = public or proof_file.with_name("public.json")
+    typer.echo(f"warning: {TRUST_WARNING}", err=True)
     with bad_input():
+        proof, name, _ = _load_bundle_or_proof(file, circuit, public)
         try:
-            proof = Proof.load(proof_file, public_file)
-        except FileNotFoundError as exc:
-            raise ValueError(f"{exc.filename}: file not found") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"not JSON: {exc}") from None
-        try:
-            artifacts = artifacts_for(circuit)
+            artifacts = artifacts_for(name)
         except RegistryError as exc:
             raise ValueError(str(exc)) from None
     n = artifacts.compiled.info.n_public
     if len(proof.public_signals) != n:
-        fail([f"{public_file}: {len(proof.public_signals)} public signals, {circuit} has {n}"],
+        fail([f"{file}: {len(proof.public_signals)} public signals, {name} has {n}"],
              EXIT_FAILED)  # fmt: skip
     started = time.perf_counter()
     valid = (pyverify.verify(artifacts.vkey, proof) if with_ == "python"
              else snarkjs_cli.verify(artifacts.vkey, proof))  # fmt: skip
     seconds = time.perf_counter() - started
     if not valid:
-        fail([f"INVALID proof: {proof_file} does not verify for {circuit} with {with_} — a "
+        fail([f"INVALID proof: {file} does not verify for {name} with {with_} — a "
               "tampered proof or public signal, or a proof for another circuit or key"],
              EXIT_FAILED)  # fmt: skip
-    typer.echo(f"OK: {proof_file} is a valid {circuit} proof ({with_}, {seconds:.2f}s)")
+    typer.echo(f"OK: {file} is a valid {name} proof ({with_}, {seconds:.2f}s) of the statement "
+               "in its own public signals")  # fmt: skip
     if artifacts.dev_ptau:
-        typer.echo(f"warning: {DEV_WARNING.format(name=circuit)}", err=True)
+        typer.echo(f"warning: {DEV_WARNING.format(name=name)}", err=True)
     if calldata:
         typer.echo(_calldata_json(proof))
+
+
+def verify(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="An attestation bundle (OUT/bundle.json of `zkrisk prove`); with "
+            "--trust-public-signals also a snarkjs proof.json.",
+            dir_okay=False,
+        ),
+    ],
+    expect: Annotated[
+        Path | None,
+        typer.Option(
+            help="YOUR statement (TOML, YAML or JSON: limits, prices, scenarios, commitment): "
+            "the bundle is accepted only if its proof proves exactly it.",
+            dir_okay=False,
+        ),
+    ] = None,
+    commitment: Annotated[
+        str | None,
+        typer.Option(
+            help="The commitment you know (0x-hex, e.g. the vault's); overrides --expect's."
+        ),
+    ] = None,
+    trust_public_signals: Annotated[
+        bool,
+        typer.Option(
+            "--trust-public-signals",
+            help="Check the proof only against the public signals it comes with (a statement "
+            "the prover chose); prints a warning. Not for relying on.",
+        ),
+    ] = False,
+    circuit: Annotated[
+        str | None,
+        typer.Option(help="Registry circuit of a proof.json (with --trust-public-signals)."),
+    ] = None,
+    public: Annotated[
+        Path | None,
+        typer.Option(
+            help="Public signals of a proof.json (default: public.json beside it).", dir_okay=False
+        ),
+    ] = None,
+    with_: Annotated[
+        Verifier,
+        typer.Option("--with", help="Verifier: snarkjs or the pure-Python one."),
+    ] = "snarkjs",
+    calldata: Annotated[
+        bool, typer.Option("--calldata", help="Also print uint256[8] + public signals.")
+    ] = False,
+) -> None:
+    """Verify an attestation bundle against YOUR statement (--expect): exit 0 accepted, 1 refused."""
+    if trust_public_signals:
+        if expect is not None or commitment is not None:
+            fail(["--trust-public-signals and --expect / --commitment exclude each other"])
+        _verify_trusting(file, circuit, public, with_, calldata)
+        return
+    if expect is None:
+        fail([f"verify {file} against your own statement: --expect STATEMENT.toml (see "
+              "examples/expect-limits.toml), or --trust-public-signals to check only that some "
+              "statement of the prover's choosing holds"])  # fmt: skip
+    if circuit is not None or public is not None:
+        fail(["--circuit and --public go with --trust-public-signals; with --expect the circuit "
+              "is the expectation's"])  # fmt: skip
+    with bad_input():
+        bundle = load_bundle(file)
+        expectation = load_expectation(expect)
+        if commitment is not None:
+            expectation = expectation.model_copy(
+                update={"commitment": parse_commitment(commitment)}
+            )
+        try:
+            result = verify_attestation(bundle, expectation, verifier=with_)
+        except PolicyError:
+            raise  # names its own file
+        except (RegistryError, ValueError) as exc:
+            raise ValueError(f"{expect}: {exc}") from None
+    if result.dev_ptau:
+        typer.echo(f"warning: {DEV_WARNING.format(name=result.circuit)}", err=True)
+    if not result.accepted:
+        fail([f"REFUSED: {file} does not prove your statement {expect}:", *result.reasons()],
+             EXIT_FAILED)  # fmt: skip
+    typer.echo(f"ACCEPTED: {file} proves your {expectation.statement.value} statement {expect} "
+               f"on {result.circuit} ({with_}, {result.seconds:.2f}s)")  # fmt: skip
+    if calldata:
+        typer.echo(_calldata_json(bundle.groth16()))
 
 
 def setup(
@@ -208,8 +312,13 @@ def setup(
     ] = None,
     generate: Annotated[bool, typer.Option(help="Generate a dev ptau when none is found.")] = True,
 ) -> None:
-    """Groth16 trusted setup (compiles first; cached), saying plainly which ptau it used."""
+    """Groth16 trusted setup (compiles first; cached), saying plainly which ptau it used.
+
+    The ptau is --ptau if given, else the first folder with a big enough one among $ZKRISK_PTAU_DIRS, ../shared/ptau and the cache ($ZKRISK_CACHE/ptau, default ~/.cache/zkrisk/ptau), else a generated development ptau (written to the cache).
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from zkrisk.prover.ptau import cache_dir, search_dirs
 
     with bad_input():
         try:
@@ -218,6 +327,10 @@ def setup(
         except RegistryError as exc:
             raise ValueError(str(exc)) from None
     console = Console(stderr=True, highlight=False, soft_wrap=True)
+    folders = ", ".join(str(d) for d, source in search_dirs() if source != "cache")
+    searched = "--ptau only" if ptau is not None else f"{folders}, then the cache"
+    console.print(f"ptau cache: {cache_dir()} ($ZKRISK_CACHE moves it); searched: {searched}",
+                  markup=False)  # fmt: skip
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())  # fmt: skip
     done: list[CircuitArtifacts] = []
     with Progress(*columns, console=console, transient=False) as progress:

@@ -3,7 +3,8 @@
 Starts Anvil (or forks a chain), deploys the price feeds, tokens and vault, opens a desk with a
 private book, deposits, proves health to withdraw, moves a price down, lets the keeper prove
 HF < 1 and liquidate, and shows a forged and a replayed proof being rejected, printing gas and
-proof time per step. Leaves nothing running.
+proof time per step; then a lender checks the desk's VaR / limits attestation against its own
+expectation and refuses weaker ones. Leaves nothing running.
 """
 
 from __future__ import annotations
@@ -22,21 +23,27 @@ from zkrisk.prover.backends import ProvingBackend, create_backend
 from zkrisk.prover.registry import get_circuit, load_registry
 from zkrisk.prover.toolchain import check_all
 
+from .attestation_bundle import AttestationBundle, make_bundle
+from .attestation_verifier import verify_attestation
 from .chain import dev_scenario as scenario
 from .chain.anvil import DEV_PRIVATE_KEYS, anvil
 from .chain.client import ChainClient, TransactionReverted
 from .chain.vault_deploy import VaultStack, deploy_vault_stack
+from .expectation import load_expectation
+from .files import load_assets, load_portfolio, load_prices, load_scenarios
 from .keeper.devnet import OpenedDesk, open_desk
 from .keeper.factory import build_keeper
 from .keeper.keeper import Keeper, KeeperSettings, Liquidation
 from .keeper.logs import JsonLog
 from .keeper.proving import prove_action
 from .keeper.vault_access import handle_from_stack
-from .models import Asset, Portfolio, Position, PricePoint, PriceSnapshot
+from .models import Asset, Portfolio, Position, PricePoint, PriceSnapshot, ScenarioSet
 from .paths import registry_path, repo_root
+from .prove_params import ProveInputs, StatementKind, build_statement, load_params
 from .statements.binding import Action
 
 CIRCUIT = "health4"
+LENDER_CIRCUIT = "attest4x20"
 Say = Callable[[str], None]
 
 #: The vault's assets in slot order (USDC margin, WETH, WBTC); the benchmarks use them too.
@@ -208,6 +215,57 @@ def _second_keeper(
     say("   (one liquidation per account per cooldown: the desk gets time to re-prove)")
 
 
+def _lender_steps(backend: ProvingBackend, say: Say) -> None:
+    """A lender checks the desk's VaR / limits attestation against its own expectation."""
+    examples = repo_root() / "examples"
+    spec = get_circuit(load_registry(registry_path()), LENDER_CIRCUIT)
+    artifacts = build(spec, repo_root(), log=lambda s: say("   " + s))
+    expectation = load_expectation(examples / "expect-attest.toml")
+    honest = ProveInputs(
+        book=load_portfolio(examples / "portfolio.toml"),
+        snapshot=load_prices(examples / "prices.toml"),
+        assets=load_assets(examples / "assets.toml"),
+        params=load_params(str(examples / "params.toml")),
+        scenarios=load_scenarios(examples / "scenarios20.csv"),
+        salt=0x5EED,
+    )
+
+    def bundle(inputs: ProveInputs) -> tuple[AttestationBundle, float]:
+        statement = build_statement(StatementKind.ATTEST, spec, inputs)
+        started = time.perf_counter()
+        proof = backend.prove(artifacts, statement.signals())
+        seconds = time.perf_counter() - started
+        return make_bundle(StatementKind.ATTEST, inputs, statement, artifacts, proof), seconds
+
+    made, seconds = bundle(honest)
+    result = verify_attestation(made, expectation)
+    verdict = "ACCEPTED" if result.accepted else f"REFUSED ({'; '.join(result.reasons())})"
+    say(f"10. lender: verifies the desk's VaR / limits attestation ({LENDER_CIRCUIT}, proven in "
+        f"{seconds:.2f}s) against its own limits, prices, scenarios and known commitment: "
+        f"{verdict} ({result.seconds:.2f}s)")  # fmt: skip
+    limits = honest.params.limits
+    assert limits is not None
+    others = [
+        ("a valid proof under the desk's own 10x leverage limit",
+         replace(honest, params=honest.params.model_copy(
+             update={"limits": limits.model_copy(update={"leverage_bps": 100_000})}))),
+        ("a valid proof of another book (another commitment)", replace(honest, salt=0x5EEE)),
+        ("a valid proof over another scenario set",
+         replace(honest, scenarios=_other_days(examples))),
+    ]  # fmt: skip
+    for label, inputs in others:
+        refused = verify_attestation(bundle(inputs)[0], expectation)
+        if refused.accepted:
+            raise RuntimeError(f"{label} was accepted by the lender")
+        say(f"   {label}: REFUSED — {', '.join(refused.fields)}")
+
+
+def _other_days(examples: Path) -> ScenarioSet:
+    """Scenarios 20–39 of the example set: 20 other days than the lender's."""
+    full = load_scenarios(examples / "scenarios.csv")
+    return ScenarioSet(symbols=full.symbols, returns=full.returns[20:40])
+
+
 def run_demo(say: Say = print, *, fork_url: str | None = None, backend_name: str = "best") -> None:
     """The whole story on a fresh Anvil node (or a fork); prints it; leaves nothing running."""
     say("zkrisk demo — private book → Groth16 proofs → RiskVault on Anvil")
@@ -221,4 +279,5 @@ def run_demo(say: Say = print, *, fork_url: str | None = None, backend_name: str
         desk = _desk_steps(stack, artifacts, backend, say)
         done = _keeper_steps(stack, desk, backend, Path(tmp) / "keeper.sqlite", say)
         _second_keeper(stack, desk, artifacts, backend, done, say)
+        _lender_steps(backend, say)
     say("done: anvil and the keeper stopped, nothing left running.")

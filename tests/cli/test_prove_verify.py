@@ -69,11 +69,15 @@ def tampered(src: Path, dst: Path, *, proof: bool) -> Path:
     return dst / "proof.json"
 
 
-def test_prove_health_writes_snarkjs_proof_and_public_files(health_proof: tuple[Path, str]) -> None:
+def test_prove_health_writes_snarkjs_proof_public_and_bundle_files(
+    health_proof: tuple[Path, str],
+) -> None:
     out, _ = health_proof
     doc = json.loads((out / "proof.json").read_text())
     assert doc["protocol"] == "groth16" and doc["curve"] == "bn128"
     assert len(json.loads((out / "public.json").read_text())) == 5
+    bundle = json.loads((out / "bundle.json").read_text())
+    assert bundle["public_signals"] == json.loads((out / "public.json").read_text())
     assert not (out / "salt.txt").exists()  # the salt was given, so none is written
 
 
@@ -90,11 +94,12 @@ def test_prove_with_calldata_prints_eight_words_and_the_public_signals(
 @pytest.mark.parametrize("verifier", ["snarkjs", "python"])
 def test_verify_of_a_valid_proof_exits_0(health_proof: tuple[Path, str], verifier: str) -> None:
     out, _ = health_proof
-    code, stdout, stderr = run("verify", str(out / "proof.json"), "--circuit", "health4",
-                               "--with", verifier)  # fmt: skip
+    code, stdout, stderr = run("verify", str(out / "proof.json"), "--trust-public-signals",
+                               "--circuit", "health4", "--with", verifier)  # fmt: skip
     assert code == 0, stderr
     assert stdout.startswith(f"OK: {out / 'proof.json'} is a valid health4 proof ({verifier}")
     assert "DEV ptau" in stderr  # the shared ptau is a development one, and it says so
+    assert "--trust-public-signals checks only that the proof is valid" in stderr
 
 
 @pytest.mark.parametrize("verifier", ["snarkjs", "python"])
@@ -104,7 +109,8 @@ def test_verify_of_a_tampered_proof_exits_1_with_a_clear_message(
 ) -> None:
     out, _ = health_proof
     bad = tampered(out, tmp_path / part, proof=part == "proof")
-    code, stdout, stderr = run("verify", str(bad), "--circuit", "health4", "--with", verifier)
+    code, stdout, stderr = run("verify", str(bad), "--trust-public-signals", "--circuit", "health4",
+                               "--with", verifier)  # fmt: skip
     assert code == 1
     assert stdout == ""
     assert "INVALID proof" in stderr and "does not verify for health4" in stderr
@@ -112,17 +118,20 @@ def test_verify_of_a_tampered_proof_exits_1_with_a_clear_message(
 
 def test_verify_against_another_circuit_exits_1(health_proof: tuple[Path, str]) -> None:
     out, _ = health_proof
-    code, _, stderr = run("verify", str(out / "proof.json"), "--circuit", "limits4")
+    code, _, stderr = run("verify", str(out / "proof.json"), "--trust-public-signals",
+                          "--circuit", "limits4")  # fmt: skip
     assert code == 1
     assert "5 public signals, limits4 has" in stderr
 
 
 def test_verify_of_a_missing_or_malformed_file_exits_2(tmp_path: Path) -> None:
-    code, _, stderr = run("verify", str(tmp_path / "nope.json"), "--circuit", "health4")
+    code, _, stderr = run("verify", str(tmp_path / "nope.json"), "--trust-public-signals",
+                          "--circuit", "health4")  # fmt: skip
     assert code == 2 and "file not found" in stderr
     (tmp_path / "proof.json").write_text('{"pi_a": [1]}')
     (tmp_path / "public.json").write_text("[]")
-    code, _, stderr = run("verify", str(tmp_path / "proof.json"), "--circuit", "health4")
+    code, _, stderr = run("verify", str(tmp_path / "proof.json"), "--trust-public-signals",
+                          "--circuit", "health4")  # fmt: skip
     assert code == 2 and "not a snarkjs Groth16 proof" in stderr
 
 
@@ -173,8 +182,8 @@ def test_prove_limits_and_verify_it_in_python(work: Path) -> None:
     code, _, stderr = run("prove", "limits", *BOOK, "--params", str(work / "params.toml"),
                           "--salt", SALT, "--out", str(out))  # fmt: skip
     assert code == 0, stderr
-    code, stdout, _ = run("verify", str(out / "proof.json"), "--circuit", "limits4",
-                          "--with", "python")  # fmt: skip
+    code, stdout, _ = run("verify", str(out / "proof.json"), "--trust-public-signals",
+                          "--circuit", "limits4", "--with", "python")  # fmt: skip
     assert code == 0 and stdout.startswith("OK")
 
 
@@ -184,7 +193,8 @@ def test_prove_attest_over_twenty_scenarios_and_verify_it(work: Path) -> None:
                           "--scenarios", str(work / "scenarios20.csv"), "--salt", SALT,
                           "--out", str(out))  # fmt: skip
     assert code == 0, stderr
-    code, stdout, _ = run("verify", str(out / "proof.json"), "--circuit", "attest4x20")
+    code, stdout, _ = run("verify", str(out / "proof.json"), "--trust-public-signals",
+                          "--circuit", "attest4x20")  # fmt: skip
     assert code == 0 and stdout.startswith("OK")
 
 

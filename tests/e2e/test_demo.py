@@ -64,6 +64,21 @@ def test_demo_keeper_liquidates_after_the_price_move(narrative: list[str]) -> No
     assert narrative[-1] == "done: anvil and the keeper stopped, nothing left running."
 
 
+def test_demo_lender_accepts_the_attestation_and_refuses_weaker_ones(
+    narrative: list[str],
+) -> None:
+    assert "its own limits, prices, scenarios and known commitment: ACCEPTED" in line(
+        narrative, "10. lender"
+    )
+    assert line(narrative, "a valid proof under the desk's own 10x leverage").endswith(
+        "REFUSED — limits.leverage_bps"
+    )
+    assert line(narrative, "a valid proof of another book").endswith("REFUSED — commitment")
+    assert line(narrative, "a valid proof over another scenario set").endswith(
+        "REFUSED — scenarios"
+    )
+
+
 def test_demo_command_with_an_unknown_backend_exits_2() -> None:
     result = CliRunner().invoke(app, ["demo", "--backend", "gpu"])
     assert result.exit_code == 2
