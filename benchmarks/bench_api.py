@@ -6,6 +6,11 @@ happened before — and measures each latency from its due time, so a stall is n
 requests it delayed (no coordinated omission). Every check is a full approval: all rules,
 EIP-712 signature, audit row in SQLite.
 
+Every check carries an API key (`X-API-Key`), as the service requires. `api_bad_input_p99_ms`
+is the p99 over the hostile requests of issue 18 (huge exponents as numbers and strings,
+NaN / ±Infinity, JSON nested too deep, 100,000 deep in 200 kB, a 1 MB body, no API key), each
+sent 20 times on a fresh connection: every one must be answered with its 4xx at once.
+
 Two clients fire the same schedule. `api_check_*` uses a lean HTTP/1.1 client over asyncio
 streams (8 keep-alive connections, ~0.1 ms of CPU per request) so that on 2 shared cores the
 load generator does not crowd out the server it measures; `api_check_httpx_p99_ms` repeats the
@@ -32,6 +37,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from zkrisk.engine.api.auth import hash_key
+
 from .common import Metric, metric
 
 T = TypeVar("T")
@@ -40,6 +47,8 @@ EXAMPLES = ROOT / "examples"
 RATE = 200  # requests per second
 WARMUP_S, MEASURE_S = 1.0, 5.0
 CONNECTIONS = 8
+API_KEY = "bench-desk-api-key-0123456789abcdef"
+BAD_REPEATS = 20
 
 
 def _run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -71,7 +80,8 @@ def _desk(folder: Path, now: int) -> Path:
     config.write_text(
         'policy_file = "policy.toml"\nassets_file = "assets.toml"\nprices_file = "prices.toml"\n'
         'portfolio_files = ["portfolio.toml"]\nscenarios_file = "scenarios.csv"\n'
-        'audit_db = "audit.sqlite"\nlog_level = "warning"\n'
+        'audit_db = "audit.sqlite"\nstate_db = "state.sqlite"\nlog_level = "warning"\n'
+        f'[[api_keys]]\nname = "bench"\nsha256 = "{hash_key(API_KEY)}"\n'
     )
     return config
 
@@ -96,7 +106,9 @@ async def _fire_httpx(url: str, count: int, start_id: int) -> Result:
 
         async def one(i: int, due: float) -> None:
             await asyncio.sleep(max(due - time.perf_counter(), 0))
-            response = await client.post("/v1/orders/check", json=_order(start_id + i))
+            response = await client.post(
+                "/v1/orders/check", json=_order(start_id + i), headers={"X-API-Key": API_KEY}
+            )
             latencies.append((time.perf_counter() - due) * 1000)
             kind = _kind(response.status_code, response.content)
             kinds[kind] = kinds.get(kind, 0) + 1
@@ -118,7 +130,8 @@ async def _fire_raw(url: str, count: int, start_id: int) -> Result:
     async def one(i: int, due: float) -> None:
         body = json.dumps(_order(start_id + i)).encode()
         head = (f"POST /v1/orders/check HTTP/1.1\r\nHost: {host}\r\nContent-Type: "
-                f"application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+                f"application/json\r\nX-API-Key: {API_KEY}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
         await asyncio.sleep(max(due - time.perf_counter(), 0))
         reader, writer = await pool.get()
         writer.write(head + body)
@@ -137,6 +150,51 @@ async def _fire_raw(url: str, count: int, start_id: int) -> Result:
         writer.close()
         await writer.wait_closed()
     return latencies, kinds
+
+
+def _bad_requests() -> dict[str, tuple[bytes, int, bool]]:
+    """name → (body, expected status, send the API key)."""
+    order = json.dumps(_order(0))
+
+    def quantity(literal: str) -> bytes:
+        return order.replace('"quantity": "1"', f'"quantity": {literal}').encode()
+
+    deep = b'{"order": ' + b"[" * 100_000 + b"1" + b"]" * 100_000 + b"}"
+    big = json.dumps({"order": {**_order(0)["order"], "counterparty": "x" * 1_000_000}})
+    return {
+        "1e999999999": (quantity("1e999999999"), 422, True),
+        '"1e-999999999"': (quantity('"1e-999999999"'), 422, True),
+        "NaN": (quantity("NaN"), 422, True),
+        "Infinity": (quantity("Infinity"), 422, True),
+        "-Infinity": (quantity("-Infinity"), 422, True),
+        "depth 9": (b'{"order": ' + b"[" * 8 + b"1" + b"]" * 8 + b"}", 422, True),
+        "100,000 deep": (deep, 413, True),
+        "1 MB body": (big.encode(), 413, True),
+        "no API key": (order.encode(), 401, False),
+    }
+
+
+async def _fire_bad(url: str) -> tuple[list[float], dict[str, int]]:
+    """Each hostile request BAD_REPEATS times, one at a time, each on a new connection."""
+    host, port = url.removeprefix("http://").split(":")
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    for name, (body, expected, keyed) in _bad_requests().items():
+        key = f"X-API-Key: {API_KEY}\r\n" if keyed else ""
+        head = (f"POST /v1/orders/check HTTP/1.1\r\nHost: {host}\r\nContent-Type: "
+                f"application/json\r\n{key}Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+        for _ in range(BAD_REPEATS):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            started = time.perf_counter()
+            # The first 64 kB only: a refused body is never read, so the rest never matters.
+            writer.write(head + body[:65_536])
+            status = int((await reader.readuntil(b"\r\n")).split()[1])
+            latencies.append((time.perf_counter() - started) * 1000)
+            writer.close()
+            statuses[name] = status
+            if status != expected:
+                raise RuntimeError(f"{name}: HTTP {status}, expected {expected}")
+    return latencies, statuses
 
 
 def _p99(latencies: list[float]) -> float:
@@ -175,6 +233,9 @@ def run() -> dict[str, Metric]:
             _run_async(_fire_raw(url, int(RATE * WARMUP_S), 0))
             latencies, kinds = _run_async(_fire_raw(url, count, 1_000_000))
             httpx_latencies, httpx_kinds = _run_async(_fire_httpx(url, count, 2_000_000))
+            bad_latencies, _statuses = _run_async(_fire_bad(url))
+            if proc.poll() is not None:
+                raise RuntimeError("zkrisk serve died under the hostile requests")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -193,6 +254,15 @@ def run() -> dict[str, Metric]:
         "api_check_median_ms": metric(statistics.median(latencies), "ms", count, lean),
         "api_check_httpx_p99_ms": metric(
             _p99(httpx_latencies), "ms", count, note("httpx client", httpx_kinds)
+        ),
+        "api_bad_input_p99_ms": metric(
+            _p99(bad_latencies),
+            "ms",
+            len(bad_latencies),
+            f'{len(_bad_requests())} hostile POST /v1/orders/check (1e999999999, "1e-999999999", '
+            "NaN, ±Infinity, depth 9, 100,000 deep, 1 MB body, no API key) × "
+            f"{BAD_REPEATS}, one at a time on a new connection; each answered with its 4xx "
+            "(target ≤ 10 ms)",
         ),
     }
 

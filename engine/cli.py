@@ -12,6 +12,7 @@ import gc
 import json
 import time
 from decimal import Decimal
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated
 
@@ -24,8 +25,10 @@ from zkrisk.prover.toolchain import ToolchainError, check_all
 
 from . import cli_keeper, cli_prove
 from .checks import RiskEngine
+from .cli_audit import audit_app
 from .cli_chain import chain_app
 from .cli_common import bad_input, fail
+from .cli_help import FullHelpGroup
 from .files import (
     asset_map,
     load_assets,
@@ -43,7 +46,32 @@ app = typer.Typer(
     help="zkrisk: a private trading risk engine with Groth16-proven verdicts.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold a book or a key
+    # Help texts are plain text: rich markup would eat words in brackets ("[health]").
+    rich_markup_mode=None,
+    cls=FullHelpGroup,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"zkrisk {package_version('zkrisk')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the installed zkrisk version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """zkrisk: a private trading risk engine with Groth16-proven verdicts."""
+
 
 EXIT_APPROVE, EXIT_REJECT, EXIT_FLAG = 0, 1, 3
 VERDICT_EXIT = {
@@ -249,16 +277,33 @@ def risk(
 )
 def serve(
     config: Annotated[
-        Path, typer.Option(help="Service config (TOML, YAML or JSON).", dir_okay=False)
-    ],
+        Path | None, typer.Option(help="Service config (TOML, YAML or JSON).", dir_okay=False)
+    ] = None,
     port: Annotated[
         int | None, typer.Option(help="Override the config's port (0: any free).")
     ] = None,
+    hash_key: Annotated[
+        bool,
+        typer.Option("--hash-key", help="Read an API key on stdin, print its sha256 line, exit."),
+    ] = False,
 ) -> None:
     """Run the risk service (HTTP API) with uvicorn until interrupted.
 
-    POST /v1/orders/check, POST /v1/killswitch (bearer token), GET /healthz, GET /metrics, GET /docs. The signing key and kill-switch token come from the environment variables the config names (ZKRISK_SIGNER_KEY and ZKRISK_KILLSWITCH_TOKEN by default).
+    POST /v1/orders/check (API key: X-API-Key or Authorization: Bearer), POST /v1/killswitch (kill-switch token), GET /healthz, GET /metrics, GET /docs. The signing key and kill-switch token come from the environment variables the config names (ZKRISK_SIGNER_KEY and ZKRISK_KILLSWITCH_TOKEN by default); the config holds only sha256 hashes of API keys (--hash-key makes one).
     """
+    from .api.auth import MIN_KEY_LENGTH
+    from .api.auth import hash_key as sha256_of
+
+    if hash_key:
+        key = typer.get_text_stream("stdin").read().strip()
+        if len(key) < MIN_KEY_LENGTH:
+            fail([f"an API key needs ≥ {MIN_KEY_LENGTH} characters; make one with: python -c "
+                  "\"import secrets; print(secrets.token_urlsafe(32))\""])  # fmt: skip
+        typer.echo(f'sha256 = "{sha256_of(key)}"')
+        return
+    if config is None:
+        fail(["--config is required (or --hash-key to hash an API key)"])
+
     from .api.config import load_serve_config, read_secrets
     from .api.server import build_server
 
@@ -300,9 +345,10 @@ def demo(
 app.command(epilog="Exit codes: 0 proven, 1 the statement does not hold, 2 bad input.")(
     cli_prove.prove
 )
-app.command(epilog="Exit codes: 0 valid, 1 invalid, 2 bad input.")(cli_prove.verify)
+app.command(epilog="Exit codes: 0 accepted (valid), 1 refused (invalid), 2 bad input.")(cli_prove.verify)
 app.command()(cli_prove.setup)
 app.add_typer(chain_app, name="chain")
+app.add_typer(audit_app, name="audit")
 app.command(epilog="Exit codes: 0 stopped, 2 bad input (books, assets, RPC URL).")(
     cli_keeper.keeper
 )

@@ -1,7 +1,8 @@
 """The risk service's configuration: one frozen model read from a TOML / YAML / JSON file.
 
 Secrets never live in the file: it names the environment variables that hold the approval
-signing key and the kill-switch token, and the service refuses to start without them.
+signing key and the kill-switch token, and the service refuses to start without them. Order
+checks need an API key; the file holds only each key's sha256 (`zkrisk serve --hash-key`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..policy import PolicyIssue
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MIN_TOKEN_LENGTH = 16
 
 
@@ -49,6 +51,35 @@ class SigningConfig(_Frozen):
         return value
 
 
+class ApiKeyConfig(_Frozen):
+    """One client allowed to check orders: its name and the sha256 of its key."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    """Desk or client the key belongs to (recorded with each of its decisions)."""
+    sha256: str
+    """Lower-case hex sha256 of the key (`zkrisk serve --hash-key` prints it); never the key."""
+    accounts: tuple[str, ...] = ()
+    """Books (0x addresses) this key may check orders against; empty: every book served."""
+
+    @field_validator("sha256")
+    @classmethod
+    def _digest(cls, value: str) -> str:
+        if not _SHA256.match(value):
+            raise ValueError(
+                f"{value!r} is not a lower-case hex sha256; make one with "
+                '`printf %s "$KEY" | zkrisk serve --hash-key`'
+            )
+        return value
+
+    @field_validator("accounts")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for account in value:
+            if not _ADDRESS.match(account):
+                raise ValueError(f"{account!r} is not a 0x-prefixed 20-byte hex address")
+        return tuple(a.lower() for a in value)
+
+
 class ServeConfig(_Frozen):
     """Everything `zkrisk serve` needs; relative paths are relative to the config file."""
 
@@ -64,6 +95,14 @@ class ServeConfig(_Frozen):
     """Scenario set for the post-trade VaR / ES rules (without one, every order is refused)."""
     audit_db: Path = Path("zkrisk-audit.sqlite")
     """Append-only SQLite audit log of every decision and kill-switch change."""
+    state_db: Path = Path("zkrisk-state.sqlite")
+    """SQLite file of what survives a restart: approvals by client order id and rate windows."""
+    api_keys: Annotated[tuple[ApiKeyConfig, ...], Field(min_length=1)]
+    """Clients allowed to check orders (`[[api_keys]]` tables); at least one."""
+    max_body_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
+    """Largest request body accepted (413 beyond); a check request is a few hundred bytes."""
+    max_json_depth: int = Field(default=8, ge=2, le=64)
+    """Deepest JSON nesting accepted (422 beyond); a check request nests 2 levels."""
     host: str = "127.0.0.1"
     """Interface to listen on."""
     port: int = Field(default=8787, ge=0, le=65_535)
@@ -89,6 +128,11 @@ class ServeConfig(_Frozen):
     def _distinct_env(self) -> Self:
         if self.signer_key_env == self.kill_switch_token_env:
             raise ValueError("signer_key_env and kill_switch_token_env must differ")
+        names = [k.name for k in self.api_keys]
+        if len(set(names)) != len(names):
+            raise ValueError(f"api_keys: names must be distinct, got {names}")
+        if len({k.sha256 for k in self.api_keys}) != len(names):
+            raise ValueError("api_keys: two clients share one key hash; give each its own key")
         return self
 
     def resolved(self, base: Path) -> ServeConfig:
@@ -105,6 +149,7 @@ class ServeConfig(_Frozen):
                 "portfolio_files": tuple(fix(p) for p in self.portfolio_files),
                 "scenarios_file": None if self.scenarios_file is None else fix(self.scenarios_file),
                 "audit_db": fix(self.audit_db),
+                "state_db": fix(self.state_db),
             }
         )
 

@@ -32,8 +32,18 @@ class ApiMetrics:
             registry=self.registry,
         )  # fmt: skip
         self.auth_failures = Counter(
-            "zkrisk_api_auth_failures", "Kill-switch requests refused for a missing or wrong token.",
+            "zkrisk_api_auth_failures",
+            "Requests refused for a missing or wrong kill-switch token or API key.",
             registry=self.registry,
+        )
+        self.requests = Counter(
+            "zkrisk_http_requests", "HTTP answers, by route template, method and status.",
+            ["route", "method", "status"], registry=self.registry,
+        )  # fmt: skip
+        self.request_seconds = Histogram(
+            "zkrisk_http_request_duration_seconds",
+            "Time from request to the end of the answer (in-process), by route and method.",
+            ["route", "method"], buckets=LATENCY_BUCKETS, registry=self.registry,
         )  # fmt: skip
         self.reload_errors = Counter(
             "zkrisk_api_reload_errors", "Changed input files that failed to load (old data kept).",

@@ -106,9 +106,8 @@ class CheckResponse(_Frozen):
     verdict: Verdict
     """APPROVE / REJECT / FLAG_FOR_REVIEW with every reason."""
     approval: SignedApproval | None = None
-    """The signed approval; None unless the verdict is APPROVE."""
-    replayed: bool = False
-    """True when this repeats the approval already issued for the same client order id."""
+    """The signed approval; None unless the verdict is APPROVE. A repeat of an approved client
+    order id gets this response again byte for byte, with the header `Idempotent-Replayed`."""
 
 
 class KillSwitchRequest(_Frozen):

@@ -7,10 +7,12 @@ import uvicorn
 from .app import create_app
 from .config import Secrets, ServeConfig
 from .service import RiskService
+from .wire import restore_recursion_limit
 
 
 def build_server(config: ServeConfig, secrets: Secrets) -> tuple[uvicorn.Server, RiskService]:
     """A uvicorn server over a freshly loaded service; `server.run()` blocks until stopped."""
+    restore_recursion_limit()  # before anything parses a request; app startup checks again
     service = RiskService.from_config(config, secrets)
     app = create_app(service)
     uv_config = uvicorn.Config(

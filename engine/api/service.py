@@ -3,15 +3,20 @@
 Fail closed: `check` never raises; any internal error becomes a REJECT (HTTP 500) and no
 approval leaves the service unless its audit row was written first. Only an APPROVE verdict is
 signed, and the kill switch is read again just before signing.
+
+A client order id is bound to its first approval for good (in the state file, before the
+audit row): the same order again gets the original response bytes back, another order under
+the same id a 409. Rate windows are rebuilt from the same rows at start.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -28,11 +33,13 @@ from ..models import (
     Verdict,
     VerdictKind,
 )
+from .auth import Client, KeyRing
 from .config import Secrets, ServeConfig
 from .killswitch import RELEASED, KillSwitchState
 from .metrics import ApiMetrics
 from .schemas import CheckRequest, CheckResponse, Health, KillSwitchRequest, KillSwitchStatus
 from .signer import ApprovalSigner, approval_message
+from .state import Checkpointer, Issued, ServiceState, fingerprint
 from .watch import Watched
 
 log = logging.getLogger("zkrisk.api")
@@ -45,17 +52,18 @@ class ServiceReason(StrEnum):
     KILL_SWITCH = "KILL_SWITCH"
     UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
     ACCOUNT_REQUIRED = "ACCOUNT_REQUIRED"
+    ACCOUNT_NOT_PERMITTED = "ACCOUNT_NOT_PERMITTED"
     DUPLICATE_CLIENT_ORDER_ID = "DUPLICATE_CLIENT_ORDER_ID"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A check's HTTP status, response and its JSON (serialised once, also audited)."""
+    """A check's HTTP status, its JSON body (serialised once, also audited) and extra headers."""
 
     status: int
-    response: CheckResponse
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -69,13 +77,6 @@ class _Desk:
         while self.approved_at and self.approved_at[0] <= now - window:
             self.approved_at.popleft()
         return tuple(self.approved_at)
-
-
-@dataclass(frozen=True, slots=True)
-class _Issued:
-    fingerprint: str
-    response: CheckResponse
-    expiry: int
 
 
 def _same_account(account: str) -> Callable[[Path], Portfolio]:
@@ -114,26 +115,32 @@ class RiskService:
         books: Mapping[str, Watched[Portfolio]],
         signer: ApprovalSigner,
         audit: AuditLog,
+        state: ServiceState,
+        keys: KeyRing,
         kill_switch_token: str,
         approval_ttl_seconds: int,
         trading_state: TradingState = TradingState.ACTIVE,
         clock: Clock | None = None,
         metrics: ApiMetrics | None = None,
+        max_body_bytes: int = 16_384,
+        max_json_depth: int = 8,
     ) -> None:
         self.engine = engine
         self.prices = prices
-        cap = engine.policy.max_orders_per_window
-        self.desks = {a.lower(): _Desk(book, deque(maxlen=cap)) for a, book in books.items()}
         self.signer = signer
         self.audit = audit
+        self.state = state
+        self.keys = keys
         self.kill_switch_token = kill_switch_token
         self.ttl = approval_ttl_seconds
         self.trading_state = trading_state
+        self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
         self.clock: Clock = clock or (lambda: int(time.time()))
         self.metrics = metrics or ApiMetrics()
-        self._issued: OrderedDict[str, _Issued] = OrderedDict()
+        self.desks = {a.lower(): self._restore_desk(a.lower(), book) for a, book in books.items()}
+        self._checkpointer = Checkpointer([audit.path, state.path])
         self.kill = self._restore_kill_switch()
-        self._restore_issued()
         self.metrics.kill_switch.set(1 if self.kill.engaged else 0)
 
     @classmethod
@@ -164,53 +171,66 @@ class RiskService:
             books=books,
             signer=ApprovalSigner(secrets.signer_key, config.signing),
             audit=AuditLog(config.audit_db),
+            state=ServiceState(config.state_db),
+            keys=KeyRing(
+                [(k.sha256, Client(k.name, frozenset(k.accounts))) for k in config.api_keys]
+            ),
             kill_switch_token=secrets.kill_switch_token,
             approval_ttl_seconds=config.signing.approval_ttl_seconds,
             trading_state=config.trading_state,
             clock=None if replay is None else (lambda: replay),
             metrics=metrics,
+            max_body_bytes=config.max_body_bytes,
+            max_json_depth=config.max_json_depth,
         )
 
     # -- checks ---------------------------------------------------------------------------------
 
-    def check(self, request: CheckRequest) -> Decision:
-        """Decide one order; never raises, never approves on an error."""
+    def check(self, request: CheckRequest, client: Client) -> Decision:
+        """Decide one order for `client`; never raises, never approves on an error."""
         started = time.perf_counter()
         try:
-            decision = self._decide(request)
+            decision, kind = self._decide(request, client)
         except Exception:
             log.exception("check %s failed: answering REJECT", request.order.client_order_id)
             self.metrics.errors.inc()
-            decision = self._internal_error(request)
+            decision, kind = self._internal_error(request, client), VerdictKind.REJECT
         self.metrics.check_latency.observe(time.perf_counter() - started)
-        self.metrics.checks.labels(verdict=decision.response.verdict.kind.value).inc()
+        self.metrics.checks.labels(verdict=kind.value).inc()
         return decision
 
-    def _decide(self, request: CheckRequest) -> Decision:
+    def _decide(self, request: CheckRequest, client: Client) -> tuple[Decision, VerdictKind]:
         intent = request.order
         now = self.clock()
         policy = self.engine.policy
-        account, desk, problem = self._desk(request.account)
-        fingerprint = f"{account}|{intent.model_dump_json()}"
+        account, desk, problem = self._desk(request.account, client)
+        status = (
+            200 if problem is None or problem.code != ServiceReason.ACCOUNT_NOT_PERMITTED else 403
+        )
+        prices = None
         if desk is None or problem is not None:
             verdict = Verdict(kind=VerdictKind.REJECT, reasons=() if problem is None else (problem,),
                               client_order_id=intent.client_order_id, policy_id=policy.policy_id)  # fmt: skip
-            prices = None
         else:
-            prior = self._prior(intent.client_order_id, now)
-            if prior is not None and prior.fingerprint == fingerprint and not self.kill.engaged:
-                return self._replay(request, prior)
-            prices = self.prices.get()
-            state = CheckState(
-                trading_state=self.trading_state,
-                now=now,
-                recent_order_times=desk.recent(now, policy.rate_window_seconds),
-            )
-            verdict = self.engine.check(intent, desk.book.get(), prices, state)
-            if prior is not None and prior.fingerprint != fingerprint:
-                verdict = _reject(verdict, Reason(code=ServiceReason.DUPLICATE_CLIENT_ORDER_ID,
-                    message=f"Client order id {intent.client_order_id!r} was already approved "
-                    "for a different order; use a new id."))  # fmt: skip
+            mark = fingerprint(account, intent.model_dump_json())
+            prior = self.state.issued(account, intent.client_order_id)
+            if prior is not None and prior.fingerprint == mark and not self.kill.engaged:
+                return self._replay(request, client, prior), VerdictKind.APPROVE
+            if prior is not None and prior.fingerprint != mark:
+                status = 409
+                verdict = Verdict(kind=VerdictKind.REJECT, reasons=(Reason(
+                    code=ServiceReason.DUPLICATE_CLIENT_ORDER_ID,
+                    message=f"Client order id {intent.client_order_id!r} was already approved for "
+                    f"a different order (decision {prior.decision_id}); use a new id."),),
+                    client_order_id=intent.client_order_id, policy_id=policy.policy_id)  # fmt: skip
+            else:
+                prices = self.prices.get()
+                state = CheckState(
+                    trading_state=self.trading_state,
+                    now=now,
+                    recent_order_times=desk.recent(now, policy.rate_window_seconds),
+                )
+                verdict = self.engine.check(intent, desk.book.get(), prices, state)
         if self.kill.engaged:
             verdict = _reject(verdict, self._kill_reason())
         seq = self.audit.reserve()
@@ -226,51 +246,49 @@ class RiskService:
                 expiry=now + self.ttl,
             )
             approval = self.signer.sign(message)
-        response = CheckResponse(decision_id=seq, verdict=verdict, approval=approval)
-        body = response.model_dump_json()
+        body = CheckResponse(decision_id=seq, verdict=verdict, approval=approval).model_dump_json()
+        if approval is not None and desk is not None:
+            # Bound before it is audited and released: a crash after this line leaves an id
+            # whose retry replays this approval (auditing it then), never a second approval.
+            self.state.record(account, intent.client_order_id,
+                              Issued(mark, seq, body), now)  # fmt: skip
+            desk.approved_at.append(now)
         # The audit row is written before the approval is released; a failure here raises.
         self.audit.append("check", intent.client_order_id, verdict.kind.value,
-                          request.model_dump_json(), body, seq=seq)  # fmt: skip
-        if approval is not None and desk is not None:
-            desk.approved_at.append(now)
-            self._issued[intent.client_order_id] = _Issued(
-                fingerprint, response, approval.message.expiry
-            )
-        return Decision(200, response, body)
+                          _audited(request, client), body, seq=seq)  # fmt: skip
+        return Decision(status, body), verdict.kind
 
-    def _desk(self, account: str | None) -> tuple[str, _Desk | None, Reason | None]:
+    def _desk(self, account: str | None, client: Client) -> tuple[str, _Desk | None, Reason | None]:
         """The book to check against, or the reason there is none."""
         if account is None:
-            if len(self.desks) == 1:
-                only = next(iter(self.desks))
-                return only, self.desks[only], None
-            return "", None, Reason(code=ServiceReason.ACCOUNT_REQUIRED,
-                message=f"The service holds {len(self.desks)} books: name the account.")  # fmt: skip
+            if len(self.desks) != 1:
+                return "", None, Reason(code=ServiceReason.ACCOUNT_REQUIRED,
+                    message=f"The service holds {len(self.desks)} books: name the account.")  # fmt: skip
+            account = next(iter(self.desks))
         desk = self.desks.get(account.lower())
         if desk is None:
             return "", None, Reason(code=ServiceReason.UNKNOWN_ACCOUNT,
                 message=f"No book is loaded for account {account}.")  # fmt: skip
+        if not client.may_use(account):
+            return "", None, Reason(code=ServiceReason.ACCOUNT_NOT_PERMITTED,
+                message=f"The API key of {client.name!r} may not check orders for {account}.")  # fmt: skip
         return account.lower(), desk, None
 
-    def _prior(self, client_order_id: str, now: int) -> _Issued | None:
-        # Approvals are issued in expiry order, so expired ones sit at the front.
-        while self._issued:
-            first = next(iter(self._issued.values()))
-            if first.expiry >= now:
-                break
-            self._issued.popitem(last=False)
-        return self._issued.get(client_order_id)
+    def _restore_desk(self, account: str, book: Watched[Portfolio]) -> _Desk:
+        # The rate window counts approvals issued before a restart too.
+        policy = self.engine.policy
+        cap = policy.max_orders_per_window
+        since = self.clock() - policy.rate_window_seconds
+        times = self.state.recent_approvals(account, since, cap)
+        return _Desk(book, deque(times, maxlen=cap))
 
-    def _replay(self, request: CheckRequest, prior: _Issued) -> Decision:
-        """The same order again (a client retry): the same signed approval, not a new one."""
-        seq = self.audit.reserve()
-        response = prior.response.model_copy(update={"decision_id": seq, "replayed": True})
-        body = response.model_dump_json()
+    def _replay(self, request: CheckRequest, client: Client, prior: Issued) -> Decision:
+        """The same order again (a client retry): the original response, byte for byte."""
         self.audit.append("check", request.order.client_order_id, VerdictKind.APPROVE.value,
-                          request.model_dump_json(), body, seq=seq)  # fmt: skip
-        return Decision(200, response, body)
+                          _audited(request, client), prior.response)  # fmt: skip
+        return Decision(200, prior.response, {"Idempotent-Replayed": "true"})
 
-    def _internal_error(self, request: CheckRequest) -> Decision:
+    def _internal_error(self, request: CheckRequest, client: Client) -> Decision:
         reason = Reason(code=ServiceReason.INTERNAL_ERROR,
                         message="The risk service failed internally; failing closed.")  # fmt: skip
         verdict = Verdict(kind=VerdictKind.REJECT, reasons=(reason,),
@@ -279,15 +297,13 @@ class RiskService:
         seq = 0
         try:
             seq = self.audit.reserve()
-            response = CheckResponse(decision_id=seq, verdict=verdict)
-            body = response.model_dump_json()
+            body = CheckResponse(decision_id=seq, verdict=verdict).model_dump_json()
             self.audit.append("check", request.order.client_order_id, verdict.kind.value,
-                              request.model_dump_json(), body, seq=seq)  # fmt: skip
+                              _audited(request, client), body, seq=seq)  # fmt: skip
         except Exception:
             log.exception("could not audit the failed check")
-            response = CheckResponse(decision_id=seq, verdict=verdict)
-            body = response.model_dump_json()
-        return Decision(500, response, body)
+            body = CheckResponse(decision_id=seq, verdict=verdict).model_dump_json()
+        return Decision(500, body)
 
     # -- kill switch ----------------------------------------------------------------------------
 
@@ -325,23 +341,6 @@ class RiskService:
         status = KillSwitchStatus.model_validate_json(last.response)
         return KillSwitchState(status.engaged, status.changed_at, status.reason)
 
-    def _restore_issued(self) -> None:
-        # Unexpired approvals survive a restart, so a client retry gets the same approval back.
-        now = self.clock()
-        since_ns = (int(time.time()) - self.ttl - 1) * 1_000_000_000
-        for record in self.audit.records("check", since_ns=since_ns):
-            if record.outcome != VerdictKind.APPROVE.value:
-                continue
-            response = CheckResponse.model_validate_json(record.response)
-            approval = response.approval
-            if approval is None or response.replayed or approval.message.expiry < now:
-                continue
-            request = CheckRequest.model_validate_json(record.request)
-            fingerprint = f"{approval.message.account}|{request.order.model_dump_json()}"
-            self._issued[request.order.client_order_id] = _Issued(
-                fingerprint, response, approval.message.expiry
-            )
-
     # -- health ---------------------------------------------------------------------------------
 
     def health(self) -> Health:
@@ -359,4 +358,11 @@ class RiskService:
         )
 
     def close(self) -> None:
+        self._checkpointer.close()
         self.audit.close()
+        self.state.close()
+
+
+def _audited(request: CheckRequest, client: Client) -> str:
+    """The request as audited: who sent it (the API key's client name), then the request."""
+    return '{"client":' + json.dumps(client.name) + "," + request.model_dump_json()[1:]

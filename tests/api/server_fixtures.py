@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from zkrisk.engine.api.config import Secrets, ServeConfig
+from zkrisk.engine.api.auth import hash_key
+from zkrisk.engine.api.config import ApiKeyConfig, Secrets, ServeConfig
 from zkrisk.engine.api.server import build_server
 from zkrisk.engine.api.service import RiskService
 
@@ -22,6 +28,7 @@ NOW = 1_795_183_200  # the example snapshot's time (a Friday, 14:00 UTC: inside 
 SIGNER_KEY = "0x" + "5e" * 32
 TOKEN = "test-kill-switch-token-0123456789"
 ACCOUNT = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
+API_KEY = "test-desk-a-api-key-0123456789"
 
 
 def order(**overrides: Any) -> dict[str, Any]:
@@ -61,6 +68,8 @@ def config_for(folder: Path, **overrides: Any) -> ServeConfig:
         "port": 0,
         "replay_now": NOW,
         "log_level": "warning",
+        "state_db": folder / "state.sqlite",
+        "api_keys": (ApiKeyConfig(name="desk-a", sha256=hash_key(API_KEY)),),
     }
     fields.update(overrides)
     return ServeConfig(**fields)
@@ -73,7 +82,8 @@ class Running:
     http: httpx.Client
 
     def check(self, body: dict[str, Any], **extra: Any) -> httpx.Response:
-        return self.http.post("/v1/orders/check", json={"order": body, **extra})
+        return self.http.post("/v1/orders/check", json={"order": body, **extra},
+                              headers={"X-API-Key": API_KEY})  # fmt: skip
 
     def kill(self, token: str | None = TOKEN, **body: Any) -> httpx.Response:
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
@@ -99,3 +109,91 @@ def running_server(config: ServeConfig) -> Iterator[Running]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# -- a real `zkrisk serve` process (for attacks that could hang or crash it, and restarts) -----
+
+SERVE_TOML = """\
+policy_file = "policy.toml"
+assets_file = "assets.toml"
+prices_file = "prices.toml"
+portfolio_files = ["portfolio.toml"]
+scenarios_file = "scenarios.csv"
+audit_db = "audit.sqlite"
+replay_now = {now}
+log_level = "warning"
+{extra}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Process:
+    url: str
+    proc: subprocess.Popen[str]
+    http: httpx.Client
+
+    def check(self, body: dict[str, Any], **extra: Any) -> httpx.Response:
+        return self.http.post("/v1/orders/check", json={"order": body, **extra})
+
+    def post_raw(self, content: bytes | str) -> httpx.Response:
+        return self.http.post("/v1/orders/check", content=content,
+                              headers={"content-type": "application/json"})  # fmt: skip
+
+    def alive(self) -> bool:
+        """The process still runs and answers /healthz within a second."""
+        if self.proc.poll() is not None:
+            return False
+        try:
+            return self.http.get("/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+
+@contextmanager
+def serve_process(folder: Path, extra_toml: str = "", *, now: int = NOW) -> Iterator[Process]:
+    """`zkrisk serve` in a subprocess over `folder`; stopped with SIGTERM (SIGKILL after 10 s)."""
+    config = folder / "serve.toml"
+    config.write_text(SERVE_TOML.format(now=now, extra=extra_toml))
+    port = free_port()
+    env = {**os.environ, "ZKRISK_SIGNER_KEY": SIGNER_KEY, "ZKRISK_KILLSWITCH_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zkrisk.engine.cli", "serve", "--config", str(config),
+         "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    headers = {"X-API-Key": API_KEY}
+    try:
+        with httpx.Client(base_url=url, timeout=5, headers=headers) as http:
+            running = Process(url, proc, http)
+            deadline = time.monotonic() + 30
+            while not running.alive():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"zkrisk serve did not start: {proc.communicate()[0]}")
+                time.sleep(0.05)
+            yield running
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+AUTH_TOML = f"""
+state_db = "state.sqlite"
+[[api_keys]]
+name = "desk-a"
+sha256 = "{hash_key(API_KEY)}"
+"""

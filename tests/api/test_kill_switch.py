@@ -79,12 +79,14 @@ def test_engaged_kill_switch_survives_a_restart(tmp_path: Path) -> None:
         assert second.check(order()).json()["verdict"]["reasons"][0]["code"] == "KILL_SWITCH"
 
 
-def test_unexpired_approval_is_replayed_after_a_restart(tmp_path: Path) -> None:
+def test_an_approval_is_replayed_after_a_restart_unless_the_switch_is_engaged(
+    tmp_path: Path,
+) -> None:
     config = config_for(desk_folder(tmp_path))
     with running_server(config) as first:
-        issued = first.check(order()).json()["approval"]
+        issued = first.check(order())
     with running_server(config) as second:
-        again = second.check(order()).json()
-        assert again["replayed"] is True and again["approval"] == issued
-        other = second.check(order(quantity="3")).json()
-        assert other["verdict"]["reasons"][0]["code"] == "DUPLICATE_CLIENT_ORDER_ID"
+        assert second.check(order()).content == issued.content
+        second.kill(reason="halt")
+        body = second.check(order()).json()
+    assert body["approval"] is None and body["verdict"]["reasons"][0]["code"] == "KILL_SWITCH"

@@ -7,11 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from zkrisk.engine.api.auth import hash_key
+from zkrisk.engine.api.config import ApiKeyConfig
 from zkrisk.engine.api.schemas import CheckResponse
 from zkrisk.engine.api.signer import recover_signer, verify_approval
 from zkrisk.engine.models import VerdictKind
 
-from .server_fixtures import ACCOUNT, NOW, Running, config_for, desk_folder, order, running_server
+from .server_fixtures import (
+    ACCOUNT,
+    API_KEY,
+    NOW,
+    Running,
+    config_for,
+    desk_folder,
+    order,
+    running_server,
+)
 
 
 def test_check_when_every_rule_passes_then_approves_with_a_signed_approval(
@@ -87,9 +98,8 @@ def test_check_when_only_review_rules_trip_then_flags_without_approval(server: R
 
 def test_json_numbers_with_a_fraction_are_read_exactly(server: Running) -> None:
     raw = json.dumps({"order": order(quantity=10.12345678, limit_price=3015.5)})
-    response = server.http.post(
-        "/v1/orders/check", content=raw, headers={"content-type": "application/json"}
-    )
+    response = server.http.post("/v1/orders/check", content=raw,
+                                headers={"content-type": "application/json", "X-API-Key": API_KEY})  # fmt: skip
     message = response.json()["approval"]["message"]
     assert message["quantity"] == "1012345678" and message["limitPrice"] == "301550000000"
 
@@ -106,19 +116,37 @@ def test_check_for_an_account_without_a_book_rejects(server: Running) -> None:
     assert [r["code"] for r in body["verdict"]["reasons"]] == ["UNKNOWN_ACCOUNT"]
 
 
-def test_retry_with_the_same_client_order_id_returns_the_same_approval(server: Running) -> None:
+def test_retry_with_the_same_client_order_id_returns_the_original_bytes(server: Running) -> None:
+    first = server.check(order())
+    again = server.check(order())
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    rows = server.service.audit.records("check")
+    assert [r.response for r in rows] == [first.text, first.text]
+
+
+def test_same_client_order_id_for_a_different_order_is_refused_with_409(server: Running) -> None:
     first = server.check(order()).json()
-    again = server.check(order()).json()
-    assert again["replayed"] is True
-    assert again["approval"] == first["approval"]
-    assert again["decision_id"] > first["decision_id"]
-
-
-def test_same_client_order_id_for_a_different_order_rejects(server: Running) -> None:
-    server.check(order())
-    body = server.check(order(quantity="11")).json()
+    response = server.check(order(quantity="11"))
+    assert response.status_code == 409
+    body = response.json()
     assert body["verdict"]["kind"] == "REJECT" and body["approval"] is None
-    assert body["verdict"]["reasons"][0]["code"] == "DUPLICATE_CLIENT_ORDER_ID"
+    (reason,) = body["verdict"]["reasons"]
+    assert reason["code"] == "DUPLICATE_CLIENT_ORDER_ID"
+    assert (
+        f"'o-1' was already approved for a different order (decision {first['decision_id']})"
+        in (reason["message"])
+    )
+
+
+def test_a_key_limited_to_other_books_is_refused_with_403(tmp_path: Path) -> None:
+    key = ApiKeyConfig(name="desk-b", sha256=hash_key(API_KEY), accounts=("0x" + "99" * 20,))
+    with running_server(config_for(desk_folder(tmp_path), api_keys=(key,))) as server:
+        response = server.check(order())
+    assert response.status_code == 403
+    (reason,) = response.json()["verdict"]["reasons"]
+    assert reason["code"] == "ACCOUNT_NOT_PERMITTED" and "'desk-b'" in reason["message"]
 
 
 def test_rate_limit_counts_the_services_own_approvals(tmp_path: Path) -> None:
