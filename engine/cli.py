@@ -345,7 +345,9 @@ def demo(
 app.command(epilog="Exit codes: 0 proven, 1 the statement does not hold, 2 bad input.")(
     cli_prove.prove
 )
-app.command(epilog="Exit codes: 0 accepted (valid), 1 refused (invalid), 2 bad input.")(cli_prove.verify)
+app.command(epilog="Exit codes: 0 accepted (valid), 1 refused (invalid), 2 bad input.")(
+    cli_prove.verify
+)
 app.command()(cli_prove.setup)
 app.add_typer(chain_app, name="chain")
 app.add_typer(audit_app, name="audit")
