@@ -8,7 +8,8 @@ The convention (README.md follows it; tests/cli/test_readme_walkthrough.py enfor
   the next `$ ` line is the output the README promises.
 - Output is compared line by line after `normalise` (addresses, hex hashes, durations, times,
   dates, unix timestamps, ports, gas amounts, absolute paths and runs of spaces). Each promised
-  line must appear in the real output (stdout then stderr), in order; real output may have
+  line must appear in the real output, in order within its stream (stdout or stderr: how a
+  terminal interleaves the two is not reproducible through pipes); real output may have
   more lines (a warning the README leaves out). `…` in a promised line matches anything.
 - Exit codes: 0 unless the next command is `$ echo $?`, whose output line is the expected code.
   (The README's older forms, an output line `(exit N)` or a trailing `# exit N` comment on an
@@ -139,7 +140,7 @@ _NORMALISERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(\w*(?:seconds|_ms)\"?:\s*)[\d.]+", r"\1<duration>"),
         (r"(?<=[\w\]]):\d{2,5}\b", ":<port>"),
         (r'("gas"|gas|gas_used)(["]?[:=]?\s*)[\d,]+', r"\1\2<gas>"),
-        (r"(?<![\w.])/(?:[\w.+-]+/)+([\w.+-]+)", r"<path>/\1"),
+        (r"(?<![\w.])~?/(?:[\w.+-]+/)+([\w.+-]+)", r"<path>/\1"),  # ~/… too
         (r"\s+", " "),
     )
 )
@@ -158,20 +159,28 @@ def _matches(promised: str, actual: str) -> bool:
     return re.fullmatch(".*".join(parts), actual) is not None
 
 
-def missing_lines(promised: tuple[str, ...], actual: str) -> list[str]:
-    """Promised lines not found in `actual` in order (empty when the output matches)."""
-    real = [normalise(line) for line in actual.splitlines()]
-    real = [line for line in real if line]
-    at, missing = 0, []
+def missing_lines(promised: tuple[str, ...], *streams: str) -> list[str]:
+    """Promised lines not found in order (empty when the output matches).
+
+    Each stream (stdout, stderr) keeps its own order, but how a terminal interleaves the two is
+    not reproducible through pipes, so a promised line may come from either: it matches the
+    next line of whichever stream has it first after that stream's last match.
+    """
+    reals = [[normalise(line) for line in stream.splitlines()] for stream in streams]
+    reals = [[line for line in real if line] for real in reals]
+    cursors = [0] * len(reals)
+    missing = []
     for line in promised:
         want = normalise(line)
         if not want:
             continue
-        hit = next((i for i in range(at, len(real)) if _matches(want, real[i])), None)
-        if hit is None:
-            missing.append(line)
+        for k, real in enumerate(reals):
+            hit = next((i for i in range(cursors[k], len(real)) if _matches(want, real[i])), None)
+            if hit is not None:
+                cursors[k] = hit + 1
+                break
         else:
-            at = hit + 1
+            missing.append(line)
     return missing
 
 
@@ -212,12 +221,12 @@ class Shell:
             text = text.replace(old, new)
         return text
 
-    def run(self, text: str, timeout: float) -> tuple[int, str]:
-        """(exit code, stdout + stderr) of one command."""
+    def run(self, text: str, timeout: float) -> tuple[int, str, str]:
+        """(exit code, stdout, stderr) of one command."""
         text = self.prepare(text)
         if text.rstrip().endswith("&"):
             self._start(text.rstrip()[:-1])
-            return 0, ""
+            return 0, "", ""
         env_file = self.cwd.parent / ".readme-env"
         script = f"cd {shlex.quote(str(self.cwd))}\n{text}\n__rc=$?\nenv -0 > {env_file}\npwd > {env_file}.cwd\nexit $__rc\n"
         done = subprocess.run(
@@ -230,7 +239,7 @@ class Shell:
             self.env = {k: v for k, v in pairs}
             self.cwd = Path(Path(f"{env_file}.cwd").read_text().strip())
             env_file.unlink()
-        return done.returncode, done.stdout.decode() + done.stderr.decode()
+        return done.returncode, done.stdout.decode(), done.stderr.decode()
 
     def _start(self, text: str) -> None:
         process = subprocess.Popen(

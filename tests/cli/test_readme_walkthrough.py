@@ -113,6 +113,12 @@ def test_output_matches_in_order_after_normalising_what_changes_between_runs() -
     assert missing_lines(("health_factor: 2.4500",), "health_factor: 2.4501") != []
 
 
+def test_a_line_may_come_from_either_stream_but_each_stream_keeps_its_order() -> None:
+    stdout, stderr = "proved\nbundle written\n", "warning: DEV ptau\n"
+    assert missing_lines(("warning: DEV ptau", "proved", "bundle written"), stdout, stderr) == []
+    assert missing_lines(("bundle written", "proved"), stdout, stderr) == ["proved"]
+
+
 def test_the_readme_has_sessions_to_replay() -> None:
     assert len(SESSIONS) >= 3, "README.md lost its shell sessions (```text blocks with `$ `)"
 
@@ -126,11 +132,12 @@ def test_readme_session_runs_as_shown(session: Session, shell: Shell) -> None:
             pytest.fail(f"{where}\n  abbreviated with '…': write the command out in full")
         if shell.background:
             shell.wait_for_ports([c.text for c in commands[i:]])
-        code, output = shell.run(command.text, COMMAND_TIMEOUT)
+        code, stdout, stderr = shell.run(command.text, COMMAND_TIMEOUT)
+        output = stdout + stderr
         problems = []
         if code != command.exit_code:
             problems.append(f"exit {code}, the README shows {command.exit_code}")
-        missing = missing_lines(command.output, output)
+        missing = missing_lines(command.output, stdout, stderr)
         if missing:
             problems.append("lines the README shows but the command did not print:")
             problems += [f"    {line}" for line in missing]
