@@ -22,7 +22,7 @@ from zkrisk.prover.artifacts import build
 from zkrisk.prover.registry import load_registry
 from zkrisk.prover.toolchain import ToolchainError, check_all
 
-from . import cli_keeper, cli_prove
+from . import cli_attest, cli_keeper, cli_prove
 from .checks import RiskEngine
 from .cli_chain import chain_app
 from .cli_common import bad_input, fail
@@ -302,6 +302,7 @@ app.command(epilog="Exit codes: 0 proven, 1 the statement does not hold, 2 bad i
 )
 app.command(epilog="Exit codes: 0 valid, 1 invalid, 2 bad input.")(cli_prove.verify)
 app.command()(cli_prove.setup)
+app.command(epilog="Exit codes: 0 signed, 2 bad input.")(cli_attest.attest)
 app.add_typer(chain_app, name="chain")
 app.command(epilog="Exit codes: 0 stopped, 2 bad input (books, assets, RPC URL).")(
     cli_keeper.keeper
