@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tests.contracts.world import VaultWorld
 from zkrisk.engine.chain import dev_scenario as ds
-from zkrisk.engine.chain.anvil import anvil
+from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS, anvil
 from zkrisk.engine.paths import registry_path, repo_root
 from zkrisk.engine.statements.binding import Action
 from zkrisk.prover.artifacts import build
@@ -25,7 +25,7 @@ def run() -> dict[str, Metric]:
     with anvil() as node:
         world = VaultWorld.deploy(node, artifacts)
         desk, other, keeper = world.desk, world.other, world.keeper
-        keeper.take_snapshot()
+        world.snapshot()
         world.advance(1)
         again = keeper.chain.transact(world.stack.price_book.functions.takeSnapshot())
         gas["snapshot"] = again["gasUsed"]
@@ -34,10 +34,14 @@ def run() -> dict[str, Metric]:
         world.mint(desk, ds.DEPOSIT)
         desk.approve(ds.DEPOSIT)
         gas["deposit"] = desk.deposit(ds.DEPOSIT, approve=False)["gasUsed"]
-        proof, _ = world.prove(Action.UPDATE_COMMITMENT, on=desk, book=book)
-        gas["commit"] = desk.commit(proof.public_signals[0], proof)["gasUsed"]
+        signed = world.attest(desk, book)
+        proof, sid = world.prove(Action.UPDATE_COMMITMENT, on=desk, book=book,
+                                 commitment=signed.attestation.commitment)  # fmt: skip
+        gas["commit"] = desk.update_book(signed, sid, proof)["gasUsed"]
         proof, sid = world.prove(Action.WITHDRAW, on=desk, book=book, amount=ds.WITHDRAW)
         gas["withdraw"] = desk.withdraw(ds.WITHDRAW, sid, proof)["gasUsed"]
+        proof, sid = world.prove(Action.ATTEST, on=desk, book=book)
+        gas["prove_health"] = desk.prove_health(sid, proof)["gasUsed"]
 
         harness = world.admin.chain.deploy(
             world.stack.compiled["HealthVerifierHarness"], world.stack.verifier.address
@@ -48,27 +52,32 @@ def run() -> dict[str, Metric]:
         gas["verify"] = verify - base
 
         world.fund_and_deposit(other, ds.DEPOSIT)
-        proof, _ = world.prove(Action.UPDATE_COMMITMENT, on=other, book=world.book(other))
-        other.commit(proof.public_signals[0], proof)
+        world.commit(other)
         rebalanced = ds.rebalanced_book(other.account)
-        proof, sid = world.prove(Action.UPDATE_COMMITMENT, on=other, book=rebalanced)
-        gas["update"] = other.update_commitment(proof.public_signals[0], sid, proof)["gasUsed"]
+        signed = world.attest(other, rebalanced)
+        proof, sid = world.prove(Action.UPDATE_COMMITMENT, on=other, book=rebalanced,
+                                 commitment=signed.attestation.commitment)  # fmt: skip
+        gas["update"] = other.update_book(signed, sid, proof)["gasUsed"]
+        newer = world.attest(other, ds.book(other.account))  # the attester's next book
+        gas["attested_update"] = keeper.submit_attested_book(newer)["gasUsed"]
 
         world.set_prices(ds.CRASH)
-        keeper.take_snapshot()
-        proof, sid = world.prove(Action.LIQUIDATE, on=keeper, book=book)
-        gas["liquidate_first"] = keeper.liquidate(desk.account, sid, proof)["gasUsed"]
-        # Steady state: after the cooldown, the same (still unhealthy) desk again; beneficiary and
-        # keeper now hold the token, as a lender's treasury and an active keeper do.
-        world.advance(ds.POLICY.liquidation_cooldown)
+        world.snapshot()
+        liquidation = world.prove_liquidation(keeper, book)
+        gas["liquidate_first"] = keeper.liquidate(desk.account, *liquidation)["gasUsed"]
+        # Steady state: another unhealthy desk; beneficiary and keeper now hold the token, as a
+        # lender's treasury and an active keeper do.
+        third = world.admin.signed_by(world.admin.chain.with_key(DEV_PRIVATE_KEYS[5]))
+        world.set_prices(ds.CALM)
+        world.snapshot()
+        world.fund_and_deposit(third, ds.DEPOSIT)
+        world.commit(third)
         world.set_prices(ds.CRASH)
-        keeper.take_snapshot()
-        proof, sid = world.prove(Action.LIQUIDATE, on=keeper, book=book)
-        gas["liquidate"] = keeper.liquidate(desk.account, sid, proof)["gasUsed"]
+        world.snapshot()
+        liquidation = world.prove_liquidation(keeper, world.book(third))
+        gas["liquidate"] = keeper.liquidate(third.account, *liquidation)["gasUsed"]
 
         world.advance(ds.POLICY.max_proof_age + 1)
-        world.set_prices(ds.CALM)
-        keeper.take_snapshot()
         gas["liquidate_stale"] = keeper.liquidate_stale(other.account)["gasUsed"]
 
     mined = "mined tx gasUsed on Anvil"
@@ -80,23 +89,41 @@ def run() -> dict[str, Metric]:
         ),
         "gas_liquidate_tx": metric(
             gas["liquidate"], "gas", 1,
-            f"RiskVault.liquidate with a keeper proof (HF < 1), beneficiary and keeper already "
-            f"hold the token; first-ever payout to two empty balances: "
-            f"{gas['liquidate_first']:,} (two fresh ERC-20 balance slots); {mined}",
+            f"RiskVault.liquidate with a keeper proof (HF < 0.95 at escrow × 1.01, bound to the "
+            f"keeper; the whole escrow), beneficiary and keeper already hold the token; "
+            f"first-ever payout to two empty balances: {gas['liquidate_first']:,}; {mined}",
         ),
-        "gas_withdraw_tx": metric(gas["withdraw"], "gas", 1, f"RiskVault.withdraw with a proof; {mined}"),
+        "gas_withdraw_tx": metric(
+            gas["withdraw"], "gas", 1, f"RiskVault.withdraw with a proof; {mined}"
+        ),
         "gas_snapshot_tx": metric(
             gas["snapshot"], "gas", 1,
-            f"PriceBook.takeSnapshot, 3 Chainlink-style feeds + 1 Poseidon(5) (circomlibjs) "
-            f"+ 2 storage slots; {mined}",
+            f"PriceBook.takeSnapshot, 3 Chainlink-style feeds (decimals read, bounds checked, "
+            f"try/catch) + 1 Poseidon(5) (circomlibjs) + storage; {mined}",
         ),
-        "gas_deposit_tx": metric(gas["deposit"], "gas", 1, f"RiskVault.deposit, first deposit; {mined}"),
-        "gas_commit_tx": metric(gas["commit"], "gas", 1, f"RiskVault.commit with a proof; {mined}"),
+        "gas_deposit_tx": metric(
+            gas["deposit"], "gas", 1, f"RiskVault.deposit, first deposit; {mined}"
+        ),
+        "gas_commit_tx": metric(
+            gas["commit"], "gas", 1,
+            f"RiskVault.updateBook, first book: attester's EIP-712 signature + a proof; {mined}",
+        ),
         "gas_update_commitment_tx": metric(
-            gas["update"], "gas", 1, f"RiskVault.updateCommitment with a proof; {mined}"
+            gas["update"], "gas", 1,
+            f"RiskVault.updateBook, a newer attested book + a proof; {mined}",
+        ),
+        "gas_attested_update_tx": metric(
+            gas["attested_update"], "gas", 1,
+            f"RiskVault.submitAttestedBook: a newer attested book, no proof, sent by anyone; "
+            f"{mined}",
+        ),
+        "gas_prove_health_tx": metric(
+            gas["prove_health"], "gas", 1,
+            f"RiskVault.proveHealth: re-prove the current book (resets the proof clock); {mined}",
         ),
         "gas_liquidate_stale_tx": metric(
             gas["liquidate_stale"], "gas", 1,
-            f"RiskVault.liquidateStale (fail closed, no proof), recipients hold the token; {mined}",
+            f"RiskVault.liquidateStale (fail closed, no proof; staleSliceBps of the escrow), "
+            f"recipients hold the token; {mined}",
         ),
     }  # fmt: skip

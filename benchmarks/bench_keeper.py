@@ -55,8 +55,7 @@ def run() -> dict[str, Metric]:
     with anvil() as node, create_backend("best") as backend, tempfile.TemporaryDirectory() as tmp:
         admin = ChainClient.connect(node.url, DEV_PRIVATE_KEYS[0])
         stack = deploy_vault_stack(admin, artifacts, listed=scenario.listed_assets(),
-                                   policy=scenario.POLICY,
-                                   price_book_max_age=scenario.PRICE_BOOK_MAX_AGE)  # fmt: skip
+                                   policy=scenario.POLICY)  # fmt: skip
         handle = handle_from_stack(stack, admin.with_key(DEV_PRIVATE_KEYS[2]))
         keeper = build_keeper(handle, [], scenario.ASSETS, backend, Path(tmp) / "k.sqlite",
                               settings=KeeperSettings(poll_interval=POLL),

@@ -31,6 +31,7 @@ def run() -> dict[str, Metric]:
         binding = action_binding(
             chain_id=client.chain_id, vault=deployment.attestor.address, account=book.account,
             action=Action.ATTEST, amount=0, nonce=0, snapshot_id=snapshot.snapshot_id,
+            submitter=book.account,
         )  # fmt: skip
         statement = health_statement(
             book, snapshot, ASSETS, slots=4, salt=new_salt(), threshold_bps=10_500,

@@ -23,7 +23,7 @@ from zkrisk.prover.artifacts import build
 from zkrisk.prover.registry import load_registry
 from zkrisk.prover.toolchain import ToolchainError, check_all
 
-from . import cli_keeper, cli_prove
+from . import cli_attest, cli_keeper, cli_prove
 from .checks import RiskEngine
 from .cli_audit import audit_app
 from .cli_chain import chain_app
@@ -349,6 +349,7 @@ app.command(epilog="Exit codes: 0 accepted (valid), 1 refused (invalid), 2 bad i
     cli_prove.verify
 )
 app.command()(cli_prove.setup)
+app.command(epilog="Exit codes: 0 signed, 2 bad input.")(cli_attest.attest)
 app.add_typer(chain_app, name="chain")
 app.add_typer(audit_app, name="audit")
 app.command(epilog="Exit codes: 0 stopped, 2 bad input (books, assets, RPC URL).")(

@@ -28,9 +28,13 @@ from zkrisk.prover.errors import BackendUnavailable
 from zkrisk.prover.ptau import PtauError
 from zkrisk.prover.registry import get_circuit, load_registry
 
+from . import cli_govern
 from .chain import dev_scenario
 from .chain.anvil import DEV_PRIVATE_KEYS
+from .chain.attestation import SignedAttestation, check_signature
 from .chain.client import ChainClient, TransactionReverted
+from .chain.deployments import save_deployment
+from .chain.governance import deploy_governance
 from .chain.vault import ProofMismatch
 from .chain.vault_deploy import deploy_vault_stack
 from .chain.vault_statement import StatementDoesNotHold
@@ -45,7 +49,7 @@ from .paths import registry_path, repo_root
 from .statements.binding import Action
 
 chain_app = typer.Typer(
-    help="Deploy a RiskVault stack and deposit, commit, withdraw, liquidate, inspect.",
+    help="Deploy a RiskVault stack; commit attested books, withdraw, liquidate, govern, inspect.",
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help: rich markup would eat words in brackets
     cls=FullHelpGroup,
@@ -60,7 +64,7 @@ PrivateKey = Annotated[
 ]
 DevAccount = Annotated[
     int | None,
-    typer.Option(help="Sign with Anvil's dev key N (0-3) instead of --private-key.", min=0,
+    typer.Option(help="Sign with Anvil's dev key N (0-9) instead of --private-key.", min=0,
                  max=len(DEV_PRIVATE_KEYS) - 1),
 ]  # fmt: skip
 Deployments = Annotated[
@@ -153,29 +157,81 @@ def deploy(
             dir_okay=False,
         ),
     ] = None,
+    owners: Annotated[
+        str | None,
+        typer.Option(
+            help="Safe owners, comma-separated: deploy a Safe 1.4.1 and a timelock that own every "
+            "admin role (default: the deployer is the admin — dev only)."
+        ),
+    ] = None,
+    threshold: Annotated[
+        int, typer.Option(help="Owner signatures a Safe transaction needs.", min=1)
+    ] = 2,
+    delay: Annotated[
+        int, typer.Option(help="The timelock's minimum delay, seconds.", min=0)
+    ] = 86_400,
+    guardian: Annotated[
+        str | None,
+        typer.Option(
+            help="The key that may pause (and only pause) the vault (default: the deployer)."
+        ),
+    ] = None,
+    attester: Annotated[
+        str | None,
+        typer.Option(
+            help="Default book attester (recorded; `chain govern propose set-attester` uses it).",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Deploy PriceBook, the Health verifier and RiskVault with mock tokens and feeds.
+    """Deploy PriceBook, the Health verifier and RiskVault with mock tokens and feeds, optionally behind a Safe and a timelock.
 
-    The dev scenario's assets (USDC margin, WETH, WBTC) as MockERC20 / MockAggregator; the deployment is recorded per chain id and pins the setup (zkey and verification key hashes): every later proof for it uses exactly that zkey.
-    """
+    The dev scenario's assets (USDC margin, WETH, WBTC) as MockERC20 / MockAggregator; the deployment is recorded per chain id and pins the setup (zkey and verification key hashes): every later proof for it uses exactly that zkey. With --owners, a Safe (SafeL2 1.4.1 behind SafeProxyFactory, CompatibilityFallbackHandler) proposes to an OpenZeppelin TimelockController (--delay) that is the admin of the price book and the vault; the deployer keeps no role.
+    """  # fmt: skip
     with bad_input():
         chain = _connect(rpc_url, private_key, dev_account)
+        owner_list = _addresses("--owners", owners) if owners is not None else None
+        for name, value in (("--guardian", guardian), ("--attester", attester)):
+            if value is not None and not Web3.is_address(value):
+                raise ValueError(f"{name} {value!r} is not an address (0x + 40 hex digits)")
+        if owner_list is not None and not 1 <= threshold <= len(owner_list):
+            raise ValueError(
+                f"--threshold {threshold}: must be between 1 and the {len(owner_list)} owner(s)"
+            )
         artifacts = _setup_for_deploy(circuit, ptau)
     folder = deployments
     with _refused():
+        governance = None
+        if owner_list is not None:
+            governance = deploy_governance(chain, owners=owner_list, threshold=threshold,
+                                           min_delay=delay)  # fmt: skip
         stack = deploy_vault_stack(
             chain, artifacts, listed=dev_scenario.listed_assets(), policy=dev_scenario.POLICY,
-            price_book_max_age=dev_scenario.PRICE_BOOK_MAX_AGE,
-            save_to=folder or _default_folder(),
+            governance=governance, guardian=guardian and Web3.to_checksum_address(guardian),
         )  # fmt: skip
     record = stack.record()
+    if attester is not None:
+        record = record.model_copy(update={"attester": Web3.to_checksum_address(attester)})
+    save_deployment(record, folder or _default_folder())
     data: dict[str, Any] = {"chain_id": record.chain_id, "block": record.block, **record.contracts,
                             "margin_token": record.assets[0].token, "dev_ptau": record.dev_ptau,
                             "setup": record.setup, "zkey_sha256": record.zkey_sha256}  # fmt: skip
+    if record.governance is not None:
+        data |= {"owners": ",".join(record.governance.owners),
+                 "threshold": record.governance.threshold, "delay": record.governance.delay,
+                 "guardian": record.governance.guardian}  # fmt: skip
     _emit(data, as_json)
     if record.dev_ptau:
         typer.echo("warning: the verifier comes from a DEV ptau — not for real funds", err=True)
+
+
+def _addresses(name: str, text: str) -> list[str]:
+    items = [a.strip() for a in text.split(",") if a.strip()]
+    bad = [a for a in items if not Web3.is_address(a)]
+    if bad or not items:
+        raise ValueError(f"{name}: {', '.join(bad) or 'nothing'} is not an address; give "
+                         "0x-addresses separated by commas")  # fmt: skip
+    return [Web3.to_checksum_address(a) for a in items]
 
 
 def _setup_for_deploy(circuit: str, ptau: Path | None) -> CircuitArtifacts:
@@ -217,7 +273,13 @@ def deposit(
 
 
 def _proven(
-    handle: VaultHandle, book: Path, assets: Path, action: Action, backend: str, amount: int = 0
+    handle: VaultHandle,
+    book: Path,
+    assets: Path,
+    action: Action,
+    backend: str,
+    amount: int = 0,
+    commitment: int | None = None,
 ) -> Any:
     with bad_input():
         if handle.client.latest_snapshot_id() == 0:
@@ -230,11 +292,33 @@ def _proven(
         prover = create_backend(backend)
     with prover:
         return prove_action(handle.client, loaded, listed, action, handle.artifacts, prover,
-                            amount=amount)  # fmt: skip
+                            amount=amount, commitment=commitment)  # fmt: skip
 
 
-@chain_app.command()
-def commit(
+AttestationArg = Annotated[
+    Path, typer.Argument(help="Signed attestation (JSON from `zkrisk attest`).", dir_okay=False)
+]
+
+
+def _attestation(path: Path) -> SignedAttestation:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror}") from None
+    return SignedAttestation.from_json(text)
+
+
+def _check_domain(signed: SignedAttestation, vault: Any) -> None:
+    if signed.domain != vault.domain:
+        raise ValueError(
+            f"the attestation is for vault {signed.domain.vault} on chain {signed.domain.chain_id}"
+            f", not {vault.address} on chain {vault.chain.chain_id}: sign it for this vault"
+        )
+
+
+@chain_app.command("update-book")
+def update_book(
+    attestation: AttestationArg,
     rpc_url: RpcUrl,
     book: BookOpt,
     assets: AssetsOpt,
@@ -244,19 +328,70 @@ def commit(
     backend: Backend = "best",
     as_json: AsJson = False,
 ) -> None:
-    """Commit the book (or replace the commitment) with a proof of HF ≥ the vault's minimum."""
+    """The desk commits its attester's newer book with a proof of HF ≥ the vault's minimum (also the first commit)."""  # fmt: skip
+    with bad_input():
+        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+        signed = _attestation(attestation)
+        _check_domain(signed, handle.client)
+        if signed.attestation.account.lower() != handle.client.account.lower():
+            raise ValueError(
+                f"the attestation is {signed.attestation.account}'s book, the signer is "
+                f"{handle.client.account}: the desk commits its own book (others: submit-book)"
+            )
+    vault = handle.client
+    commitment = signed.attestation.commitment
+    with _refused():
+        proven = _proven(handle, book, assets, Action.UPDATE_COMMITMENT, backend,
+                         commitment=commitment)  # fmt: skip
+        receipt = vault.update_book(signed, proven.action.snapshot_id, proven.proof)
+    _emit({"account": vault.account, "commitment": hex(commitment),
+           "sequence": signed.attestation.sequence, "snapshot_id": proven.action.snapshot_id,
+           "health_factor": proven.health_factor,
+           "prove_seconds": round(proven.prove_seconds, 3), **_tx(receipt)}, as_json)  # fmt: skip
+
+
+@chain_app.command("submit-book")
+def submit_book(
+    attestation: AttestationArg,
+    rpc_url: RpcUrl,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    as_json: AsJson = False,
+) -> None:
+    """Publish an account's newer attested book (anyone may; no proof): the desk cannot hide a worse book by not updating."""  # fmt: skip
+    with bad_input():
+        vault = open_handle(rpc_url, private_key, dev_account, deployments).client
+        signed = _attestation(attestation)
+        _check_domain(signed, vault)
+        check_signature(signed)
+    with _refused():
+        receipt = vault.submit_attested_book(signed)
+    att = signed.attestation
+    _emit({"account": att.account, "commitment": hex(att.commitment), "sequence": att.sequence,
+           "submitter": vault.account, **_tx(receipt)}, as_json)  # fmt: skip
+
+
+@chain_app.command("prove-health")
+def prove_health(
+    rpc_url: RpcUrl,
+    book: BookOpt,
+    assets: AssetsOpt,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    backend: Backend = "best",
+    as_json: AsJson = False,
+) -> None:
+    """Re-prove HF ≥ the vault's minimum for the current attested book: restarts the proof clock (no liquidation for staleness)."""  # fmt: skip
     with bad_input():
         handle = open_handle(rpc_url, private_key, dev_account, deployments)
     vault = handle.client
     with _refused():
-        proven = _proven(handle, book, assets, Action.UPDATE_COMMITMENT, backend)
-        commitment = proven.action.statement.commitment()
-        if vault.account_state().commitment == 0:
-            receipt = vault.commit(commitment, proven.proof)
-        else:
-            receipt = vault.update_commitment(commitment, proven.action.snapshot_id, proven.proof)
-    _emit({"account": vault.account, "commitment": hex(commitment),
-           "snapshot_id": proven.action.snapshot_id, "health_factor": proven.health_factor,
+        proven = _proven(handle, book, assets, Action.ATTEST, backend)
+        receipt = vault.prove_health(proven.action.snapshot_id, proven.proof)
+    _emit({"account": vault.account, "snapshot_id": proven.action.snapshot_id,
+           "health_factor": proven.health_factor,
            "prove_seconds": round(proven.prove_seconds, 3), **_tx(receipt)}, as_json)  # fmt: skip
 
 
@@ -305,7 +440,7 @@ def liquidate(
 ) -> None:
     """Liquidate an account with a proof of HF < 1, or without one when its proof is stale.
 
-    Give --book and --assets to prove HF < 1 at the latest snapshot; --stale when the account's last health proof is older than the policy allows.
+    Give --book and --assets to prove HF < 0.95 (the whole escrow) or HF < 1 (the close factor) at the latest snapshot, bound to the signer; --stale when the account has not proven health for longer than the policy allows.
     """
     with bad_input():
         if stale == (book is not None):
@@ -328,14 +463,16 @@ def liquidate(
                 raise StatementDoesNotHold(
                     f"the book is for {proven.action.account}, not {account}"
                 )
-            receipt = vault.liquidate(target, proven.action.snapshot_id, proven.proof)
-            extra = {"snapshot_id": proven.action.snapshot_id,
+            action = proven.action
+            receipt = vault.liquidate(target, action.snapshot_id, action.proven_margin,
+                                      action.hf_below_bps, proven.proof)  # fmt: skip
+            extra = {"snapshot_id": action.snapshot_id, "hf_below": action.hf_below_bps / 10_000,
                      "health_factor": proven.health_factor,
                      "prove_seconds": round(proven.prove_seconds, 3)}  # fmt: skip
     (event,) = vault.vault.events.Liquidated().process_receipt(receipt, errors=DISCARD)
     args = event["args"]
     _emit({"account": target, "keeper": vault.account, "path": "STALE_PROOF" if stale else "PROOF",
-           "repaid": args["repaid"], "bonus": args["bonus"], "escrow_left": args["escrow"],
+           "repaid": args["repay"], "bonus": args["bonus"], "escrow_left": args["escrowLeft"],
            **extra, **_tx(receipt)}, as_json)  # fmt: skip
 
 
@@ -413,6 +550,102 @@ def status(
         "paused": bool(vault.vault.functions.paused().call()),
         "min_health": policy.min_health_bps / 10_000, "latest_snapshot": vault.latest_snapshot_id(),
         "account": who, "escrow": state.escrow, "nonce": state.nonce,
-        "commitment": hex(state.commitment), "last_proof_snapshot": state.last_proof_snapshot_id,
+        "commitment": hex(state.commitment), "book_sequence": state.book_sequence,
+        "attester": vault.attester_of(who), "last_proof_snapshot": state.last_proof_snapshot_id,
         "liquidatable_without_proof": stale, "proof_deadline": deadline,
+        "grace_ends_at": vault.grace_ends_at(),
     }, as_json)  # fmt: skip
+
+
+govern_app = typer.Typer(
+    help="Propose, execute and inspect parameter changes through the Safe and the timelock.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    cls=FullHelpGroup,
+)
+chain_app.add_typer(govern_app, name="govern")
+
+
+def _govern(step: str, action: str, rpc_url: str, private_key: str | None,
+            dev_account: int | None, deployments: Path | None, account: str | None,
+            attester: str | None, settings: list[str] | None, keys: Path | None,
+            as_json: bool) -> None:  # fmt: skip
+    with bad_input():
+        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+    with _refused():
+        result = cli_govern.run_govern(step, handle, action, account=account, attester=attester,
+                                       settings=settings, keys_file=keys)  # fmt: skip
+    _emit(result, as_json)
+
+
+@govern_app.command("propose")
+def govern_propose(
+    action: cli_govern.ActionArg,
+    rpc_url: RpcUrl,
+    account: cli_govern.AccountOpt = None,
+    attester: cli_govern.AttesterOpt = None,
+    settings: cli_govern.SetOpt = None,
+    owner_keys: cli_govern.OwnerKeys = None,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    as_json: AsJson = False,
+) -> None:
+    """The Safe's owners schedule ACTION on the timelock (it runs after the delay)."""
+    _govern("propose", action, rpc_url, private_key, dev_account, deployments, account,
+            attester, settings, owner_keys, as_json)  # fmt: skip
+
+
+@govern_app.command("execute")
+def govern_execute(
+    action: cli_govern.ActionArg,
+    rpc_url: RpcUrl,
+    account: cli_govern.AccountOpt = None,
+    attester: cli_govern.AttesterOpt = None,
+    settings: cli_govern.SetOpt = None,
+    owner_keys: cli_govern.OwnerKeys = None,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    as_json: AsJson = False,
+) -> None:
+    """The Safe's owners execute a proposed ACTION once the timelock's delay has passed."""
+    _govern("execute", action, rpc_url, private_key, dev_account, deployments, account,
+            attester, settings, owner_keys, as_json)  # fmt: skip
+
+
+@govern_app.command("status")
+def govern_status(
+    action: cli_govern.ActionArg,
+    rpc_url: RpcUrl,
+    account: cli_govern.AccountOpt = None,
+    attester: cli_govern.AttesterOpt = None,
+    settings: cli_govern.SetOpt = None,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    deployments: Deployments = None,
+    as_json: AsJson = False,
+) -> None:
+    """The timelock state of ACTION: Unset, Waiting, Ready or Done."""
+    if private_key is None and dev_account is None:
+        dev_account = 0  # read-only: any key will do
+    _govern("status", action, rpc_url, private_key, dev_account, deployments, account,
+            attester, settings, None, as_json)  # fmt: skip
+
+
+@chain_app.command("advance-time")
+def advance_time_cmd(
+    seconds: Annotated[int, typer.Argument(help="Seconds to move the clock ahead.", min=1)],
+    rpc_url: RpcUrl,
+    as_json: AsJson = False,
+) -> None:
+    """Dev chains (Anvil): move the node's clock ahead and mine a block (a timelock delay, a cooldown)."""  # fmt: skip
+    with bad_input():
+        w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        if not w3.is_connected():
+            raise ValueError(f"no Ethereum JSON-RPC node answers at {rpc_url}: check --rpc-url")
+        reply = w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        if "error" in reply:
+            raise ValueError(f"the node refused evm_increaseTime ({reply['error']}): Anvil only")
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    _emit({"timestamp": int(w3.eth.get_block("latest")["timestamp"])}, as_json)

@@ -1,10 +1,13 @@
-"""The end-to-end demo: a desk's private book behind a RiskVault on a local Anvil node.
+"""The end-to-end demo: a desk's private book behind a governed RiskVault on a local Anvil node.
 
-Starts Anvil (or forks a chain), deploys the price feeds, tokens and vault, opens a desk with a
-private book, deposits, proves health to withdraw, moves a price down, lets the keeper prove
-HF < 1 and liquidate, and shows a forged and a replayed proof being rejected, printing gas and
-proof time per step; then a lender checks the desk's VaR / limits attestation against its own
-expectation and refuses weaker ones. Leaves nothing running.
+Starts Anvil (or forks a chain), deploys a Safe 2-of-3 and a timelock that own the price book and
+the vault, registers the desk's book attester through them, has the attester sign the desk's
+book and the desk commit it with a proof, withdraws, and shows the attacks the vault refuses (a
+forged and a replayed proof, a desk swapping in its own empty book, snapshot spam against a
+healthy desk, a keeper's proof copied by another keeper); then crashes a price and lets the
+keeper prove HF < 0.95 and liquidate, passes a policy change through Safe → timelock, and lets a
+lender check the desk's VaR / limits attestation. Prints gas and proof time per step; leaves
+nothing running. (Anvil's clock is moved past the timelock's delay.)
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ from zkrisk.prover.toolchain import check_all
 from .attestation_bundle import AttestationBundle, make_bundle
 from .attestation_verifier import verify_attestation
 from .chain import dev_scenario as scenario
-from .chain.anvil import DEV_PRIVATE_KEYS, anvil
+from .chain.anvil import DEV_GUARDIAN, DEV_OWNERS, DEV_PRIVATE_KEYS, anvil
+from .chain.attestation import sign_attestation
 from .chain.client import ChainClient, TransactionReverted
-from .chain.vault_deploy import VaultStack, deploy_vault_stack
+from .chain.governance import GovernanceError, calldata, deploy_governance
+from .chain.safe_tx import SafeTxError
+from .chain.vault import VaultClient
+from .chain.vault_deploy import VaultStack, advance_time, deploy_vault_stack
 from .expectation import load_expectation
 from .files import load_assets, load_portfolio, load_prices, load_scenarios
-from .keeper.devnet import OpenedDesk, open_desk
+from .keeper.devnet import OpenedDesk, open_desk, snapshot_now
 from .keeper.factory import build_keeper
 from .keeper.keeper import Keeper, KeeperSettings, Liquidation
 from .keeper.logs import JsonLog
@@ -44,6 +51,7 @@ from .statements.binding import Action
 
 CIRCUIT = "health4"
 LENDER_CIRCUIT = "attest4x20"
+TIMELOCK_DELAY = 3_600  # seconds; Anvil's clock is moved past it
 Say = Callable[[str], None]
 
 #: The vault's assets in slot order (USDC margin, WETH, WBTC); the benchmarks use them too.
@@ -96,14 +104,24 @@ def _artifacts(say: Say) -> CircuitArtifacts:
 
 def _deploy(chain: ChainClient, artifacts: CircuitArtifacts, say: Say, url: str) -> VaultStack:
     first = int(chain.w3.eth.block_number)
+    owner_keys = [DEV_PRIVATE_KEYS[i] for i in DEV_OWNERS]
+    owners = [chain.with_key(k).account.address for k in owner_keys]
+    guardian = chain.with_key(DEV_PRIVATE_KEYS[DEV_GUARDIAN]).account.address
+    governance = deploy_governance(chain, owners=owners, threshold=2, min_delay=TIMELOCK_DELAY)
     stack = deploy_vault_stack(
         chain, artifacts, listed=scenario.listed_assets(), policy=scenario.POLICY,
-        price_book_max_age=scenario.PRICE_BOOK_MAX_AGE,
+        governance=governance, owner_keys=owner_keys[:2], guardian=guardian,
     )  # fmt: skip
     gas = sum(int(chain.w3.eth.get_block(n)["gasUsed"]) for n in range(first + 1, stack.block + 1))
+    roles = [stack.vault.functions.DEFAULT_ADMIN_ROLE().call(),
+             stack.vault.functions.RISK_ADMIN_ROLE().call(),
+             stack.vault.functions.GUARDIAN_ROLE().call()]  # fmt: skip
+    if any(stack.vault.functions.hasRole(r, chain.account.address).call() for r in roles):
+        raise RuntimeError("the deployer kept a role")
     say(f"2. anvil on {url} (chain {chain.chain_id}): deployed PriceBook, {stack.verifier_name}, "
-        f"RiskVault {stack.vault.address[:10]}… and mock USDC/WETH/WBTC + feeds "
-        f"(gas {gas:,})")  # fmt: skip
+        f"RiskVault {stack.vault.address[:10]}… and mock USDC/WETH/WBTC + feeds; admin = a "
+        f"TimelockController ({TIMELOCK_DELAY // 3600} h) proposed to by a Safe 2-of-3, a "
+        f"guardian that can only pause; the deployer holds no role (gas {gas:,})")  # fmt: skip
     return stack
 
 
@@ -123,11 +141,14 @@ def _desk_steps(
                      deposit=scenario.DEPOSIT, key=DEV_PRIVATE_KEYS[1])  # fmt: skip
     book = desk.book.portfolio
     held = ", ".join(f"{p.quantity:+} {p.symbol}" for p in book.positions)
-    say(f"3. desk {desk.client.account[:10]}…: private book {held}; deposits "
-        f"{_usd(scenario.DEPOSIT)} USDC margin (gas {desk.deposit_gas:,})")  # fmt: skip
+    say(f"3. desk {desk.client.account[:10]}…: governance registers its book attester "
+        f"{desk.attestation.attester[:10]}… (Safe 2-of-3 → timelock, {TIMELOCK_DELAY // 3600} h "
+        f"later); private book {held}; deposits {_usd(scenario.DEPOSIT)} USDC margin "
+        f"(gas {desk.deposit_gas:,})")  # fmt: skip
     commitment = desk.commit.action.statement.commitment()
-    say(f"4. commit: HF = {desk.commit.health_factor} ≥ {scenario.POLICY.min_health_bps / 10_000} "
-        f"proven in {desk.commit.prove_seconds:.2f}s ({backend.name}); commit() gas "
+    say(f"4. attester signs book #{desk.attestation.attestation.sequence} (EIP-712); desk "
+        f"commits it: HF = {desk.commit.health_factor} ≥ {scenario.POLICY.min_health_bps / 10_000} "
+        f"proven in {desk.commit.prove_seconds:.2f}s ({backend.name}); updateBook() gas "
         f"{desk.commit_gas:,} — on-chain only the commitment {f'{commitment:#x}'[:18]}…")  # fmt: skip
     withdrawal = prove_action(desk.client, desk.book, stack.assets, Action.WITHDRAW, artifacts,
                               backend, amount=scenario.WITHDRAW)  # fmt: skip
@@ -147,15 +168,66 @@ def _desk_steps(
               say)  # fmt: skip
     say(
         "   (the nonce moved on: proofs bind chain, vault, account, action, amount, nonce, "
-        "snapshot)"
+        "snapshot, sender)"
     )
+    _empty_book_swap(stack, desk, artifacts, backend, say)
+    _snapshot_spam(stack, desk, say)
     return desk
+
+
+def _empty_book_swap(
+    stack: VaultStack,
+    desk: OpenedDesk,
+    artifacts: CircuitArtifacts,
+    backend: ProvingBackend,
+    say: Say,
+) -> None:
+    """The desk signs an empty book (HF = ∞) itself and tries to commit it."""
+    from .keeper.books import BookFile
+    from .models import Portfolio
+
+    empty = BookFile(salt=desk.book.salt, portfolio=Portfolio(account=desk.client.account))
+    own = replace(desk.attestation.attestation, sequence=desk.attestation.attestation.sequence + 1,
+                  commitment=_commitment(stack, empty), issued_at=desk.client.chain_time())  # fmt: skip
+    signed = sign_attestation(own, desk.client.domain, desk.client.chain.account.key.hex())
+    proven = prove_action(desk.client, empty, stack.assets, Action.UPDATE_COMMITMENT, artifacts,
+                          backend, commitment=own.commitment)  # fmt: skip
+    _rejected("the desk swaps in an empty book it signed itself (valid HF = ∞ proof)",
+              lambda: desk.client.update_book(signed, proven.action.snapshot_id, proven.proof),
+              say)  # fmt: skip
+
+
+def _commitment(stack: VaultStack, book: object) -> int:
+    from .keeper.books import BookFile
+    from .statements.book_slots import book_slots
+
+    assert isinstance(book, BookFile)
+    symbols = [a.symbol for a in stack.assets]
+    return book_slots(book.portfolio, symbols, slots=stack.client().slots(),
+                      salt=book.salt).commitment()  # fmt: skip
+
+
+def _snapshot_spam(stack: VaultStack, desk: OpenedDesk, say: Say) -> None:
+    griefer = stack.client(stack.chain.with_key(DEV_PRIVATE_KEYS[3]))
+    first = griefer.latest_snapshot_id()
+    for _ in range(5):
+        snapshot_now(griefer)
+    _rejected(f"a griefer takes snapshots {first + 1}–{griefer.latest_snapshot_id()}, then "
+              "liquidateStale() on the healthy desk",
+              lambda: griefer.liquidate_stale(desk.client.account), say)  # fmt: skip
+    say("   (staleness is measured in time since the last proof, not in snapshots)")
 
 
 def _keeper_steps(
     stack: VaultStack, desk: OpenedDesk, backend: ProvingBackend, state: Path, say: Say
 ) -> Liquidation:
     handle = handle_from_stack(stack, stack.chain.with_key(DEV_PRIVATE_KEYS[2]))
+    for symbol in ("WETH", "WBTC"):
+        stack.set_price(symbol, scenario.CRASH[symbol])
+    advance_time(stack.chain, 1)  # the price book allows one snapshot per second
+    say(f"7. oracle: WETH {scenario.CALM['WETH']:,} → {scenario.CRASH['WETH']:,}, WBTC "
+        f"{scenario.CALM['WBTC']:,} → {scenario.CRASH['WBTC']:,} (feeds updated, mined)")  # fmt: skip
+    _stolen_proof(stack, handle.client, desk, say)
     keeper: Keeper = build_keeper(handle, [desk.book], stack.assets, backend, state,
                                   settings=KeeperSettings(poll_interval=0.02),
                                   log=JsonLog(io.StringIO()))  # fmt: skip
@@ -171,12 +243,7 @@ def _keeper_steps(
     runner = threading.Thread(target=keeper.run, args=(stop,), name="keeper", daemon=True)
     runner.start()
     try:
-        escrow_before = desk.client.escrow()
-        for symbol in ("WETH", "WBTC"):
-            stack.set_price(symbol, scenario.CRASH[symbol])
         moved = time.perf_counter()
-        say(f"7. oracle: WETH {scenario.CALM['WETH']:,} → {scenario.CRASH['WETH']:,}, WBTC "
-            f"{scenario.CALM['WBTC']:,} → {scenario.CRASH['WBTC']:,} (feeds updated, mined)")  # fmt: skip
         if not seen.wait(30):
             raise RuntimeError("the keeper did not liquidate within 30 s")
     finally:
@@ -184,35 +251,78 @@ def _keeper_steps(
         runner.join(10)
         keeper.store.close()
     done = mined[0]
-    escrow_after = desk.client.escrow()
-    repaid = (escrow_before * scenario.POLICY.close_factor_bps) // 10_000
-    bonus = (repaid * scenario.POLICY.liquidation_bonus_bps) // 10_000
-    proof_s = f"proven in {done.prove_seconds:.2f}s, " if done.prove_seconds is not None else ""
-    say(f"8. keeper: snapshot {done.snapshot_id}, HF < 1 {proof_s}liquidate() gas "
-        f"{done.gas_used:,}; {_usd(repaid)} USDC to the beneficiary, {_usd(bonus)} bonus to the "
-        f"keeper, {_usd(escrow_after)} left — oracle update → liquidation mined in "
-        f"{(done.mined_at - moved) * 1000:.0f} ms")  # fmt: skip
+    (event,) = stack.vault.events.Liquidated().get_logs(
+        from_block=done.block, to_block=done.block, argument_filters={"account": done.account}
+    )
+    args = event["args"]
+    proof_s = f" proven in {done.prove_seconds:.2f}s" if done.prove_seconds is not None else ""
+    say(f"8. keeper: snapshot {done.snapshot_id}, HF < {args['hfBelowBps'] / 10_000}{proof_s} at "
+        f"margin escrow × 1.01, bound to the keeper; liquidate() gas {done.gas_used:,}; "
+        f"{_usd(args['repay'])} USDC to the beneficiary, {_usd(args['bonus'])} bonus to the "
+        f"keeper, {_usd(args['escrowLeft'])} left (HF < 0.95: the whole escrow) — oracle "
+        f"update → liquidation mined in {(done.mined_at - moved) * 1000:.0f} ms")  # fmt: skip
     return done
 
 
-def _second_keeper(
-    stack: VaultStack,
-    desk: OpenedDesk,
-    artifacts: CircuitArtifacts,
-    backend: ProvingBackend,
-    done: Liquidation,
-    say: Say,
-) -> None:
-    other = handle_from_stack(stack, stack.chain.with_key(DEV_PRIVATE_KEYS[3])).client
-    proven = prove_action(other, desk.book, stack.assets, Action.LIQUIDATE, artifacts, backend)
-    say(f"9. a second keeper proves HF = {proven.health_factor} < 1 again at snapshot "
-        f"{proven.action.snapshot_id} and tries to liquidate at once:")  # fmt: skip
-    _rejected("its liquidate()",
-              lambda: other.liquidate(desk.client.account, proven.action.snapshot_id,
-                                      proven.proof),
-              say)  # fmt: skip
-    del done
-    say("   (one liquidation per account per cooldown: the desk gets time to re-prove)")
+def _stolen_proof(stack: VaultStack, keeper: VaultClient, desk: OpenedDesk, say: Say) -> None:
+    """Another keeper copies the keeper's liquidation (as seen in the mempool) and sends it."""
+    assert stack.artifacts is not None
+    snapshot_now(keeper)
+    with create_backend("best") as backend:
+        proven = prove_action(keeper, desk.book, stack.assets, Action.LIQUIDATE, stack.artifacts,
+                              backend)  # fmt: skip
+    action = proven.action
+    thief = stack.client(stack.chain.with_key(DEV_PRIVATE_KEYS[3]))
+    _rejected("another keeper sends a copy of the keeper's liquidate() from the mempool",
+              lambda: thief.liquidate(desk.client.account, action.snapshot_id,
+                                      action.proven_margin, action.hf_below_bps, proven.proof,
+                                      precheck=False), say)  # fmt: skip
+    say("   (the proof binds its sender: a copy is useless to anyone but the keeper)")
+
+
+def _governance_steps(stack: VaultStack, say: Say) -> None:
+    """A policy change through Safe → timelock; the guardian can pause but not unpause."""
+    gov = stack.governance
+    assert gov is not None
+    vault = stack.client()
+    new = replace(vault.policy(), min_health_bps=11_000)
+    target, data = str(stack.vault.address), calldata(vault.set_policy_call(new))
+    try:
+        gov.propose(target, data, stack.owner_keys[:1])
+    except SafeTxError as exc:
+        say(f"9. governance: one owner alone proposes minHealth 1.10: refused ({exc})")
+    else:
+        raise RuntimeError("a single owner passed a Safe transaction")
+    op = gov.propose(target, data, stack.owner_keys)
+    say(
+        f"   2 of 3 owners sign: scheduled on the timelock ({gov.status(op)}); executing now: "
+        + _refusal(lambda: gov.execute(target, data, stack.owner_keys))
+    )
+    advance_time(stack.chain, gov.min_delay + 1)
+    stack.refresh_feeds()
+    gov.execute(target, data, stack.owner_keys)
+    say(
+        f"   {gov.min_delay // 3600} h later: executed ({gov.status(op)}); the vault's minHealth "
+        f"is now {vault.policy().min_health_bps / 10_000}"
+    )
+    guardian = stack.client(stack.chain.with_key(DEV_PRIVATE_KEYS[DEV_GUARDIAN]))
+    guardian.pause()
+    say(
+        "   the guardian pauses the vault: ok; it unpauses: "
+        + _refusal(guardian.unpause)
+        + "; governance unpauses"
+    )
+    stack.govern(stack.vault, stack.vault.functions.unpause())
+
+
+def _refusal(attempt: Callable[[], object]) -> str:
+    try:
+        attempt()
+    except TransactionReverted as exc:
+        return f"rejected ({exc.error})"
+    except (GovernanceError, SafeTxError) as exc:
+        return f"refused ({exc})"
+    raise RuntimeError("the call was accepted")
 
 
 def _lender_steps(backend: ProvingBackend, say: Say) -> None:
@@ -277,7 +387,7 @@ def run_demo(say: Say = print, *, fork_url: str | None = None, backend_name: str
         url = node.url + (f" forking {fork_url}" if fork_url else "")
         stack = _deploy(chain, artifacts, say, url)
         desk = _desk_steps(stack, artifacts, backend, say)
-        done = _keeper_steps(stack, desk, backend, Path(tmp) / "keeper.sqlite", say)
-        _second_keeper(stack, desk, artifacts, backend, done, say)
+        _keeper_steps(stack, desk, backend, Path(tmp) / "keeper.sqlite", say)
+        _governance_steps(stack, say)
         _lender_steps(backend, say)
     say("done: anvil and the keeper stopped, nothing left running.")

@@ -76,6 +76,9 @@ class BindingParams(_Frozen):
     """Token units of the action (withdrawals), else 0."""
     nonce: int = Field(default=0, ge=0)
     """The account's vault nonce."""
+    submitter: str | None = None
+    """msg.sender of the transaction that uses the proof (a keeper for LIQUIDATE); default: the
+    account itself."""
 
 
 class HealthParams(_Frozen):
@@ -152,7 +155,7 @@ def _binding(value: int | BindingParams, account: str, snapshot_id: int) -> int:
     return action_binding(
         chain_id=value.chain_id, vault=value.vault, account=account,
         action=Action[value.action], amount=value.amount, nonce=value.nonce,
-        snapshot_id=snapshot_id,
+        snapshot_id=snapshot_id, submitter=value.submitter or account,
     )  # fmt: skip
 
 

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {
+    AccessControlDefaultAdminRules
+} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {Groth16Calldata} from "./Groth16Calldata.sol";
@@ -14,46 +18,66 @@ import {IHealthVerifier} from "./interfaces/IHealthVerifier.sol";
 import {IPriceBook} from "./interfaces/IPriceBook.sol";
 import {Action, ZkRiskConstants as K} from "./ZkRiskConstants.sol";
 
-/// @title RiskVault
-/// @notice Escrows one ERC-20 margin token per account and stores each account's portfolio
-///         commitment (a Poseidon hash of its private book). Money moves only with a Groth16
-///         Health proof bound to the exact action:
-///         - `deposit` needs no proof (more margin only makes a book healthier);
-///         - `commit` / `updateCommitment` / `withdraw` need a proof that the book, with the margin
-///           left after the action, has HF ≥ `minHealthBps` at the LATEST price snapshot (no
-///           picking older, better prices);
-///         - `liquidate` needs a keeper's proof that HF < 1 at a fresh snapshot no older than the
-///           account's last health proof (new snapshots cannot keep voiding keepers' proofs);
-///         - `liquidateStale` needs no proof: an account whose last health proof is older than
-///           `maxProofAge` (measured at the latest snapshot) is treated as unhealthy (fail closed).
-/// @dev Public inputs are never taken from the caller except a new commitment: the vault derives
-///      [commitment, snapshotHash, margin, thresholdMode, binding] from its own state, the price
-///      book and the policy, so a proof can only be used for the one action it was made for.
+/// @title RiskVault (v2)
+/// @notice Escrows one ERC-20 margin token per account. Each account's book is a Poseidon
+///         commitment SIGNED by the account's attester (EIP-712 `BookAttestation`; the attester of
+///         an account is set by governance only), so a desk cannot swap in a book of its own
+///         choosing. Money moves only with a Groth16 Health proof that opens the latest attested
+///         commitment and is bound to the exact action and to its submitter:
+///         - `deposit`: no proof (more margin only makes a book healthier);
+///         - `updateBook` / `proveHealth` / `withdraw`: the desk proves HF ≥ minHealthBps
+///           (degradedMinHealthBps at a degraded snapshot) with the margin left after the action;
+///         - `liquidate`: a keeper proves HF < 1 (or < 0.95) at a margin ≥ the escrow;
+///         - `liquidateStale`: no proof; an account that has not proved for `maxProofAge` seconds
+///           is treated as unhealthy (fail closed), a slice per cooldown.
+/// @dev Public inputs are never taken from the caller except a liquidation's provenMargin and
+///      threshold, which are checked: the vault derives [commitment, snapshotHash, margin,
+///      thresholdMode, binding] from its own state, the price book and the policy.
 ///      binding = uint256(keccak256(abi.encode(chainId, vault, account, action, amount, nonce,
-///      snapshotId))) mod 2^BINDING_BITS (zkrisk.engine.statements.binding; the circuit
-///      range-checks it to 252 bits, so p − binding is no second valid input); the per-account nonce, never the
-///      proof bytes (Groth16 proofs are malleable), stops replay.
+///      snapshotId, submitter))) mod 2^BINDING_BITS (zkrisk.engine.statements.binding), submitter =
+///      msg.sender: a proof copied from the mempool verifies for nobody else. The per-account
+///      nonce, never the proof bytes (Groth16 proofs are malleable), stops replay.
 ///
-///      Liquidation (both paths), Aave-style but on escrow only — the book's debts are private:
-///        repay = escrow · closeFactorBps / 10_000     → `beneficiary` (the desk's lender / the
-///                                                      protocol; stands in for the debt repaid)
-///        bonus = repay · liquidationBonusBps / 10_000 → the keeper (msg.sender)
-///      The policy keeps closeFactor · (1 + bonus) ≤ 1, so repay + bonus ≤ escrow. One liquidation
-///      per account per `liquidationCooldown`: the desk gets time to re-prove (its committed debts
-///      are now out of date) and a fail-closed account cannot be drained in one block.
+///      Snapshot window. A proof may use any snapshot taken in the last `snapshotWindow` seconds
+///      (bounds [60 s, 1 h]) whose id is not below the account's last proof's snapshot and whose
+///      prices are fresh. Desks: a stream of new snapshots (anyone may take one, at most one per
+///      `minSnapshotInterval`) can no longer void a proof that is being generated; the cost is
+///      that a desk may pick the best of the snapshots of the last `snapshotWindow` seconds, so
+///      its HF is proven against prices up to `snapshotWindow` old — an advantage bounded by the
+///      price move within that window, which minHealthBps > 1 is sized to absorb. Keepers: the
+///      same window, so a crash snapshot that prices have since recovered from cannot be used
+///      once it is `snapshotWindow` old, and a healthy desk that re-proves at a later snapshot
+///      (raising the floor id) closes it at once.
+///
+///      Liquidation size, Aave v3.3 as the model, on escrow only (the book's debts are private):
+///        slice = escrow · closeFactorBps / 10_000 for a proof of HF < 1 (hfBelowBps 10_000),
+///                escrow for a proof of HF < 0.95 (hfBelowBps 9_500),
+///                escrow · staleSliceBps / 10_000 on the stale path;
+///        dust rule: if escrow − slice < minLeftover the whole escrow is the slice;
+///        repay = slice · 10_000 / (10_000 + bonusBps) → `beneficiary` (stands in for the debt repaid),
+///        bonus = repay · bonusBps / 10_000           → the keeper (msg.sender),
+///        and when the slice is the whole escrow the rounding remainder goes to the beneficiary,
+///        so repay + bonus ≤ slice ≤ escrow always. One liquidation per account per
+///        `liquidationCooldown`: the attester gets time to sign the book with the repaid debt.
 ///      Margin in proofs is in QTY fixed point (8 decimals): token amounts are rounded down for
-///      the desk's proofs (HF ≥ threshold) and up for keepers' proofs (HF < 1), i.e. always
-///      against the prover.
-contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
+///      desks' proofs and up for keepers' (always against the prover).
+contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
     using Groth16Calldata for IHealthVerifier;
 
-    /// @notice May pause the vault (circuit breaker). Unpausing needs DEFAULT_ADMIN_ROLE.
+    /// @notice May pause the vault (circuit breaker) — nothing else. Unpausing needs the admin.
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
-    /// @notice May change the policy and the beneficiary.
+    /// @notice May change the policy, the beneficiary and accounts' attesters (the timelock).
     bytes32 public constant RISK_ADMIN_ROLE = keccak256("RISK_ADMIN_ROLE");
-    /// @notice Keepers prove HF < 1.0.
-    uint256 public constant LIQUIDATION_HF_BPS = 10_000;
+    /// @notice A proof of HF < 1.0 allows closeFactorBps of the escrow.
+    uint16 public constant LIQUIDATION_HF_BPS = 10_000;
+    /// @notice A proof of HF < 0.95 allows the whole escrow.
+    uint16 public constant FULL_LIQUIDATION_HF_BPS = 9_500;
+    /// @notice A paused vault lets desks withdraw (with a proof) once paused longer than this.
+    uint256 public constant MAX_PAUSE_BEFORE_EXIT = 3 days;
+    /// @notice EIP-712 type of a book attestation.
+    bytes32 public constant BOOK_ATTESTATION_TYPEHASH =
+        keccak256("BookAttestation(address account,uint256 commitment,uint64 sequence,uint64 issuedAt)");
 
     /// @notice How an account was liquidated.
     enum LiquidationPath {
@@ -61,32 +85,53 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
         STALE_PROOF
     }
 
-    /// @notice The risk policy (one storage slot).
-    /// @param minHealthBps HF a desk must prove for withdraw / commit / update, in [10_000, 2^16).
-    /// @param closeFactorBps Share of escrow paid to the beneficiary per liquidation, in (0, 10_000].
-    /// @param liquidationBonusBps Keeper bonus as a share of the repaid amount.
-    /// @param maxPriceAge A snapshot whose oldest price is older than this (seconds) is refused.
-    /// @param maxProofAge An account whose last health proof's snapshot is older than this at the
-    ///        latest snapshot is liquidatable without a proof.
-    /// @param liquidationCooldown Minimum seconds between two liquidations of one account.
-    struct Policy {
-        uint16 minHealthBps;
-        uint16 closeFactorBps;
-        uint16 liquidationBonusBps;
-        uint32 maxPriceAge;
-        uint32 maxProofAge;
-        uint32 liquidationCooldown;
+    /// @notice An attester's statement "`account`'s book is `commitment`", the `sequence`-th one,
+    ///         signed at `issuedAt` (EIP-712, domain "zkrisk RiskVault" version "2").
+    struct BookAttestation {
+        address account;
+        uint256 commitment;
+        uint64 sequence;
+        uint64 issuedAt;
     }
 
-    /// @notice One account's state: everything but the commitment packs into one storage slot,
-    ///         so an action reads and writes it once.
+    /// @notice The risk policy (two storage slots). Bounds are enforced (RiskVault__InvalidPolicy).
+    /// @param minHealthBps HF desks prove, [10_000, 30_000].
+    /// @param degradedMinHealthBps HF desks prove at a degraded snapshot, [minHealthBps, 40_000].
+    /// @param closeFactorBps Share of escrow a proof of HF < 1 allows, [2_000, 5_000].
+    /// @param liquidationBonusBps Keeper bonus as a share of the repaid amount, [0, 1_500].
+    /// @param staleSliceBps Share of escrow a stale liquidation takes, [100, 2_500].
+    /// @param liquidationCooldown Seconds between two liquidations of one account, [300, 7 days].
+    /// @param maxProofAge Seconds without a health proof after which an account is stale, [1 h, 30 days].
+    /// @param maxPriceAge A snapshot whose oldest price is older than this is refused, [60 s, 2 days].
+    /// @param snapshotWindow Proofs use snapshots at most this old, [60 s, 3600 s].
+    /// @param maxAttestationAge A book attestation older than this is refused, [60 s, 30 days].
+    /// @param minLeftover Dust rule: a liquidation leaving less escrow than this takes it all (token units).
+    struct Policy {
+        uint16 minHealthBps;
+        uint16 degradedMinHealthBps;
+        uint16 closeFactorBps;
+        uint16 liquidationBonusBps;
+        uint16 staleSliceBps;
+        uint32 liquidationCooldown;
+        uint32 maxProofAge;
+        uint32 maxPriceAge;
+        uint32 snapshotWindow;
+        uint32 maxAttestationAge;
+        uint128 minLeftover;
+    }
+
+    /// @notice One account's state in three storage slots: the first is read and written by every
+    ///         action, the commitment by every proof, the third by attestations only.
     /// @param escrow Margin held, in token units (≤ maxEscrow < 2^96).
-    /// @param nonce Proof-gated actions so far; every proof binds the current value.
-    /// @param lastProofAt `takenAt` of the snapshot of the last accepted health proof.
+    /// @param nonce Proof-gated actions and liquidations so far; every proof binds the current value.
+    /// @param lastProofAt `takenAt` of the snapshot of the last accepted health proof (for an
+    ///        account that never proved: the time its first book was attested).
     /// @param lastLiquidatedAt Time of the last liquidation (0 = never).
     /// @param lastProofSnapshotId Snapshot of the last accepted health proof; later proofs may not
-    ///        use older prices (48 bits: sequential ids, 2^48 snapshots is millions of years).
-    /// @param commitment The book's commitment (0 = none yet).
+    ///        use older prices.
+    /// @param commitment The latest attested book commitment (0 = none yet).
+    /// @param attester Who signs this account's books (set by governance; 0 = none).
+    /// @param bookSequence Sequence of the latest attested book (0 = none yet).
     struct AccountState {
         uint96 escrow;
         uint32 nonce;
@@ -94,11 +139,13 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
         uint40 lastLiquidatedAt;
         uint48 lastProofSnapshotId;
         uint256 commitment;
+        address attester;
+        uint64 bookSequence;
     }
 
     /// @notice The generated Groth16 verifier of Health(N), N = priceBook.slots(). Immutable.
     IHealthVerifier public immutable verifier;
-    /// @notice Source of price snapshots. Immutable.
+    /// @notice Source of price snapshots and of the outage grace period. Immutable.
     IPriceBook public immutable priceBook;
     /// @notice The escrowed ERC-20 (slot 0 of the price book). Immutable.
     IERC20 public immutable marginToken;
@@ -109,22 +156,24 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
     uint256 internal immutable _qtyDiv;
 
     Policy internal _policy;
+    // One slot, read by every liquidation and withdrawal: who is paid, the pause and its clocks.
     /// @notice Receives `repay` of every liquidation.
     address public beneficiary;
+    bool internal _paused;
+    /// @notice Time of the last pause (the exit clock of a paused vault).
+    uint40 public pausedAt;
     /// @notice Time of the last unpause: proof ages count from here at the earliest, so a pause
     ///         never makes accounts liquidatable for not proving while proving was impossible.
-    uint64 public provingResumedAt;
+    uint40 public provingResumedAt;
     mapping(address account => AccountState) internal _accounts;
 
     /// @notice Amount 0 where a positive amount is required.
     error RiskVault__ZeroAmount();
     /// @notice A zero address for the verifier, price book, token, admin, guardian or beneficiary.
     error RiskVault__ZeroAddress();
-    /// @notice Commitment 0 is reserved for "no commitment".
-    error RiskVault__ZeroCommitment();
-    /// @notice `account` has committed before: use updateCommitment.
-    error RiskVault__AlreadyCommitted(address account);
-    /// @notice `account` has no commitment: commit first.
+    /// @notice A book commitment must be a non-zero field element (0 means "no book").
+    error RiskVault__InvalidCommitment(uint256 commitment);
+    /// @notice `account` has no attested book yet: its attester must sign one (updateBook).
     error RiskVault__NoCommitment(address account);
     /// @notice Withdrawal of `requested` with only `escrow` escrowed.
     error RiskVault__InsufficientEscrow(uint256 escrow, uint256 requested);
@@ -132,83 +181,119 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
     error RiskVault__EscrowCapExceeded(uint256 escrow, uint256 maxEscrow);
     /// @notice The price book has no snapshot `snapshotId`.
     error RiskVault__UnknownSnapshot(uint256 snapshotId);
-    /// @notice Snapshot `snapshotId` holds a price from `oldestPriceAt`, older than `maxPriceAge`:
-    ///         take a new snapshot and prove against it.
+    /// @notice Snapshot `snapshotId` holds a price from `oldestPriceAt`, older than `maxPriceAge`.
     error RiskVault__StalePrice(uint256 snapshotId, uint256 oldestPriceAt, uint256 maxPriceAge);
-    /// @notice Desks prove at the latest snapshot `latestId`, not at `snapshotId`: prove again.
-    error RiskVault__NotLatestSnapshot(uint256 snapshotId, uint256 latestId);
+    /// @notice Snapshot `snapshotId` was taken at `takenAt`, before the window that opened at
+    ///         `windowStart`: take a new snapshot and prove against it.
+    error RiskVault__SnapshotOutsideWindow(uint256 snapshotId, uint256 takenAt, uint256 windowStart);
     /// @notice The account last proved at snapshot `lastProofSnapshotId`; older prices are refused.
     error RiskVault__SnapshotBeforeLastProof(uint256 snapshotId, uint256 lastProofSnapshotId);
     /// @notice The Groth16 proof does not verify for the public inputs the vault derived.
     error RiskVault__InvalidProof();
-    /// @notice `account`'s health proof is fresh until the latest snapshot passes `deadline`.
-    error RiskVault__ProofNotStale(address account, uint256 lastProofAt, uint256 deadline);
+    /// @notice `account` has proved recently enough: it is not stale before `deadline`.
+    error RiskVault__ProofNotStale(address account, uint256 deadline);
     /// @notice `account` was liquidated recently; the next liquidation is possible at `notBefore`.
     error RiskVault__LiquidationCooldown(address account, uint256 notBefore);
     /// @notice `account`'s escrow is too small to seize anything.
     error RiskVault__NothingToSeize(address account);
-    /// @notice A policy value is out of range; `what` names it.
+    /// @notice A policy value is out of its bounds; `what` names it.
     error RiskVault__InvalidPolicy(string what);
     /// @notice The price book's slot 0 holds `listed`, not the margin token.
     error RiskVault__MarginAssetMismatch(address marginToken, address listed);
     /// @notice The margin token has more than 36 decimals.
     error RiskVault__UnsupportedDecimals(uint8 decimals);
-    /// @notice `publicSignals` was asked about an action the vault does not gate (ATTEST).
-    error RiskVault__UnsupportedAction(Action action);
+    /// @notice `account` has no attester: governance must set one (setAttester).
+    error RiskVault__NoAttester(address account);
+    /// @notice The attestation is not signed by `account`'s attester `attester`.
+    error RiskVault__InvalidAttestationSignature(address account, address attester);
+    /// @notice Attestation `sequence` is not above `account`'s current book sequence `current`.
+    error RiskVault__StaleAttestationSequence(address account, uint64 sequence, uint64 current);
+    /// @notice The attestation claims to be issued at `issuedAt`, in the future.
+    error RiskVault__AttestationFromFuture(uint64 issuedAt);
+    /// @notice The attestation was issued at `issuedAt`, more than `maxAttestationAge` seconds ago.
+    error RiskVault__AttestationTooOld(uint64 issuedAt, uint256 maxAttestationAge);
+    /// @notice Only `account` itself may update its book with a proof; `sender` is not it.
+    error RiskVault__NotAccount(address account, address sender);
+    /// @notice No liquidation before `graceEndsAt` (after an oracle or sequencer outage).
+    error RiskVault__GracePeriod(uint256 graceEndsAt);
+    /// @notice Keepers prove HF < 10_000 or HF < 9_500 bps, not `hfBelowBps`.
+    error RiskVault__UnsupportedHfThreshold(uint16 hfBelowBps);
+    /// @notice The keeper's provenMargin is below the escrow's QTY amount `minMargin`.
+    error RiskVault__MarginBelowEscrow(uint256 provenMargin, uint256 minMargin);
+    /// @notice The vault is paused (same selector as OpenZeppelin's Pausable).
+    error EnforcedPause();
+    /// @notice The vault is not paused (same selector as OpenZeppelin's Pausable).
+    error ExpectedPause();
+    /// @notice The vault is paused; withdrawals with a proof reopen at `opensAt`.
+    error RiskVault__ExitNotYetOpen(uint256 opensAt);
 
     /// @notice `account` deposited `amount` (the amount received); its escrow is now `escrow`.
     event Deposited(address indexed account, uint256 amount, uint256 escrow);
-    /// @notice `account` committed its first book.
-    event Committed(address indexed account, uint256 commitment, uint256 indexed snapshotId, uint256 nonce);
-    /// @notice `account` replaced its book commitment.
-    event CommitmentUpdated(
-        address indexed account,
-        uint256 oldCommitment,
-        uint256 newCommitment,
-        uint256 indexed snapshotId,
-        uint256 nonce
+    /// @notice `account`'s book is now `commitment` (attested at `issuedAt`), sent by `submitter`.
+    event BookAttested(
+        address indexed account, uint256 commitment, uint64 sequence, uint64 issuedAt, address indexed submitter
     );
-    /// @notice `account` withdrew `amount`; its escrow is now `escrow`.
+    /// @notice `account` proved HF ≥ `thresholdBps` of its book at `snapshotId` with `nonce`
+    ///         (updateBook: UPDATE_COMMITMENT, proveHealth: ATTEST).
+    event HealthProven(
+        address indexed account, Action action, uint256 indexed snapshotId, uint256 nonce, uint16 thresholdBps
+    );
+    /// @notice `account` withdrew `amount` with a proof at `snapshotId`/`nonce`; its escrow is now `escrow`.
     event Withdrawn(address indexed account, uint256 amount, uint256 escrow, uint256 indexed snapshotId, uint256 nonce);
-    /// @notice `account` was liquidated by `keeper`: `repaid` went to `beneficiary`, `bonus` to the
-    ///         keeper, `escrow` is left.
+    /// @notice `account` was liquidated by `keeper` (path PROOF: a proof of HF < `hfBelowBps` at
+    ///         `snapshotId`; STALE_PROOF: snapshotId and hfBelowBps 0): `repay` went to the
+    ///         beneficiary, `bonus` to the keeper, `escrowLeft` is left; `nonce` was consumed.
     event Liquidated(
         address indexed account,
-        address indexed keeper,
-        address beneficiary,
         LiquidationPath path,
+        address indexed keeper,
         uint256 indexed snapshotId,
-        uint256 nonce,
-        uint256 repaid,
+        uint16 hfBelowBps,
+        uint256 repay,
         uint256 bonus,
-        uint256 escrow
+        uint256 escrowLeft,
+        uint256 nonce
     );
+    /// @notice `account`'s attester changed from `oldAttester` to `newAttester`.
+    event AttesterSet(address indexed account, address oldAttester, address newAttester);
     /// @notice The policy changed.
     event PolicyChanged(Policy oldPolicy, Policy newPolicy);
     /// @notice The beneficiary changed.
     event BeneficiaryChanged(address oldBeneficiary, address newBeneficiary);
     /// @notice Proof ages count from `timestamp` at the earliest (set on unpause).
     event ProvingResumed(uint64 timestamp);
+    /// @notice `account` (the guardian) paused the vault (same signature as OpenZeppelin's).
+    event Paused(address account);
+    /// @notice `account` (the admin) unpaused the vault (same signature as OpenZeppelin's).
+    event Unpaused(address account);
+
+    modifier whenNotPaused() {
+        if (_paused) revert EnforcedPause();
+        _;
+    }
 
     /// @param verifier_ The generated Health(N) verifier.
     /// @param priceBook_ The price book; its slot 0 must list `marginToken_`.
     /// @param marginToken_ The escrowed ERC-20 (≤ 36 decimals).
-    /// @param admin Receives DEFAULT_ADMIN_ROLE (roles, unpause) and RISK_ADMIN_ROLE (policy).
-    /// @param guardian Receives GUARDIAN_ROLE (pause).
+    /// @param admin Receives DEFAULT_ADMIN_ROLE (roles, unpause; two-step transfer with
+    ///        `adminDelay`) and RISK_ADMIN_ROLE (policy, attesters, beneficiary): the timelock.
+    /// @param adminDelay AccessControlDefaultAdminRules' delay of an admin transfer, seconds.
+    /// @param guardian Receives GUARDIAN_ROLE (pause only).
     /// @param beneficiary_ Receives the repaid share of liquidations.
-    /// @param policy_ The initial policy (validated as by the setters).
+    /// @param policy_ The initial policy (validated as by setPolicy).
     constructor(
         IHealthVerifier verifier_,
         IPriceBook priceBook_,
         IERC20Metadata marginToken_,
         address admin,
+        uint48 adminDelay,
         address guardian,
         address beneficiary_,
         Policy memory policy_
-    ) {
+    ) AccessControlDefaultAdminRules(adminDelay, admin) EIP712("zkrisk RiskVault", "2") {
         if (
-            address(verifier_) == address(0) || address(priceBook_) == address(0)
-                || address(marginToken_) == address(0) || admin == address(0) || guardian == address(0)
+            address(verifier_) == address(0) || address(priceBook_) == address(0) || address(marginToken_) == address(0)
+                || guardian == address(0)
         ) revert RiskVault__ZeroAddress();
         address listed = priceBook_.tokenAt(0);
         if (listed != address(marginToken_)) revert RiskVault__MarginAssetMismatch(address(marginToken_), listed);
@@ -227,7 +312,6 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
             _qtyDiv = 10 ** (decimals - K.QTY_DECIMALS);
             maxEscrow = Math.min(qtyMax * _qtyDiv, type(uint96).max);
         }
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(RISK_ADMIN_ROLE, admin);
         _grantRole(GUARDIAN_ROLE, guardian);
         _setPolicy(policy_);
@@ -237,10 +321,11 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ desk actions
 
     /// @notice Escrow `amount` of the margin token for msg.sender (approve the vault first).
+    ///         Allowed while paused (more margin never hurts).
     /// @dev Credits the amount actually received (fee-on-transfer safe), so the sum of escrows
     ///      always equals the vault's token balance.
     /// @param amount Token units to transfer in (> 0).
-    function deposit(uint256 amount) external nonReentrant whenNotPaused {
+    function deposit(uint256 amount) external nonReentrant {
         if (amount == 0) revert RiskVault__ZeroAmount();
         uint256 before = marginToken.balanceOf(address(this));
         marginToken.safeTransferFrom(msg.sender, address(this), amount);
@@ -253,161 +338,179 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
         emit Deposited(msg.sender, received, escrow);
     }
 
-    /// @notice Commit msg.sender's first book, proven healthy at the latest snapshot.
-    /// @dev Proof: Health(commitment, latest snapshotHash, margin = escrow (rounded down),
-    ///      HF ≥ minHealthBps, binding(UPDATE_COMMITMENT, amount 0, nonce, latest snapshot id)).
-    /// @param commitment PortfolioCommitment of the book (non-zero, < r).
-    /// @param proof Groth16 proof in zkrisk's uint256[8] layout.
-    function commit(uint256 commitment, uint256[8] calldata proof) external nonReentrant whenNotPaused {
-        AccountState storage a = _accounts[msg.sender];
-        if (a.commitment != 0) revert RiskVault__AlreadyCommitted(msg.sender);
-        if (commitment == 0) revert RiskVault__ZeroCommitment();
-        uint64 snapshotId = priceBook.latestSnapshotId();
-        uint256 nonce =
-            _acceptHealthProof(msg.sender, a, Action.UPDATE_COMMITMENT, 0, snapshotId, commitment, a.escrow, proof);
-        a.commitment = commitment;
-        emit Committed(msg.sender, commitment, snapshotId, nonce);
-    }
-
-    /// @notice Replace msg.sender's commitment (after trading) with a book proven healthy.
-    /// @dev Proof: Health(newCommitment, snapshotHash, margin = escrow (rounded down),
-    ///      HF ≥ minHealthBps, binding(UPDATE_COMMITMENT, amount 0, nonce, snapshotId)).
-    /// @param newCommitment PortfolioCommitment of the new book (non-zero, < r).
-    /// @param snapshotId The latest snapshot (and fresh).
-    /// @param proof Groth16 proof in zkrisk's uint256[8] layout.
-    function updateCommitment(uint256 newCommitment, uint256 snapshotId, uint256[8] calldata proof)
+    /// @notice Record `att.account`'s newer book, signed by its attester. ANYONE may submit it
+    ///         (the attester service, a keeper, the desk); no proof is needed, because the book is
+    ///         the attester's word, not the desk's. The account's last health proof keeps counting
+    ///         for its liveness, but every later proof must open this commitment.
+    /// @dev Requires att.sequence > bookSequence, issuedAt ≤ now ≤ issuedAt + maxAttestationAge,
+    ///      a valid EOA or ERC-1271 signature of the registered attester, and 0 < commitment < r.
+    ///      A desk that has never proved gets its proof clock started now (else a copy of its
+    ///      first updateBook's attestation, submitted here first, would make it stale at once).
+    /// @param att The attestation.
+    /// @param signature The attester's signature over attestationDigest(att).
+    function submitAttestedBook(BookAttestation calldata att, bytes calldata signature)
         external
         nonReentrant
         whenNotPaused
     {
-        AccountState storage a = _accounts[msg.sender];
-        uint256 old = a.commitment;
-        if (old == 0) revert RiskVault__NoCommitment(msg.sender);
-        if (newCommitment == 0) revert RiskVault__ZeroCommitment();
-        uint256 nonce = _acceptHealthProof(
-            msg.sender, a, Action.UPDATE_COMMITMENT, 0, snapshotId, newCommitment, a.escrow, proof
-        );
-        a.commitment = newCommitment;
-        emit CommitmentUpdated(msg.sender, old, newCommitment, snapshotId, nonce);
+        AccountState storage a = _accounts[att.account];
+        _acceptAttestation(a, att, signature);
+        if (a.lastProofAt == 0) {
+            // forge-lint: disable-next-line(unsafe-typecast)
+            a.lastProofAt = uint40(block.timestamp); // seconds fit 40 bits for 34,000 years
+        }
     }
 
-    /// @notice Withdraw `amount` of msg.sender's escrow with a proof that the book stays healthy.
-    /// @dev Proof: Health(commitment, snapshotHash, margin = escrow − amount (rounded down),
-    ///      HF ≥ minHealthBps, binding(WITHDRAW, amount, nonce, snapshotId)).
-    /// @param amount Token units (> 0, ≤ escrow).
-    /// @param snapshotId The latest snapshot (and fresh).
+    /// @notice The desk (msg.sender == att.account) records a newer attested book AND proves it
+    ///         healthy in one transaction: HF ≥ minHealthBps (degradedMinHealthBps at a degraded
+    ///         snapshot) with its whole escrow, action UPDATE_COMMITMENT, amount 0. This is also
+    ///         how a desk commits its first book. If the same attestation is already on chain
+    ///         (someone submitted it first), only the proof is checked.
+    /// @param att The attestation of the desk's book (account = msg.sender).
+    /// @param signature The attester's signature over attestationDigest(att).
+    /// @param snapshotId A snapshot within the window, not older than the last proof's, fresh prices.
     /// @param proof Groth16 proof in zkrisk's uint256[8] layout.
-    function withdraw(uint256 amount, uint256 snapshotId, uint256[8] calldata proof)
-        external
-        nonReentrant
-        whenNotPaused
-    {
+    function updateBook(
+        BookAttestation calldata att,
+        bytes calldata signature,
+        uint256 snapshotId,
+        uint256[8] calldata proof
+    ) external nonReentrant whenNotPaused {
+        if (msg.sender != att.account) revert RiskVault__NotAccount(att.account, msg.sender);
+        AccountState storage a = _accounts[msg.sender];
+        if (att.sequence != a.bookSequence || att.commitment != a.commitment || att.commitment == 0) {
+            _acceptAttestation(a, att, signature);
+        }
+        Policy storage p = _policy;
+        (uint256 nonce, uint16 threshold) =
+            _acceptHealthProof(a, p, Action.UPDATE_COMMITMENT, 0, snapshotId, a.escrow, proof);
+        emit HealthProven(msg.sender, Action.UPDATE_COMMITMENT, snapshotId, nonce, threshold);
+    }
+
+    /// @notice The desk re-proves HF ≥ minHealthBps (degradedMinHealthBps at a degraded
+    ///         snapshot) of its current attested book with its whole escrow (action ATTEST,
+    ///         amount 0): resets its proof clock. Allowed while paused.
+    /// @param snapshotId A snapshot within the window, not older than the last proof's, fresh prices.
+    /// @param proof Groth16 proof in zkrisk's uint256[8] layout.
+    function proveHealth(uint256 snapshotId, uint256[8] calldata proof) external nonReentrant {
+        AccountState storage a = _accounts[msg.sender];
+        if (a.commitment == 0) revert RiskVault__NoCommitment(msg.sender);
+        Policy storage p = _policy;
+        (uint256 nonce, uint16 threshold) = _acceptHealthProof(a, p, Action.ATTEST, 0, snapshotId, a.escrow, proof);
+        emit HealthProven(msg.sender, Action.ATTEST, snapshotId, nonce, threshold);
+    }
+
+    /// @notice Withdraw `amount` with a proof that the latest attested book, with the escrow left
+    ///         after the withdrawal, has HF ≥ minHealthBps (degradedMinHealthBps at a degraded
+    ///         snapshot). While paused: only once paused for longer than MAX_PAUSE_BEFORE_EXIT.
+    /// @param amount Token units to withdraw (0 < amount ≤ escrow).
+    /// @param snapshotId A snapshot within the window, not older than the last proof's, fresh prices.
+    /// @param proof Groth16 proof in zkrisk's uint256[8] layout.
+    function withdraw(uint256 amount, uint256 snapshotId, uint256[8] calldata proof) external nonReentrant {
+        if (_paused) {
+            uint256 opensAt = uint256(pausedAt) + MAX_PAUSE_BEFORE_EXIT;
+            if (block.timestamp <= opensAt) revert RiskVault__ExitNotYetOpen(opensAt + 1);
+        }
         if (amount == 0) revert RiskVault__ZeroAmount();
         AccountState storage a = _accounts[msg.sender];
-        uint256 commitment = a.commitment;
-        if (commitment == 0) revert RiskVault__NoCommitment(msg.sender);
+        if (a.commitment == 0) revert RiskVault__NoCommitment(msg.sender);
         uint256 escrow = a.escrow;
         if (amount > escrow) revert RiskVault__InsufficientEscrow(escrow, amount);
-        uint256 nonce =
-            _acceptHealthProof(msg.sender, a, Action.WITHDRAW, amount, snapshotId, commitment, escrow - amount, proof);
+        Policy storage p = _policy;
+        (uint256 nonce,) = _acceptHealthProof(a, p, Action.WITHDRAW, amount, snapshotId, escrow - amount, proof);
         // forge-lint: disable-next-line(unsafe-typecast)
         a.escrow = uint96(escrow - amount); // < escrow
         emit Withdrawn(msg.sender, amount, escrow - amount, snapshotId, nonce);
         marginToken.safeTransfer(msg.sender, amount);
     }
 
-    // ------------------------------------------------------------------ keepers
+    // ------------------------------------------------------------------ liquidation
 
-    /// @notice Liquidate `account` with a keeper's proof that its HF < 1 at `snapshotId`.
-    /// @dev Proof: Health(commitment, snapshotHash, margin = escrow (rounded up), HF < 1.0,
-    ///      binding(LIQUIDATE, amount 0, nonce, snapshotId)). Pays `repay` to the beneficiary and
-    ///      `bonus` to msg.sender (see the contract's NatSpec); checks-effects-interactions.
-    /// @param account The account to liquidate (committed, escrow > 0, not in cooldown).
-    /// @param snapshotId A fresh snapshot, not older than the account's last health proof.
-    /// @param proof Groth16 proof in zkrisk's uint256[8] layout.
-    function liquidate(address account, uint256 snapshotId, uint256[8] calldata proof)
-        external
-        nonReentrant
-        whenNotPaused
-    {
+    /// @notice Liquidate `account` with a keeper's proof that its latest attested book has
+    ///         HF < `hfBelowBps` at `snapshotId` with margin `provenMargin` (QTY fixed point).
+    ///         hfBelowBps 10_000 allows closeFactorBps of the escrow, 9_500 all of it (see the
+    ///         contract's NatSpec for the split and the dust rule).
+    /// @dev Dust rule for keepers: provenMargin must be ≥ the escrow's QTY amount (rounded up),
+    ///      not equal to it. HF grows with margin, so HF < t at a larger margin implies HF < t at
+    ///      the real one: a keeper proving with a buffer (the Python keeper: escrow + 1%) is not
+    ///      stalled by a dust deposit landing before its transaction, while a deposit that truly
+    ///      restores HF ≥ 1 raises the escrow above every margin at which HF < 1 was provable.
+    ///      Refused while paused, during the price book's grace period and within the cooldown.
+    /// @param account The account to liquidate (attested book, escrow > 0, not in cooldown).
+    /// @param snapshotId A snapshot within the window, not older than the account's last proof's.
+    /// @param provenMargin The proof's margin, ≥ marginQuantity(escrow, true).
+    /// @param hfBelowBps 10_000 or 9_500.
+    /// @param proof Groth16 proof in zkrisk's uint256[8] layout, bound to msg.sender.
+    function liquidate(
+        address account,
+        uint256 snapshotId,
+        uint256 provenMargin,
+        uint16 hfBelowBps,
+        uint256[8] calldata proof
+    ) external nonReentrant whenNotPaused {
         AccountState storage a = _accounts[account];
-        Policy memory p = _policy;
-        _requireLiquidatable(account, a, p);
-        uint256 hash = _freshSnapshot(snapshotId, a.lastProofSnapshotId, p.maxPriceAge).hash;
-        uint256 nonce = a.nonce;
-        uint256[5] memory pub = [
-            a.commitment,
-            hash,
-            _qty(a.escrow, true),
-            LIQUIDATION_HF_BPS | (K.MODE_BELOW << K.BPS_BITS),
-            _binding(account, Action.LIQUIDATE, 0, nonce, snapshotId)
-        ];
-        if (!verifier.verifyHealth(proof, pub)) revert RiskVault__InvalidProof();
-        _seize(account, a, p, snapshotId, nonce, LiquidationPath.PROOF);
+        Policy storage p = _policy;
+        uint256 escrow = _requireLiquidatable(account, a, p);
+        uint256 closeBps = _closeBps(hfBelowBps, p);
+        uint256 minMargin = _qty(escrow, true);
+        if (provenMargin < minMargin) revert RiskVault__MarginBelowEscrow(provenMargin, minMargin);
+        _verifyLiquidationProof(account, a, p, snapshotId, provenMargin, hfBelowBps, proof);
+        _seize(account, a, p, closeBps, snapshotId, hfBelowBps, LiquidationPath.PROOF);
     }
 
-    /// @notice Liquidate `account` without a proof because it stopped proving: its last health
-    ///         proof's snapshot is more than `maxProofAge` older than the latest snapshot (fail
-    ///         closed). Same payout rules as `liquidate`.
-    /// @dev Proof ages count from `provingResumedAt` at the earliest (no penalty for a pause).
-    ///      Anyone may call `priceBook.takeSnapshot()` first to advance the clock.
-    /// @param account The account to liquidate (committed, escrow > 0, not in cooldown).
+    /// @notice Liquidate `account` without a proof because it stopped proving: now is later than
+    ///         max(lastProofAt, provingResumedAt, priceBook.graceEndsAt()) + maxProofAge (fail
+    ///         closed). Takes staleSliceBps of the escrow (dust rule applies) per cooldown.
+    /// @dev Staleness is measured in time, not in snapshots, so snapshot spam cannot age an
+    ///      account; a pause and an outage's grace period restart the clock.
+    /// @param account The account to liquidate (attested book, escrow > 0, not in cooldown).
     function liquidateStale(address account) external nonReentrant whenNotPaused {
         AccountState storage a = _accounts[account];
-        Policy memory p = _policy;
+        Policy storage p = _policy;
         _requireLiquidatable(account, a, p);
-        (uint64 latestId, IPriceBook.Snapshot memory latest) = priceBook.latestSnapshot();
         uint256 deadline = _proofDeadline(a, p);
-        if (latest.takenAt <= deadline) revert RiskVault__ProofNotStale(account, a.lastProofAt, deadline);
-        _seize(account, a, p, latestId, a.nonce, LiquidationPath.STALE_PROOF);
+        if (block.timestamp <= deadline) revert RiskVault__ProofNotStale(account, deadline);
+        _seize(account, a, p, p.staleSliceBps, 0, 0, LiquidationPath.STALE_PROOF);
     }
 
     // ------------------------------------------------------------------ admin
 
-    /// @notice Stop every deposit, commitment, withdrawal and liquidation. Only GUARDIAN_ROLE.
-    function pause() external onlyRole(GUARDIAN_ROLE) {
-        _pause();
+    /// @notice Stop attestations, book updates and liquidations (deposits and proveHealth go on;
+    ///         withdrawals reopen after MAX_PAUSE_BEFORE_EXIT). Only GUARDIAN_ROLE.
+    function pause() external onlyRole(GUARDIAN_ROLE) whenNotPaused {
+        _paused = true;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        pausedAt = uint40(block.timestamp); // seconds fit 40 bits for 34,000 years
+        emit Paused(msg.sender);
     }
 
     /// @notice Resume; proof ages restart from now. Only DEFAULT_ADMIN_ROLE (a guardian key can
     ///         stop the vault but not restart it).
     function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _unpause();
+        if (!_paused) revert ExpectedPause();
+        _paused = false;
         // forge-lint: disable-next-line(unsafe-typecast)
-        uint64 now_ = uint64(block.timestamp); // seconds fit 64 bits
+        uint40 now_ = uint40(block.timestamp); // seconds fit 40 bits for 34,000 years
         provingResumedAt = now_;
+        emit Unpaused(msg.sender);
         emit ProvingResumed(now_);
     }
 
-    /// @notice Set the HF desks must prove. Only RISK_ADMIN_ROLE.
-    /// @param minHealthBps In [10_000, 2^16).
-    function setMinHealth(uint16 minHealthBps) external onlyRole(RISK_ADMIN_ROLE) {
-        Policy memory p = _policy;
-        p.minHealthBps = minHealthBps;
-        _setPolicy(p);
+    /// @notice Replace the whole policy (bounds in the Policy NatSpec). Only RISK_ADMIN_ROLE.
+    /// @param policy_ The new policy.
+    function setPolicy(Policy calldata policy_) external onlyRole(RISK_ADMIN_ROLE) {
+        _setPolicy(policy_);
     }
 
-    /// @notice Set the price and proof age limits. Only RISK_ADMIN_ROLE.
-    /// @param maxPriceAge Seconds (> 0) a snapshot's oldest price may be old when used.
-    /// @param maxProofAge Seconds (> 0) after which an account that has not proved is liquidatable.
-    function setMaxAges(uint32 maxPriceAge, uint32 maxProofAge) external onlyRole(RISK_ADMIN_ROLE) {
-        Policy memory p = _policy;
-        (p.maxPriceAge, p.maxProofAge) = (maxPriceAge, maxProofAge);
-        _setPolicy(p);
-    }
-
-    /// @notice Set the liquidation terms. Only RISK_ADMIN_ROLE.
-    /// @param closeFactorBps In (0, 10_000].
-    /// @param liquidationBonusBps With closeFactor · (10_000 + bonus) ≤ 10_000².
-    /// @param liquidationCooldown Seconds between two liquidations of one account.
-    function setLiquidationTerms(uint16 closeFactorBps, uint16 liquidationBonusBps, uint32 liquidationCooldown)
-        external
-        onlyRole(RISK_ADMIN_ROLE)
-    {
-        Policy memory p = _policy;
-        (p.closeFactorBps, p.liquidationBonusBps, p.liquidationCooldown) =
-            (closeFactorBps, liquidationBonusBps, liquidationCooldown);
-        _setPolicy(p);
+    /// @notice Set who signs `account`'s books (EOA or ERC-1271 contract; 0 revokes: no new book
+    ///         can be attested). Only RISK_ADMIN_ROLE.
+    /// @param account The desk's account.
+    /// @param attester The attester.
+    function setAttester(address account, address attester) external onlyRole(RISK_ADMIN_ROLE) {
+        if (account == address(0)) revert RiskVault__ZeroAddress();
+        AccountState storage a = _accounts[account];
+        emit AttesterSet(account, a.attester, attester);
+        a.attester = attester;
     }
 
     /// @notice Set who receives the repaid share of liquidations. Only RISK_ADMIN_ROLE.
@@ -417,6 +520,11 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
     }
 
     // ------------------------------------------------------------------ views
+
+    /// @notice True while the guardian's pause is in force.
+    function paused() external view returns (bool) {
+        return _paused;
+    }
 
     /// @notice The current policy.
     function policy() external view returns (Policy memory) {
@@ -438,55 +546,113 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
         return _accounts[account].nonce;
     }
 
-    /// @notice Whether `account` is liquidatable without a proof now, and until when (latest
-    ///         snapshot time) its last proof counts as fresh.
+    /// @notice `account`'s latest attested commitment (0 = none).
+    function commitmentOf(address account) external view returns (uint256) {
+        return _accounts[account].commitment;
+    }
+
+    /// @notice Who signs `account`'s books (0 = none).
+    function attesterOf(address account) external view returns (address) {
+        return _accounts[account].attester;
+    }
+
+    /// @notice Sequence of `account`'s latest attested book; the next must be larger.
+    function bookSequence(address account) external view returns (uint64) {
+        return _accounts[account].bookSequence;
+    }
+
+    /// @notice The price book's end of grace period (no liquidation before it).
+    function graceEndsAt() external view returns (uint256) {
+        return priceBook.graceEndsAt();
+    }
+
+    /// @notice Whether `account` is liquidatable without a proof now (cooldown and grace aside),
+    ///         and the time after which it is.
     function proofStatus(address account) external view returns (bool stale, uint256 deadline) {
         AccountState storage a = _accounts[account];
         deadline = _proofDeadline(a, _policy);
-        (, IPriceBook.Snapshot memory latest) = priceBook.latestSnapshot();
-        stale = a.commitment != 0 && latest.takenAt > deadline;
+        stale = a.commitment != 0 && block.timestamp > deadline;
     }
 
-    /// @notice The binding a proof for this action must carry.
-    function bindingFor(address account, Action action, uint256 amount, uint256 nonce, uint256 snapshotId)
-        external
-        view
-        returns (uint256)
-    {
-        return _binding(account, action, amount, nonce, snapshotId);
+    /// @notice The EIP-712 domain separator (name "zkrisk RiskVault", version "2").
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
     }
 
-    /// @notice The five public signals the vault would verify for `action` by `account` now (for
-    ///         provers to check their statement before proving; snapshot freshness is not checked).
-    /// @param commitment The new commitment for UPDATE_COMMITMENT (0 = the stored one); ignored
-    ///        otherwise.
-    function publicSignals(address account, Action action, uint256 amount, uint256 snapshotId, uint256 commitment)
-        external
-        view
-        returns (uint256[5] memory pub)
-    {
+    /// @notice The EIP-712 digest the attester signs for `att`.
+    function attestationDigest(BookAttestation calldata att) external view returns (bytes32) {
+        return _attestationDigest(att);
+    }
+
+    /// @notice The binding a proof for this action, sent by `submitter`, must carry.
+    function bindingFor(
+        address account,
+        Action action,
+        uint256 amount,
+        uint256 nonce,
+        uint256 snapshotId,
+        address submitter
+    ) external view returns (uint256) {
+        return _binding(account, action, amount, nonce, snapshotId, submitter);
+    }
+
+    /// @notice The five public signals the vault would verify now for `action` on `account` sent
+    ///         by `submitter` (for provers to check their statement before proving; the window,
+    ///         freshness and cooldown are not checked).
+    /// @param amount WITHDRAW: the amount; otherwise 0.
+    /// @param commitment UPDATE_COMMITMENT: the new attested commitment (0 = the stored one);
+    ///        ignored otherwise.
+    /// @param provenMargin LIQUIDATE: the keeper's margin; ignored otherwise.
+    /// @param hfBelowBps LIQUIDATE: 10_000 or 9_500; ignored otherwise.
+    function publicSignals(
+        address account,
+        Action action,
+        uint256 amount,
+        uint256 snapshotId,
+        uint256 commitment,
+        address submitter,
+        uint256 provenMargin,
+        uint16 hfBelowBps
+    ) external view returns (uint256[5] memory pub) {
         AccountState storage a = _accounts[account];
+        Policy storage p = _policy;
         uint256 escrow = a.escrow;
+        IPriceBook.Snapshot memory s = priceBook.snapshot(snapshotId);
         pub[0] = a.commitment;
-        pub[1] = priceBook.snapshot(snapshotId).hash;
-        pub[4] = _binding(account, action, amount, a.nonce, snapshotId);
+        pub[1] = s.hash;
+        pub[4] = _binding(account, action, amount, a.nonce, snapshotId, submitter);
+        uint256 threshold = s.degraded ? p.degradedMinHealthBps : p.minHealthBps;
         if (action == Action.WITHDRAW) {
             if (amount > escrow) revert RiskVault__InsufficientEscrow(escrow, amount);
-            (pub[2], pub[3]) = (_qty(escrow - amount, false), _policy.minHealthBps);
-        } else if (action == Action.UPDATE_COMMITMENT) {
-            if (commitment != 0) pub[0] = commitment;
-            (pub[2], pub[3]) = (_qty(escrow, false), _policy.minHealthBps);
-        } else if (action == Action.LIQUIDATE) {
-            (pub[2], pub[3]) = (_qty(escrow, true), LIQUIDATION_HF_BPS | (K.MODE_BELOW << K.BPS_BITS));
+            (pub[2], pub[3]) = (_qty(escrow - amount, false), threshold);
+        } else if (action == Action.UPDATE_COMMITMENT || action == Action.ATTEST) {
+            if (action == Action.UPDATE_COMMITMENT && commitment != 0) pub[0] = commitment;
+            (pub[2], pub[3]) = (_qty(escrow, false), threshold);
         } else {
-            revert RiskVault__UnsupportedAction(action);
+            _closeBps(hfBelowBps, p);
+            (pub[2], pub[3]) = (provenMargin, uint256(hfBelowBps) | (K.MODE_BELOW << K.BPS_BITS));
         }
     }
 
-    /// @notice What a liquidation of `account` would pay now: `repay` to the beneficiary and
-    ///         `bonus` to the keeper.
-    function previewLiquidation(address account) external view returns (uint256 repay, uint256 bonus) {
-        return _split(_accounts[account].escrow, _policy);
+    /// @notice What a proof-path liquidation of `account` at `hfBelowBps` would pay now:
+    ///         `repay` to the beneficiary, `bonus` to the keeper, `escrowLeft` left.
+    function previewLiquidation(address account, uint16 hfBelowBps)
+        external
+        view
+        returns (uint256 repay, uint256 bonus, uint256 escrowLeft)
+    {
+        Policy storage p = _policy;
+        return _split(_accounts[account].escrow, _closeBps(hfBelowBps, p), p);
+    }
+
+    /// @notice What a stale-path liquidation of `account` would pay now.
+    function previewStaleLiquidation(address account)
+        external
+        view
+        returns (uint256 repay, uint256 bonus, uint256 escrowLeft)
+    {
+        Policy storage p = _policy;
+        return _split(_accounts[account].escrow, p.staleSliceBps, p);
     }
 
     /// @notice A token amount in the proofs' QTY fixed point (8 decimals).
@@ -497,53 +663,65 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ internals
 
-    /// @dev Verifies a desk's HF ≥ minHealthBps proof and consumes the nonce. Returns the nonce used.
+    /// @dev Checks an attestation and records it (commitment, sequence, event).
+    function _acceptAttestation(AccountState storage a, BookAttestation calldata att, bytes calldata signature)
+        internal
+    {
+        uint256 c = att.commitment;
+        if (c == 0 || c >= K.SNARK_SCALAR_FIELD) revert RiskVault__InvalidCommitment(c);
+        uint64 current = a.bookSequence;
+        if (att.sequence <= current) revert RiskVault__StaleAttestationSequence(att.account, att.sequence, current);
+        if (att.issuedAt > block.timestamp) revert RiskVault__AttestationFromFuture(att.issuedAt);
+        uint256 maxAge = _policy.maxAttestationAge;
+        if (block.timestamp - att.issuedAt > maxAge) revert RiskVault__AttestationTooOld(att.issuedAt, maxAge);
+        address attester = a.attester;
+        if (attester == address(0)) revert RiskVault__NoAttester(att.account);
+        bytes32 digest = _attestationDigest(att);
+        // ECDSA first (no EXTCODESIZE of a cold account), then ERC-1271 for contract attesters.
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (
+            (err != ECDSA.RecoverError.NoError || signer != attester)
+                && !SignatureChecker.isValidERC1271SignatureNowCalldata(attester, digest, signature)
+        ) revert RiskVault__InvalidAttestationSignature(att.account, attester);
+        a.commitment = c;
+        a.bookSequence = att.sequence;
+        emit BookAttested(att.account, c, att.sequence, att.issuedAt, msg.sender);
+    }
+
+    /// @dev Verifies a desk's HF ≥ threshold proof of its stored commitment for `action` and
+    ///      consumes the nonce; returns the nonce used and the threshold proven.
     function _acceptHealthProof(
-        address account,
         AccountState storage a,
+        Policy storage p,
         Action action,
         uint256 amount,
         uint256 snapshotId,
-        uint256 commitment,
         uint256 marginAfter,
         uint256[8] calldata proof
-    ) internal returns (uint256 nonce) {
-        Policy memory p = _policy;
-        IPriceBook.Snapshot memory s = _latestFreshSnapshot(snapshotId, p.maxPriceAge);
+    ) internal returns (uint256 nonce, uint16 threshold) {
+        IPriceBook.Snapshot memory s = _usableSnapshot(snapshotId, a.lastProofSnapshotId, p);
+        threshold = s.degraded ? p.degradedMinHealthBps : p.minHealthBps;
         nonce = a.nonce;
         uint256[5] memory pub = [
-            commitment,
+            a.commitment,
             s.hash,
             _qty(marginAfter, false),
-            uint256(p.minHealthBps), // mode AT_LEAST = 0
-            _binding(account, action, amount, nonce, snapshotId)
+            uint256(threshold), // mode AT_LEAST = 0
+            _binding(msg.sender, action, amount, nonce, snapshotId, msg.sender)
         ];
         if (!verifier.verifyHealth(proof, pub)) revert RiskVault__InvalidProof();
         // forge-lint: disable-next-line(unsafe-typecast)
         a.nonce = uint32(nonce + 1); // 2^32 proof-gated actions per account
-        // Snapshots are taken at non-decreasing times and ids never go back, so this is monotone.
+        // Ids never go back and snapshots are taken at non-decreasing times: monotone.
         // forge-lint: disable-next-line(unsafe-typecast)
         a.lastProofAt = uint40(s.takenAt); // seconds: fits 40 bits for 34,000 years
         // forge-lint: disable-next-line(unsafe-typecast)
-        a.lastProofSnapshotId = uint48(snapshotId); // an existing id: ≤ latestSnapshotId
+        a.lastProofSnapshotId = uint48(snapshotId); // an existing id (sequential from 1)
     }
 
-    /// @dev Desks prove at the latest snapshot only: with a choice among fresh snapshots, a desk
-    ///      that is unhealthy at the latest prices could still withdraw at better, older ones.
-    function _latestFreshSnapshot(uint256 snapshotId, uint256 maxPriceAge)
-        internal
-        view
-        returns (IPriceBook.Snapshot memory s)
-    {
-        uint64 latestId;
-        (latestId, s) = priceBook.latestSnapshot();
-        if (snapshotId != latestId) revert RiskVault__NotLatestSnapshot(snapshotId, latestId);
-        _requireFresh(snapshotId, s, maxPriceAge);
-    }
-
-    /// @dev Keepers may prove at any fresh snapshot not older than the account's last health proof,
-    ///      so a stream of new snapshots cannot keep invalidating their proofs.
-    function _freshSnapshot(uint256 snapshotId, uint256 lastProofSnapshotId, uint256 maxPriceAge)
+    /// @dev A snapshot a proof may use: it exists, is not older than the account's last proof's,
+    ///      was taken within the last snapshotWindow seconds and its prices are fresh.
+    function _usableSnapshot(uint256 snapshotId, uint256 lastProofSnapshotId, Policy storage p)
         internal
         view
         returns (IPriceBook.Snapshot memory s)
@@ -552,67 +730,123 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
             revert RiskVault__SnapshotBeforeLastProof(snapshotId, lastProofSnapshotId);
         }
         s = priceBook.snapshot(snapshotId);
-        _requireFresh(snapshotId, s, maxPriceAge);
-    }
-
-    function _requireFresh(uint256 snapshotId, IPriceBook.Snapshot memory s, uint256 maxPriceAge) internal view {
         if (s.takenAt == 0) revert RiskVault__UnknownSnapshot(snapshotId);
-        if (block.timestamp > s.oldestPriceAt + maxPriceAge) {
-            revert RiskVault__StalePrice(snapshotId, s.oldestPriceAt, maxPriceAge);
+        if (uint256(s.takenAt) + p.snapshotWindow < block.timestamp) {
+            revert RiskVault__SnapshotOutsideWindow(snapshotId, s.takenAt, block.timestamp - p.snapshotWindow);
+        }
+        if (block.timestamp > uint256(s.oldestPriceAt) + p.maxPriceAge) {
+            revert RiskVault__StalePrice(snapshotId, s.oldestPriceAt, p.maxPriceAge);
         }
     }
 
-    function _requireLiquidatable(address account, AccountState storage a, Policy memory p) internal view {
+    /// @dev Common liquidation preconditions; returns the escrow.
+    function _requireLiquidatable(address account, AccountState storage a, Policy storage p)
+        internal
+        view
+        returns (uint256 escrow)
+    {
         if (a.commitment == 0) revert RiskVault__NoCommitment(account);
-        if (a.escrow == 0) revert RiskVault__NothingToSeize(account);
+        escrow = a.escrow;
+        if (escrow == 0) revert RiskVault__NothingToSeize(account);
         uint256 last = a.lastLiquidatedAt;
         if (last != 0 && block.timestamp < last + p.liquidationCooldown) {
             revert RiskVault__LiquidationCooldown(account, last + p.liquidationCooldown);
         }
+        uint256 grace = priceBook.graceEndsAt();
+        if (block.timestamp < grace) revert RiskVault__GracePeriod(grace);
     }
 
-    function _proofDeadline(AccountState storage a, Policy memory p) internal view returns (uint256) {
-        return Math.max(a.lastProofAt, provingResumedAt) + p.maxProofAge;
+    /// @dev The share of escrow a proof of HF < hfBelowBps allows.
+    function _closeBps(uint16 hfBelowBps, Policy storage p) internal view returns (uint256) {
+        if (hfBelowBps == LIQUIDATION_HF_BPS) return p.closeFactorBps;
+        if (hfBelowBps == FULL_LIQUIDATION_HF_BPS) return K.BPS_SCALE;
+        revert RiskVault__UnsupportedHfThreshold(hfBelowBps);
     }
 
-    function _split(uint256 escrow, Policy memory p) internal pure returns (uint256 repay, uint256 bonus) {
-        repay = escrow * p.closeFactorBps / K.BPS_SCALE;
+    function _proofDeadline(AccountState storage a, Policy storage p) internal view returns (uint256) {
+        uint256 clock = Math.max(Math.max(a.lastProofAt, provingResumedAt), priceBook.graceEndsAt());
+        return clock + p.maxProofAge;
+    }
+
+    /// @dev slice = escrow · sliceBps (all of it under minLeftover), split into repay + bonus.
+    function _split(uint256 escrow, uint256 sliceBps, Policy storage p)
+        internal
+        view
+        returns (uint256 repay, uint256 bonus, uint256 left)
+    {
+        uint256 slice = escrow * sliceBps / K.BPS_SCALE;
+        if (escrow - slice < p.minLeftover) slice = escrow;
+        repay = slice * K.BPS_SCALE / (K.BPS_SCALE + p.liquidationBonusBps);
         bonus = repay * p.liquidationBonusBps / K.BPS_SCALE;
+        if (slice == escrow) repay = escrow - bonus; // the rounding remainder: nothing is left
+        left = escrow - repay - bonus;
+    }
+
+    /// @dev A keeper's HF < hfBelowBps proof of the stored commitment at provenMargin, bound to
+    ///      msg.sender and the current nonce.
+    function _verifyLiquidationProof(
+        address account,
+        AccountState storage a,
+        Policy storage p,
+        uint256 snapshotId,
+        uint256 provenMargin,
+        uint16 hfBelowBps,
+        uint256[8] calldata proof
+    ) internal view {
+        IPriceBook.Snapshot memory s = _usableSnapshot(snapshotId, a.lastProofSnapshotId, p);
+        uint256[5] memory pub = [
+            a.commitment,
+            s.hash,
+            provenMargin,
+            uint256(hfBelowBps) | (K.MODE_BELOW << K.BPS_BITS),
+            _binding(account, Action.LIQUIDATE, 0, a.nonce, snapshotId, msg.sender)
+        ];
+        if (!verifier.verifyHealth(proof, pub)) revert RiskVault__InvalidProof();
     }
 
     /// @dev Effects first (escrow, nonce, cooldown, event), then the two transfers.
     function _seize(
         address account,
         AccountState storage a,
-        Policy memory p,
+        Policy storage p,
+        uint256 sliceBps,
         uint256 snapshotId,
-        uint256 nonce,
+        uint16 hfBelowBps,
         LiquidationPath path
     ) internal {
-        uint256 escrow = a.escrow;
-        (uint256 repay, uint256 bonus) = _split(escrow, p);
+        uint256 nonce = a.nonce;
+        (uint256 repay, uint256 bonus, uint256 left) = _split(a.escrow, sliceBps, p);
         if (repay == 0) revert RiskVault__NothingToSeize(account);
-        uint256 left = escrow - repay - bonus;
         // forge-lint: disable-next-line(unsafe-typecast)
         a.escrow = uint96(left); // < escrow
         // forge-lint: disable-next-line(unsafe-typecast)
         a.nonce = uint32(nonce + 1);
         // forge-lint: disable-next-line(unsafe-typecast)
         a.lastLiquidatedAt = uint40(block.timestamp);
-        address to = beneficiary;
-        emit Liquidated(account, msg.sender, to, path, snapshotId, nonce, repay, bonus, left);
-        marginToken.safeTransfer(to, repay);
+        emit Liquidated(account, path, msg.sender, snapshotId, hfBelowBps, repay, bonus, left, nonce);
+        marginToken.safeTransfer(beneficiary, repay);
         if (bonus != 0) marginToken.safeTransfer(msg.sender, bonus);
     }
 
-    /// @dev keccak256(abi.encode(chainId, vault, account, action, amount, nonce, snapshotId)) mod
-    ///      2^BINDING_BITS (< r). Not mod r: Health range-checks the binding to BINDING_BITS bits.
-    function _binding(address account, Action action, uint256 amount, uint256 nonce, uint256 snapshotId)
-        internal
-        view
-        returns (uint256)
-    {
-        bytes32 h = keccak256(abi.encode(block.chainid, address(this), account, action, amount, nonce, snapshotId));
+    function _attestationDigest(BookAttestation calldata att) internal view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(BOOK_ATTESTATION_TYPEHASH, att.account, att.commitment, att.sequence, att.issuedAt))
+        );
+    }
+
+    /// @dev keccak256(abi.encode(chainId, vault, account, action, amount, nonce, snapshotId,
+    ///      submitter)) mod 2^BINDING_BITS (< r; Health range-checks the binding to BINDING_BITS).
+    function _binding(
+        address account,
+        Action action,
+        uint256 amount,
+        uint256 nonce,
+        uint256 snapshotId,
+        address submitter
+    ) internal view returns (uint256) {
+        bytes32 h = keccak256(
+            abi.encode(block.chainid, address(this), account, action, amount, nonce, snapshotId, submitter)
+        );
         return uint256(h) % (1 << K.BINDING_BITS);
     }
 
@@ -622,17 +856,22 @@ contract RiskVault is AccessControl, Pausable, ReentrancyGuardTransient {
     }
 
     function _setPolicy(Policy memory p) internal {
-        if (p.minHealthBps < LIQUIDATION_HF_BPS) revert RiskVault__InvalidPolicy("minHealthBps < 10000");
-        if (p.closeFactorBps == 0 || p.closeFactorBps > K.BPS_SCALE) {
-            revert RiskVault__InvalidPolicy("closeFactorBps not in (0, 10000]");
-        }
-        if (uint256(p.closeFactorBps) * (K.BPS_SCALE + p.liquidationBonusBps) > K.BPS_SCALE * K.BPS_SCALE) {
-            revert RiskVault__InvalidPolicy("closeFactor * (1 + bonus) > 1");
-        }
-        if (p.maxPriceAge == 0) revert RiskVault__InvalidPolicy("maxPriceAge == 0");
-        if (p.maxProofAge == 0) revert RiskVault__InvalidPolicy("maxProofAge == 0");
+        _bound(p.minHealthBps, 10_000, 30_000, "minHealthBps");
+        _bound(p.degradedMinHealthBps, p.minHealthBps, 40_000, "degradedMinHealthBps");
+        _bound(p.closeFactorBps, 2_000, 5_000, "closeFactorBps");
+        _bound(p.liquidationBonusBps, 0, 1_500, "liquidationBonusBps");
+        _bound(p.staleSliceBps, 100, 2_500, "staleSliceBps");
+        _bound(p.liquidationCooldown, 300, 7 days, "liquidationCooldown");
+        _bound(p.maxProofAge, 1 hours, 30 days, "maxProofAge");
+        _bound(p.maxPriceAge, 60, 2 days, "maxPriceAge");
+        _bound(p.snapshotWindow, 60, 3600, "snapshotWindow");
+        _bound(p.maxAttestationAge, 60, 30 days, "maxAttestationAge");
         emit PolicyChanged(_policy, p);
         _policy = p;
+    }
+
+    function _bound(uint256 value, uint256 min, uint256 max, string memory what) internal pure {
+        if (value < min || value > max) revert RiskVault__InvalidPolicy(what);
     }
 
     function _setBeneficiary(address beneficiary_) internal {

@@ -7,8 +7,10 @@ import {MockERC20} from "../src/mocks/MockERC20.sol";
 import {ReentrantToken} from "../src/mocks/ReentrantToken.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
-/// @notice A malicious margin token re-enters the vault in the middle of a liquidation's payout.
-///         The cooldown is set to 0 so that only the reentrancy guard stands in the way.
+/// @notice A malicious margin token re-enters the vault in the middle of a payout. The cooldown is
+///         set to its minimum and the re-entry happens in the same block, so only the reentrancy
+///         guard stands in the way of a second seizure (the cooldown check reads lastLiquidatedAt,
+///         which the effects already wrote — the guard is the first line, CEI the second).
 contract ReentrancyTest is VaultFixture {
     ReentrantToken internal evil;
 
@@ -19,34 +21,30 @@ contract ReentrancyTest is VaultFixture {
 
     function setUp() public override {
         super.setUp();
-        vault.setLiquidationTerms(5_000, 500, 0);
         _commitDesk();
     }
 
     function test_liquidate_when_the_token_reenters_liquidate_then_escrow_is_seized_once() public {
         _crash();
         uint256[8] memory proof = _proof("liquidate");
-        evil.arm(address(vault), address(vault), abi.encodeCall(RiskVault.liquidate, (desk, 2, proof)));
-        (uint256 repay, uint256 bonus) = vault.previewLiquidation(desk);
-        vm.prank(keeper);
-        vault.liquidate(desk, 2, proof);
+        evil.arm(
+            address(vault), address(vault), abi.encodeCall(RiskVault.liquidate, (desk, 2, keeperMargin, 10_000, proof))
+        );
+        (,, uint256 left) = vault.previewLiquidation(desk, 10_000);
+        _liquidate("liquidate", keeperMargin, 10_000);
         _assertReentryRefused();
-        assertEq(vault.escrowOf(desk), deposit - repay - bonus, "seized exactly once");
+        assertEq(vault.escrowOf(desk), left, "seized exactly once");
         assertEq(margin.balanceOf(address(vault)), vault.escrowOf(desk), "escrow conserved");
     }
 
     function test_liquidateStale_when_the_token_reenters_liquidateStale_then_escrow_is_seized_once() public {
         vm.warp(START + vault.policy().maxProofAge + 1);
-        _refreshFeeds();
-        book.takeSnapshot();
-        // Without the guard this re-entry would succeed: the account is still stale and the
-        // cooldown is 0, so a second (and third, …) seizure would drain the escrow.
         evil.arm(address(vault), address(vault), abi.encodeCall(RiskVault.liquidateStale, (desk)));
-        (uint256 repay, uint256 bonus) = vault.previewLiquidation(desk);
+        (,, uint256 left) = vault.previewStaleLiquidation(desk);
         vm.prank(keeper);
         vault.liquidateStale(desk);
         _assertReentryRefused();
-        assertEq(vault.escrowOf(desk), deposit - repay - bonus, "seized exactly once");
+        assertEq(vault.escrowOf(desk), left, "seized exactly once");
         assertEq(margin.balanceOf(address(vault)), vault.escrowOf(desk), "escrow conserved");
     }
 
@@ -57,6 +55,17 @@ contract ReentrancyTest is VaultFixture {
         vault.withdraw(withdrawal, 1, proof);
         _assertReentryRefused();
         assertEq(vault.escrowOf(desk), deposit - withdrawal);
+        assertEq(margin.balanceOf(address(vault)), vault.escrowOf(desk), "escrow conserved");
+    }
+
+    function test_deposit_when_the_token_reenters_deposit_then_it_is_refused() public {
+        margin.mint(desk, 10);
+        vm.startPrank(desk);
+        margin.approve(address(vault), 10);
+        evil.arm(desk, address(vault), abi.encodeCall(RiskVault.deposit, (1)));
+        vault.deposit(5);
+        vm.stopPrank();
+        _assertReentryRefused();
         assertEq(margin.balanceOf(address(vault)), vault.escrowOf(desk), "escrow conserved");
     }
 

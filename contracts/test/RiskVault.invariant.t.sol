@@ -9,57 +9,81 @@ import {IPriceBook} from "../src/interfaces/IPriceBook.sol";
 import {MockAggregator} from "../src/mocks/MockAggregator.sol";
 import {MockERC20} from "../src/mocks/MockERC20.sol";
 
-/// @notice Drives the vault with random sequences of deposits, forged and real proofs, stale
-///         liquidations, price crashes, snapshots and time jumps, and records in ghost variables
-///         anything that must never happen.
+/// @notice Aave v3-style handler: random sequences of deposits, attested and forged books, real
+///         and forged proofs (withdrawals, liquidations, empty-book swaps), stale liquidations,
+///         crashes, recoveries and time jumps. Ghost variables record what must never happen.
 contract VaultHandler is ZkTest {
     RiskVault internal immutable vault;
     PriceBook internal immutable book;
     MockERC20 internal immutable margin;
     MockAggregator[] internal feeds;
+    MockAggregator[] internal secondaries;
+    uint256[] internal calmAnswers;
     uint256[] internal crashAnswers;
     address internal immutable desk;
     address internal immutable keeper;
+    uint256 internal immutable attesterKey;
     address[] public actors;
+    uint256[3] internal commitments; // book, rebalanced, empty
+    uint256 internal immutable bookCommitment;
     uint256 internal immutable withdrawal;
-    uint256[8] internal withdrawProof;
-    uint256[8] internal liquidateProof;
-    uint256[8] internal liquidateAfterWithdrawProof;
+    uint256 internal immutable deposit;
+    uint256[2] internal keeperMargins;
+    mapping(string name => uint256[8]) internal proofs;
 
-    // Ghosts: what must stay 0 / bounded.
-    uint256 public forgedSuccesses;
-    uint256 public staleUses;
-    uint256 public supersededDeskUses;
+    // Ghosts.
+    uint256 public attestedCommitment; // what the real attester last signed for the desk
+    uint256 public withdrawalsWithoutAttestedBook;
+    uint256 public liquidationsOfHealthyBooks;
     uint256 public unjustifiedStaleLiquidations;
-    uint256 public realWithdrawals;
-    uint256 public realLiquidations;
-    mapping(address account => uint256 accepted) public nonceConsumingActions;
+    uint256 public forgedSuccesses;
+    uint256 public crashTakenAt; // 0 = no crash snapshot yet (snapshot 2 is the crash)
+    uint256 public calls;
 
     constructor(
+        VaultFixture fx,
         RiskVault vault_,
         PriceBook book_,
         MockERC20 margin_,
-        MockAggregator[] memory feeds_,
-        uint256[] memory crashAnswers_,
         address[] memory actors_,
-        uint256 withdrawal_,
-        uint256[8][3] memory proofs
+        uint256[] memory answers,
+        uint256[3] memory commitments_,
+        uint256[5] memory amounts
     ) {
         (vault, book, margin) = (vault_, book_, margin_);
-        feeds = feeds_;
-        crashAnswers = crashAnswers_;
         actors = actors_;
-        (desk, keeper) = (actors_[0], address(0xBEE9));
-        withdrawal = withdrawal_;
-        (withdrawProof, liquidateProof, liquidateAfterWithdrawProof) = (proofs[0], proofs[1], proofs[2]);
-        nonceConsumingActions[desk] = 1; // the commit in setUp
+        (desk, keeper) = (actors_[0], actors_[1]);
+        attesterKey = amounts[0];
+        (withdrawal, deposit) = (amounts[1], amounts[2]);
+        keeperMargins = [amounts[3], amounts[4]];
+        commitments = commitments_;
+        bookCommitment = commitments_[0];
+        attestedCommitment = commitments_[0];
+        uint256 n = answers.length / 2;
+        for (uint256 i; i < n; ++i) {
+            calmAnswers.push(answers[i]);
+            crashAnswers.push(answers[n + i]);
+        }
+        fx; // feeds are set by the test through setFeeds
+    }
+
+    function setFeeds(MockAggregator[] memory f, MockAggregator[] memory g) external {
+        feeds = f;
+        secondaries = g;
+    }
+
+    function setProof(string memory name, uint256[8] memory proof) external {
+        proofs[name] = proof;
     }
 
     function actorCount() external view returns (uint256) {
         return actors.length;
     }
 
-    function deposit(uint256 actorSeed, uint256 amount) external {
+    // ------------------------------------------------ actions
+
+    function deposit_(uint256 actorSeed, uint256 amount) external {
+        calls++;
         address who = actors[actorSeed % actors.length];
         amount = bound(amount, 1, 1e12);
         margin.mint(who, amount);
@@ -69,96 +93,105 @@ contract VaultHandler is ZkTest {
         vm.stopPrank();
     }
 
-    /// A real proof with one word replaced, for any actor, amount and snapshot.
-    function withdrawForged(uint256 actorSeed, uint256 amount, uint256 snapshotId, uint256 seed) external {
-        address who = actors[actorSeed % actors.length];
-        uint256[8] memory proof = _forge(withdrawProof, seed);
-        vm.prank(who);
-        try vault.withdraw(bound(amount, 1, 1e12), bound(snapshotId, 0, 3), proof) {
-            forgedSuccesses++;
-        } catch {}
-    }
-
-    /// The real withdraw proof, but for another account or another amount.
-    function withdrawMisused(uint256 actorSeed, uint256 amount) external {
-        address who = actors[actorSeed % actors.length];
-        amount = bound(amount, 1, 1e12);
-        if (who == desk && amount == withdrawal) return;
-        vm.prank(who);
-        try vault.withdraw(amount, 1, withdrawProof) {
-            forgedSuccesses++;
-        } catch {}
-    }
-
-    function liquidateForged(uint256 actorSeed, uint256 snapshotId, uint256 seed) external {
-        address who = actors[actorSeed % actors.length];
-        uint256[8] memory proof = _forge(liquidateProof, seed);
+    /// The attester (or, with `forge`, the desk's own key) signs one of the three books.
+    function submitBook(uint256 which, bool forge) external {
+        calls++;
+        which = which % 3;
+        RiskVault.BookAttestation memory att = RiskVault.BookAttestation({
+            account: desk,
+            commitment: commitments[which],
+            sequence: vault.bookSequence(desk) + 1,
+            issuedAt: uint64(block.timestamp)
+        });
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(forge ? 0xDE5C : attesterKey, vault.attestationDigest(att));
         vm.prank(keeper);
-        try vault.liquidate(who, bound(snapshotId, 0, 3), proof) {
-            forgedSuccesses++;
+        try vault.submitAttestedBook(att, abi.encodePacked(r, s, v)) {
+            if (!forge) attestedCommitment = commitments[which];
         } catch {}
     }
 
-    function withdrawReal() external {
-        (bool fresh,) = _fresh(1);
-        bool latest = book.latestSnapshotId() == 1;
+    /// The desk's real withdrawal proofs: of its real book, and of the empty book (attack 1).
+    function withdrawReal(bool empty) external {
+        calls++;
+        uint256 amount = empty ? deposit : withdrawal;
         vm.prank(desk);
-        try vault.withdraw(withdrawal, 1, withdrawProof) {
-            realWithdrawals++;
-            nonceConsumingActions[desk]++;
-            if (!fresh) staleUses++;
-            if (!latest) supersededDeskUses++;
+        try vault.withdraw(amount, 1, proofs[empty ? "emptyWithdraw" : "withdraw"]) {
+            if (vault.commitmentOf(desk) != attestedCommitment) withdrawalsWithoutAttestedBook++;
         } catch {}
     }
 
-    function liquidateReal(bool afterWithdraw) external {
-        (bool fresh,) = _fresh(2);
-        vm.prank(keeper);
-        try vault.liquidate(desk, 2, afterWithdraw ? liquidateAfterWithdrawProof : liquidateProof) {
-            realLiquidations++;
-            nonceConsumingActions[desk]++;
-            if (!fresh) staleUses++;
+    function withdrawForged(uint256 actorSeed, uint256 amount, uint256 seed) external {
+        calls++;
+        address who = actors[actorSeed % actors.length];
+        vm.prank(who);
+        try vault.withdraw(bound(amount, 1, 1e12), bound(seed, 0, 3), _forge(proofs["withdraw"], seed)) {
+            forgedSuccesses++;
+        } catch {}
+    }
+
+    /// The keeper's real proofs (HF < 1, HF < 0.95, and after a withdrawal), sent by anyone.
+    function liquidateReal(uint256 which, bool byKeeper) external {
+        calls++;
+        which = which % 3;
+        string memory name = which == 0 ? "liquidate" : which == 1 ? "liquidate95" : "liquidateAfterWithdraw";
+        uint16 hf = which == 1 ? 9_500 : 10_000;
+        uint256 m = which == 2 ? keeperMargins[1] : keeperMargins[0];
+        vm.prank(byKeeper ? keeper : actors[2]);
+        try vault.liquidate(desk, 2, m, hf, proofs[name]) {
+            if (!byKeeper) forgedSuccesses++;
+            // The book is unhealthy only at the crash snapshot; rebalanced and empty books never.
+            bool crashInWindow = crashTakenAt != 0 && crashTakenAt + vault.policy().snapshotWindow >= block.timestamp;
+            if (vault.commitmentOf(desk) != bookCommitment || !crashInWindow) liquidationsOfHealthyBooks++;
         } catch {}
     }
 
     function liquidateStale(uint256 actorSeed) external {
+        calls++;
         address who = actors[actorSeed % actors.length];
-        RiskVault.AccountState memory s = vault.accountState(who);
-        (, IPriceBook.Snapshot memory latest) = book.latestSnapshot();
-        uint256 clock = s.lastProofAt > vault.provingResumedAt() ? s.lastProofAt : vault.provingResumedAt();
-        bool stale = latest.takenAt > clock + vault.policy().maxProofAge;
+        RiskVault.AccountState memory a = vault.accountState(who);
+        uint256 clock = a.lastProofAt;
+        if (vault.provingResumedAt() > clock) clock = vault.provingResumedAt();
+        uint256 grace = book.graceEndsAt();
+        if (grace > clock) clock = grace;
+        bool stale = block.timestamp > clock + vault.policy().maxProofAge && block.timestamp >= grace;
         vm.prank(keeper);
         try vault.liquidateStale(who) {
-            nonceConsumingActions[who]++;
-            if (!stale || s.commitment == 0) unjustifiedStaleLiquidations++;
+            if (!stale || a.commitment == 0) unjustifiedStaleLiquidations++;
         } catch {}
     }
 
-    /// Snapshot 2 is the crash the liquidation proofs were made for.
+    /// Snapshot 2 is the crash the keeper's proofs were made for.
     function crash() external {
+        calls++;
         if (book.latestSnapshotId() != 1) return;
-        for (uint256 i; i < crashAnswers.length; ++i) {
-            feeds[i].setAnswer(int256(crashAnswers[i]));
-        }
-        try book.takeSnapshot() {} catch {}
+        _setAnswers(crashAnswers);
+        try book.takeSnapshot() {
+            crashTakenAt = block.timestamp;
+        } catch {}
     }
 
-    function refreshFeedsAndSnapshot() external {
-        if (book.latestSnapshotId() < 2) return; // keep ids 1 and 2 for the real proofs
-        for (uint256 i; i < feeds.length; ++i) {
-            (, int256 answer,,,) = feeds[i].latestRoundData();
-            feeds[i].setAnswer(answer);
-        }
+    function recover() external {
+        calls++;
+        if (book.latestSnapshotId() < 2) return;
+        _setAnswers(calmAnswers);
         try book.takeSnapshot() {} catch {}
     }
 
     function warp(uint256 seconds_) external {
+        calls++;
+        vm.warp(block.timestamp + bound(seconds_, 0, 900));
+    }
+
+    function warpFar(uint256 seconds_) external {
+        calls++;
         vm.warp(block.timestamp + bound(seconds_, 0, 2 days));
     }
 
-    function _fresh(uint256 snapshotId) internal view returns (bool fresh, IPriceBook.Snapshot memory s) {
-        s = book.snapshot(snapshotId);
-        fresh = s.takenAt != 0 && block.timestamp <= s.oldestPriceAt + vault.policy().maxPriceAge;
+    function _setAnswers(uint256[] storage answers) internal {
+        for (uint256 i; i < answers.length; ++i) {
+            feeds[i].setAnswer(int256(answers[i]));
+            secondaries[i].setAnswer(int256(answers[i]));
+        }
     }
 
     function _forge(uint256[8] memory proof, uint256 seed) internal pure returns (uint256[8] memory) {
@@ -177,18 +210,44 @@ contract RiskVaultInvariantTest is VaultFixture {
     function setUp() public override {
         super.setUp();
         _commitDesk();
-        address[] memory actors = new address[](3);
-        (actors[0], actors[1], actors[2]) = (desk, address(0xA1), address(0xB2));
-        uint256[8][3] memory proofs = [_proof("withdraw"), _proof("liquidate"), _proof("liquidateAfterWithdraw")];
+        address[] memory actors = new address[](4);
+        (actors[0], actors[1], actors[2], actors[3]) = (desk, keeper, stranger, address(0xB2));
+        uint256[] memory answers = new uint256[](calmAnswers.length * 2);
+        for (uint256 i; i < calmAnswers.length; ++i) {
+            (answers[i], answers[calmAnswers.length + i]) = (calmAnswers[i], crashAnswers[i]);
+        }
         handler = new VaultHandler(
-            vault, book, margin, feeds, crashAnswers, actors, withdrawal, proofs
+            this,
+            vault,
+            book,
+            margin,
+            actors,
+            answers,
+            [commitment, rebalanced, emptyCommitment],
+            [attesterKey, withdrawal, deposit, keeperMargin, keeperMarginAfterWithdraw]
         );
+        handler.setFeeds(feeds, secondaries);
+        string[5] memory names = ["withdraw", "emptyWithdraw", "liquidate", "liquidate95", "liquidateAfterWithdraw"];
+        for (uint256 i; i < names.length; ++i) {
+            handler.setProof(names[i], _proof(names[i]));
+        }
     }
 
     /// @dev forge-std's StdInvariant selector: fuzz only the handler.
     function targetContracts() public view returns (address[] memory targets) {
         targets = new address[](1);
         targets[0] = address(handler);
+    }
+
+    function invariant_no_withdrawal_without_an_attested_book() public view {
+        assertEq(handler.withdrawalsWithoutAttestedBook(), 0, "a withdrawal opened a book the attester never signed");
+    }
+
+    function invariant_no_liquidation_of_a_book_healthy_at_every_snapshot_in_the_window() public view {
+        assertEq(
+            handler.liquidationsOfHealthyBooks(), 0, "a book healthy at every snapshot in the window was liquidated"
+        );
+        assertEq(handler.unjustifiedStaleLiquidations(), 0, "a live account was liquidated without a proof");
     }
 
     function invariant_escrow_is_conserved() public view {
@@ -199,22 +258,7 @@ contract RiskVaultInvariantTest is VaultFixture {
         assertEq(sum, margin.balanceOf(address(vault)), "sum of escrows == vault token balance");
     }
 
-    function invariant_no_withdrawal_or_liquidation_without_a_valid_proof() public view {
-        assertEq(handler.forgedSuccesses(), 0, "a forged or misused proof moved money");
-        assertEq(handler.unjustifiedStaleLiquidations(), 0, "a fresh account was liquidated without proof");
-    }
-
-    function invariant_no_stale_price_is_used() public view {
-        assertEq(handler.staleUses(), 0, "a proof was accepted at a snapshot with a stale price");
-        assertEq(handler.supersededDeskUses(), 0, "a desk proved health at superseded prices");
-    }
-
-    function invariant_no_nonce_is_reused() public view {
-        assertLe(handler.realWithdrawals(), 1, "the withdraw proof was accepted twice");
-        assertLe(handler.realLiquidations(), 2, "more liquidations than liquidation proofs");
-        for (uint256 i; i < handler.actorCount(); ++i) {
-            address a = handler.actors(i);
-            assertEq(vault.nonceOf(a), handler.nonceConsumingActions(a), "nonce == accepted actions");
-        }
+    function invariant_no_forged_or_stolen_proof_moves_money() public view {
+        assertEq(handler.forgedSuccesses(), 0, "a forged or stolen proof moved money");
     }
 }

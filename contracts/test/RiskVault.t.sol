@@ -3,15 +3,13 @@ pragma solidity ^0.8.24;
 
 import {VaultFixture} from "./utils/VaultFixture.sol";
 import {RiskVault} from "../src/RiskVault.sol";
-import {PriceBook} from "../src/PriceBook.sol";
 import {Groth16Calldata} from "../src/Groth16Calldata.sol";
 import {Action} from "../src/ZkRiskConstants.sol";
 import {MockERC20} from "../src/mocks/MockERC20.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
-/// @notice RiskVault with REAL Groth16 proofs (fixtures proved by the engine for this vault's
-///         address), one behaviour per test.
+/// @notice RiskVault v2 with REAL Groth16 proofs (fixtures proved by the engine for this vault's
+///         address), one behaviour per test. The nine attacks are in RiskVaultAttacks.t.sol.
 contract RiskVaultTest is VaultFixture {
     // ------------------------------------------------------------ deposit
 
@@ -24,7 +22,6 @@ contract RiskVaultTest is VaultFixture {
         vault.deposit(deposit);
         vm.stopPrank();
         assertEq(vault.escrowOf(desk), deposit);
-        assertEq(margin.balanceOf(address(vault)), deposit);
     }
 
     function test_deposit_when_amount_is_zero_then_reverts() public {
@@ -33,20 +30,15 @@ contract RiskVaultTest is VaultFixture {
         vault.deposit(0);
     }
 
-    function test_deposit_when_paused_then_reverts() public {
+    function test_deposit_when_paused_then_succeeds() public {
         vm.prank(guardian);
         vault.pause();
-        margin.mint(desk, 1);
-        vm.startPrank(desk);
-        margin.approve(address(vault), 1);
-        vm.expectRevert(Pausable.EnforcedPause.selector);
-        vault.deposit(1);
-        vm.stopPrank();
+        _deposit(desk, 1);
+        assertEq(vault.escrowOf(desk), 1);
     }
 
     function test_deposit_when_escrow_would_not_fit_the_circuit_then_reverts() public {
         uint256 cap = vault.maxEscrow();
-        assertEq(cap, ((uint256(1) << 80) - 1) / 100, "6-decimal token: cap = (2^80 - 1) / 10^2");
         _deposit(desk, cap);
         margin.mint(desk, 1);
         vm.startPrank(desk);
@@ -56,86 +48,222 @@ contract RiskVaultTest is VaultFixture {
         vm.stopPrank();
     }
 
-    function testFuzz_deposit_credits_exactly_the_amount_received(uint256 amount) public {
-        amount = bound(amount, 1, vault.maxEscrow());
-        _deposit(desk, amount);
-        assertEq(vault.escrowOf(desk), amount);
-        assertEq(margin.balanceOf(address(vault)), amount);
+    // ------------------------------------------------------------ attestations
+
+    function test_attestationDigest_equals_the_python_eip712_digest() public view {
+        assertEq(vault.attestationDigest(_att(commitment, 1)), _pyDigests["book"], "book digest");
+        assertEq(vault.attestationDigest(_att(rebalanced, 2)), _pyDigests["rebalanced"], "rebalanced digest");
+        assertEq(vault.attestationDigest(_att(emptyCommitment, 2)), _pyDigests["empty"], "empty digest");
     }
 
-    // ------------------------------------------------------------ commit
-
-    function test_commit_with_a_real_proof_stores_commitment_and_consumes_nonce() public {
-        _deposit(desk, deposit);
+    function test_submitAttestedBook_by_anyone_records_the_book_and_emits() public {
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(commitment, 1);
         vm.expectEmit(true, true, false, true, address(vault));
-        emit RiskVault.Committed(desk, commitment, 1, 0);
+        emit RiskVault.BookAttested(desk, commitment, 1, uint64(START), stranger);
+        vm.prank(stranger);
+        vault.submitAttestedBook(att, sig);
+        assertEq(vault.commitmentOf(desk), commitment);
+        assertEq(vault.bookSequence(desk), 1);
+        assertEq(vault.accountState(desk).lastProofAt, START, "a never-proved desk's clock starts now");
+    }
+
+    function test_submitAttestedBook_when_the_sequence_is_not_newer_then_reverts() public {
+        _submitBook(commitment, 1);
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(rebalanced, 1);
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__StaleAttestationSequence.selector, desk, 1, 1));
+        vault.submitAttestedBook(att, sig);
+    }
+
+    function test_submitAttestedBook_when_issued_in_the_future_then_reverts() public {
+        RiskVault.BookAttestation memory att = _att(commitment, 1);
+        att.issuedAt = uint64(block.timestamp + 1);
+        bytes memory sig = _sign(attesterKey, att);
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__AttestationFromFuture.selector, att.issuedAt));
+        vault.submitAttestedBook(att, sig);
+    }
+
+    function test_submitAttestedBook_at_max_age_succeeds_and_one_second_later_reverts() public {
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(commitment, 1);
+        uint256 snap = _snapshotState();
+        vm.warp(START + policy.maxAttestationAge);
+        vault.submitAttestedBook(att, sig);
+        _restore(snap);
+        vm.warp(START + policy.maxAttestationAge + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                RiskVault.RiskVault__AttestationTooOld.selector, uint64(START), policy.maxAttestationAge
+            )
+        );
+        vault.submitAttestedBook(att, sig);
+    }
+
+    function test_submitAttestedBook_when_the_account_has_no_attester_then_reverts() public {
+        vault.setAttester(desk, address(0));
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(commitment, 1);
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__NoAttester.selector, desk));
+        vault.submitAttestedBook(att, sig);
+    }
+
+    function test_submitAttestedBook_when_the_signature_is_for_another_book_then_reverts() public {
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(commitment, 1);
+        att.commitment = rebalanced;
+        vm.expectRevert(
+            abi.encodeWithSelector(RiskVault.RiskVault__InvalidAttestationSignature.selector, desk, attester)
+        );
+        vault.submitAttestedBook(att, sig);
+    }
+
+    function test_submitAttestedBook_when_the_commitment_is_zero_or_not_a_field_element_then_reverts() public {
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(0, 1);
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__InvalidCommitment.selector, 0));
+        vault.submitAttestedBook(att, sig);
+        (att, sig) = _attested(commitment + R, 1);
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__InvalidCommitment.selector, commitment + R));
+        vault.submitAttestedBook(att, sig);
+    }
+
+    function test_submitAttestedBook_when_paused_then_reverts() public {
+        vm.prank(guardian);
+        vault.pause();
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(commitment, 1);
+        vm.expectRevert(RiskVault.EnforcedPause.selector);
+        vault.submitAttestedBook(att, sig);
+    }
+
+    function test_after_a_newer_attested_book_then_proofs_of_the_old_book_revert() public {
+        _commitDesk();
+        _submitBook(rebalanced, 2);
         vm.prank(desk);
-        vault.commit(commitment, _proof("commit"));
+        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
+        vault.withdraw(withdrawal, 1, _proof("withdraw"));
+    }
+
+    // ------------------------------------------------------------ updateBook / proveHealth
+
+    function test_updateBook_commits_the_first_book_with_a_real_proof() public {
+        _deposit(desk, deposit);
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(commitment, 1);
+        vm.expectEmit(true, true, false, true, address(vault));
+        emit RiskVault.HealthProven(desk, Action.UPDATE_COMMITMENT, 1, 0, policy.minHealthBps);
+        vm.prank(desk);
+        vault.updateBook(att, sig, 1, _proof("update0"));
         RiskVault.AccountState memory s = vault.accountState(desk);
         assertEq(s.commitment, commitment);
         assertEq(s.nonce, 1);
         assertEq(s.lastProofSnapshotId, 1);
         assertEq(s.lastProofAt, START);
+        assertEq(s.bookSequence, 1);
     }
 
-    function test_commit_when_already_committed_then_reverts() public {
+    function test_updateBook_replaces_the_book_with_a_newer_attestation() public {
         _commitDesk();
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(rebalanced, 2);
         vm.prank(desk);
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__AlreadyCommitted.selector, desk));
-        vault.commit(commitment, _proof("commit"));
+        vault.updateBook(att, sig, 1, _proof("update"));
+        assertEq(vault.commitmentOf(desk), rebalanced);
+        assertEq(vault.nonceOf(desk), 2);
     }
 
-    function test_commit_when_commitment_differs_from_the_proven_one_then_reverts() public {
+    function test_updateBook_when_someone_submitted_the_attestation_first_then_the_proof_still_counts() public {
         _deposit(desk, deposit);
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(commitment, 1);
+        vault.submitAttestedBook(att, sig); // front-run from the mempool
         vm.prank(desk);
-        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.commit(commitment + 1, _proof("commit"));
+        vault.updateBook(att, sig, 1, _proof("update0"));
+        assertEq(vault.nonceOf(desk), 1);
     }
 
-    function test_commit_when_margin_differs_from_the_proven_one_then_reverts() public {
+    function test_updateBook_when_sent_by_another_account_then_reverts() public {
+        _deposit(desk, deposit);
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(commitment, 1);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__NotAccount.selector, desk, stranger));
+        vault.updateBook(att, sig, 1, _proof("update0"));
+    }
+
+    function test_updateBook_when_the_margin_differs_from_the_proven_one_then_reverts() public {
         _deposit(desk, deposit + 1);
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(commitment, 1);
         vm.prank(desk);
         vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.commit(commitment, _proof("commit"));
+        vault.updateBook(att, sig, 1, _proof("update0"));
     }
 
-    function test_commit_when_commitment_is_zero_then_reverts() public {
-        vm.prank(desk);
-        vm.expectRevert(RiskVault.RiskVault__ZeroCommitment.selector);
-        vault.commit(0, _proof("commit"));
-    }
-
-    function test_commit_when_commitment_plus_r_aliases_the_proven_one_then_reverts() public {
-        _deposit(desk, deposit);
-        vm.prank(desk);
-        vm.expectRevert(abi.encodeWithSelector(Groth16Calldata.Groth16Calldata__PublicInputNotInField.selector, 0));
-        vault.commit(commitment + R, _proof("commit"));
-    }
-
-    function testFuzz_commit_when_commitment_is_not_a_field_element_then_reverts(uint256 value) public {
-        value = bound(value, R, type(uint256).max);
-        _deposit(desk, deposit);
-        vm.prank(desk);
-        vm.expectRevert(abi.encodeWithSelector(Groth16Calldata.Groth16Calldata__PublicInputNotInField.selector, 0));
-        vault.commit(value, _proof("commit"));
-    }
-
-    function test_commit_when_paused_then_reverts() public {
+    function test_updateBook_when_paused_then_reverts() public {
         _deposit(desk, deposit);
         vm.prank(guardian);
         vault.pause();
+        (RiskVault.BookAttestation memory att, bytes memory sig) = _attested(commitment, 1);
         vm.prank(desk);
-        vm.expectRevert(Pausable.EnforcedPause.selector);
-        vault.commit(commitment, _proof("commit"));
+        vm.expectRevert(RiskVault.EnforcedPause.selector);
+        vault.updateBook(att, sig, 1, _proof("update0"));
     }
 
-    function test_commit_when_the_latest_snapshot_is_not_the_proven_one_then_reverts() public {
-        _deposit(desk, deposit);
-        vm.warp(block.timestamp + 1);
-        book.takeSnapshot(); // same prices, snapshot 2: another hash and binding
+    function test_proveHealth_resets_the_proof_clock_and_consumes_the_nonce() public {
+        _commitDesk();
         vm.prank(desk);
-        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.commit(commitment, _proof("commit"));
+        vault.proveHealth(1, _proof("prove"));
+        assertEq(vault.nonceOf(desk), 2);
+        vm.prank(desk);
+        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector); // replay: nonce 1 is spent
+        vault.proveHealth(1, _proof("prove"));
+    }
+
+    function test_proveHealth_when_paused_then_succeeds() public {
+        _commitDesk();
+        vm.prank(guardian);
+        vault.pause();
+        vm.prank(desk);
+        vault.proveHealth(1, _proof("prove"));
+    }
+
+    function test_proveHealth_when_no_book_then_reverts() public {
+        vm.prank(desk);
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__NoCommitment.selector, desk));
+        vault.proveHealth(1, _proof("prove"));
+    }
+
+    function test_proveHealth_at_a_snapshot_before_the_last_proof_then_reverts() public {
+        _commitDesk();
+        _calmSnapshot2(MIN_SNAPSHOT_INTERVAL);
+        vm.prank(desk);
+        vault.proveHealth(2, _proof("prove2"));
+        vm.prank(desk);
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__SnapshotBeforeLastProof.selector, 1, 2));
+        vault.proveHealth(1, _proof("prove"));
+    }
+
+    function test_proveHealth_at_an_unknown_snapshot_then_reverts() public {
+        _commitDesk();
+        vm.prank(desk);
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__UnknownSnapshot.selector, 9));
+        vault.proveHealth(9, _proof("prove"));
+    }
+
+    function test_proveHealth_at_the_window_edge_succeeds_and_one_second_later_reverts() public {
+        _commitDesk();
+        uint256 snap = _snapshotState();
+        vm.warp(START + policy.snapshotWindow);
+        vm.prank(desk);
+        vault.proveHealth(1, _proof("prove"));
+        _restore(snap);
+        vm.warp(START + policy.snapshotWindow + 1);
+        vm.prank(desk);
+        vm.expectRevert(
+            abi.encodeWithSelector(RiskVault.RiskVault__SnapshotOutsideWindow.selector, 1, START, START + 1)
+        );
+        vault.proveHealth(1, _proof("prove"));
+    }
+
+    function test_proveHealth_when_the_snapshot_prices_are_stale_then_reverts() public {
+        _commitDesk();
+        RiskVault.Policy memory p = policy;
+        p.maxPriceAge = 60;
+        vault.setPolicy(p);
+        vm.warp(START + 61);
+        vm.prank(desk);
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__StalePrice.selector, 1, START, 60));
+        vault.proveHealth(1, _proof("prove"));
     }
 
     // ------------------------------------------------------------ withdraw
@@ -146,7 +274,6 @@ contract RiskVaultTest is VaultFixture {
         emit RiskVault.Withdrawn(desk, withdrawal, deposit - withdrawal, 1, 1);
         vm.prank(desk);
         vault.withdraw(withdrawal, 1, _proof("withdraw"));
-        assertEq(vault.escrowOf(desk), deposit - withdrawal);
         assertEq(margin.balanceOf(desk), withdrawal);
         assertEq(vault.nonceOf(desk), 2);
     }
@@ -155,203 +282,74 @@ contract RiskVaultTest is VaultFixture {
         _commitDesk();
         vm.prank(desk);
         vault.withdraw(withdrawal, 1, _proof("withdraw"));
-        _deposit(desk, withdrawal); // same escrow again: only the consumed nonce differs
+        _deposit(desk, withdrawal);
         vm.prank(desk);
         vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
         vault.withdraw(withdrawal, 1, _proof("withdraw"));
     }
 
-    function test_withdraw_when_the_proof_is_for_another_account_then_reverts() public {
-        _commitDesk();
-        _cloneAccount(desk, stranger); // same commitment, escrow and nonce: only the binding differs
-        assertEq(vault.escrowOf(stranger), deposit);
-        vm.prank(stranger);
-        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.withdraw(withdrawal, 1, _proof("withdraw"));
-    }
-
-    function test_withdraw_when_the_proof_is_for_another_snapshot_then_reverts() public {
-        _commitDesk();
-        vm.warp(block.timestamp + 1);
-        book.takeSnapshot(); // snapshot 2, same prices
-        vm.prank(desk);
-        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.withdraw(withdrawal, 2, _proof("withdraw"));
-    }
-
-    function test_withdraw_when_the_proof_is_a_commit_proof_then_reverts() public {
+    function test_withdraw_when_the_amount_differs_from_the_proven_one_then_reverts() public {
         _commitDesk();
         vm.prank(desk);
         vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.withdraw(withdrawal, 1, _proof("commit"));
+        vault.withdraw(withdrawal - 1, 1, _proof("withdraw"));
     }
 
-    function test_withdraw_when_price_is_stale_then_reverts() public {
-        _commitDesk();
-        uint256 maxAge = vault.policy().maxPriceAge;
-        vm.warp(START + maxAge + 1);
-        vm.prank(desk);
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__StalePrice.selector, 1, START, maxAge));
-        vault.withdraw(withdrawal, 1, _proof("withdraw"));
-    }
-
-    function test_withdraw_at_the_last_fresh_second_then_succeeds() public {
-        _commitDesk();
-        vm.warp(START + vault.policy().maxPriceAge);
-        vm.prank(desk);
-        vault.withdraw(withdrawal, 1, _proof("withdraw"));
-        assertEq(vault.escrowOf(desk), deposit - withdrawal);
-    }
-
-    function test_withdraw_when_snapshot_is_unknown_then_reverts() public {
-        _commitDesk();
-        vm.prank(desk);
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__NotLatestSnapshot.selector, 9, 1));
-        vault.withdraw(withdrawal, 9, _proof("withdraw"));
-    }
-
-    function test_withdraw_when_prices_crashed_since_the_proven_snapshot_then_reverts() public {
-        _commitDesk();
-        _crash(); // snapshot 1 is still fresh, but no longer the latest: no escape at old prices
-        vm.prank(desk);
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__NotLatestSnapshot.selector, 1, 2));
-        vault.withdraw(withdrawal, 1, _proof("withdraw"));
-    }
-
-    function test_updateCommitment_when_a_newer_snapshot_exists_then_reverts() public {
-        _commitDesk();
-        _crash();
-        vm.prank(desk);
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__NotLatestSnapshot.selector, 1, 2));
-        vault.updateCommitment(rebalanced, 1, _proof("update"));
-    }
-
-    function test_withdraw_when_no_commitment_then_reverts() public {
+    function test_withdraw_when_no_book_then_reverts() public {
         _deposit(desk, deposit);
         vm.prank(desk);
         vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__NoCommitment.selector, desk));
         vault.withdraw(withdrawal, 1, _proof("withdraw"));
     }
 
-    function test_withdraw_when_amount_exceeds_escrow_then_reverts() public {
+    function test_withdraw_when_amount_is_zero_or_above_escrow_then_reverts() public {
         _commitDesk();
-        vm.prank(desk);
-        vm.expectRevert(
-            abi.encodeWithSelector(RiskVault.RiskVault__InsufficientEscrow.selector, deposit, deposit + 1)
-        );
-        vault.withdraw(deposit + 1, 1, _proof("withdraw"));
-    }
-
-    function test_withdraw_when_amount_is_zero_then_reverts() public {
-        _commitDesk();
-        vm.prank(desk);
+        vm.startPrank(desk);
         vm.expectRevert(RiskVault.RiskVault__ZeroAmount.selector);
         vault.withdraw(0, 1, _proof("withdraw"));
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__InsufficientEscrow.selector, deposit, deposit + 1));
+        vault.withdraw(deposit + 1, 1, _proof("withdraw"));
+        vm.stopPrank();
     }
 
-    function test_withdraw_when_paused_then_reverts() public {
-        _commitDesk();
-        vm.prank(guardian);
-        vault.pause();
-        vm.prank(desk);
-        vm.expectRevert(Pausable.EnforcedPause.selector);
-        vault.withdraw(withdrawal, 1, _proof("withdraw"));
-    }
+    // ------------------------------------------------------------ liquidate
 
-    // ------------------------------------------------------------ updateCommitment
-
-    function test_updateCommitment_with_a_real_proof_replaces_the_commitment() public {
-        _commitDesk();
-        vm.expectEmit(true, true, false, true, address(vault));
-        emit RiskVault.CommitmentUpdated(desk, commitment, rebalanced, 1, 1);
-        vm.prank(desk);
-        vault.updateCommitment(rebalanced, 1, _proof("update"));
-        assertEq(vault.accountState(desk).commitment, rebalanced);
-        assertEq(vault.nonceOf(desk), 2);
-    }
-
-    function test_updateCommitment_when_no_commitment_then_reverts() public {
-        vm.prank(desk);
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__NoCommitment.selector, desk));
-        vault.updateCommitment(rebalanced, 1, _proof("update"));
-    }
-
-    function test_updateCommitment_when_new_commitment_is_zero_then_reverts() public {
-        _commitDesk();
-        vm.prank(desk);
-        vm.expectRevert(RiskVault.RiskVault__ZeroCommitment.selector);
-        vault.updateCommitment(0, 1, _proof("update"));
-    }
-
-    function test_updateCommitment_when_new_commitment_plus_r_then_reverts() public {
-        _commitDesk();
-        vm.prank(desk);
-        vm.expectRevert(abi.encodeWithSelector(Groth16Calldata.Groth16Calldata__PublicInputNotInField.selector, 0));
-        vault.updateCommitment(rebalanced + R, 1, _proof("update"));
-    }
-
-    function test_updateCommitment_when_the_proof_is_for_another_commitment_then_reverts() public {
-        _commitDesk();
-        vm.prank(desk);
-        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.updateCommitment(commitment, 1, _proof("update"));
-    }
-
-    function test_updateCommitment_when_price_is_stale_then_reverts() public {
-        _commitDesk();
-        vm.warp(START + vault.policy().maxPriceAge + 1);
-        vm.prank(desk);
-        vm.expectRevert();
-        vault.updateCommitment(rebalanced, 1, _proof("update"));
-    }
-
-    // ------------------------------------------------------------ liquidate (with a proof)
-
-    function test_liquidate_with_a_real_proof_pays_beneficiary_and_keeper_bonus() public {
+    function test_liquidate_emits_the_full_event() public {
         _commitDesk();
         _crash();
-        (uint256 repay, uint256 bonus) = vault.previewLiquidation(desk);
-        assertEq(repay, deposit / 2, "close factor 50%");
-        assertEq(bonus, repay * 500 / 10_000, "bonus 5% of the repaid amount");
+        (uint256 repay, uint256 bonus, uint256 left) = vault.previewLiquidation(desk, 10_000);
         vm.expectEmit(true, true, true, true, address(vault));
-        emit RiskVault.Liquidated(
-            desk, keeper, beneficiary, RiskVault.LiquidationPath.PROOF, 2, 1, repay, bonus, deposit - repay - bonus
+        emit RiskVault.Liquidated(desk, RiskVault.LiquidationPath.PROOF, keeper, 2, 10_000, repay, bonus, left, 1);
+        _liquidate("liquidate", keeperMargin, 10_000);
+    }
+
+    function test_liquidate_with_an_unsupported_threshold_then_reverts() public {
+        _commitDesk();
+        _crash();
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__UnsupportedHfThreshold.selector, 9_000));
+        vault.liquidate(desk, 2, keeperMargin, 9_000, _proof("liquidate"));
+    }
+
+    function test_liquidate_when_the_threshold_differs_from_the_proven_one_then_reverts() public {
+        _commitDesk();
+        _crash();
+        vm.prank(keeper);
+        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
+        vault.liquidate(desk, 2, keeperMargin, 9_500, _proof("liquidate")); // a proof of HF < 1 only
+    }
+
+    function test_liquidate_when_called_again_within_the_cooldown_then_reverts() public {
+        _commitDesk();
+        _crash();
+        _liquidate("liquidate", keeperMargin, 10_000);
+        vm.prank(keeper);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                RiskVault.RiskVault__LiquidationCooldown.selector, desk, block.timestamp + policy.liquidationCooldown
+            )
         );
-        vm.prank(keeper);
-        vault.liquidate(desk, 2, _proof("liquidate"));
-        assertEq(margin.balanceOf(beneficiary), repay);
-        assertEq(margin.balanceOf(keeper), bonus);
-        assertEq(vault.escrowOf(desk), deposit - repay - bonus);
-        assertEq(margin.balanceOf(address(vault)), deposit - repay - bonus);
-        assertEq(vault.nonceOf(desk), 2);
-    }
-
-    function test_liquidate_after_a_withdrawal_with_its_own_real_proof_then_succeeds() public {
-        _commitDesk();
-        vm.prank(desk);
-        vault.withdraw(withdrawal, 1, _proof("withdraw"));
-        _crash();
-        vm.prank(keeper);
-        vault.liquidate(desk, 2, _proof("liquidateAfterWithdraw"));
-        assertEq(vault.escrowOf(desk), (deposit - withdrawal) - (deposit - withdrawal) / 2 * 10_500 / 10_000);
-    }
-
-    function test_liquidate_when_the_proof_predates_a_withdrawal_then_reverts() public {
-        _commitDesk();
-        vm.prank(desk);
-        vault.withdraw(withdrawal, 1, _proof("withdraw"));
-        _crash();
-        vm.prank(keeper);
-        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.liquidate(desk, 2, _proof("liquidate")); // nonce 1 and the old margin
-    }
-
-    function test_liquidate_when_the_proof_names_another_snapshot_then_reverts() public {
-        _commitDesk();
-        _crash();
-        vm.prank(keeper);
-        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.liquidate(desk, 1, _proof("liquidate"));
+        vault.liquidate(desk, 2, keeperMargin, 10_000, _proof("liquidate"));
     }
 
     function test_liquidate_when_the_proof_is_a_health_proof_then_reverts() public {
@@ -359,73 +357,7 @@ contract RiskVaultTest is VaultFixture {
         _crash();
         vm.prank(keeper);
         vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.liquidate(desk, 2, _proof("withdraw"));
-    }
-
-    function test_liquidate_when_called_again_within_the_cooldown_then_reverts() public {
-        _commitDesk();
-        _crash();
-        vm.prank(keeper);
-        vault.liquidate(desk, 2, _proof("liquidate"));
-        vm.prank(keeper);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                RiskVault.RiskVault__LiquidationCooldown.selector, desk, block.timestamp + vault.policy().liquidationCooldown
-            )
-        );
-        vault.liquidate(desk, 2, _proof("liquidate"));
-    }
-
-    function test_liquidate_when_the_proof_is_replayed_after_the_cooldown_then_reverts() public {
-        _commitDesk();
-        _crash();
-        vm.prank(keeper);
-        vault.liquidate(desk, 2, _proof("liquidate"));
-        vm.warp(block.timestamp + vault.policy().liquidationCooldown);
-        _refreshFeeds();
-        book.takeSnapshot();
-        vm.prank(keeper);
-        vm.expectRevert(); // snapshot 2 is stale by now, and the nonce is consumed anyway
-        vault.liquidate(desk, 2, _proof("liquidate"));
-    }
-
-    function test_liquidate_when_snapshot_is_older_than_the_last_health_proof_then_reverts() public {
-        _commitDesk();
-        _crash();
-        _setLastProofSnapshot(desk, 3); // as if the desk had proved at a later snapshot 3
-        vm.prank(keeper);
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__SnapshotBeforeLastProof.selector, 2, 3));
-        vault.liquidate(desk, 2, _proof("liquidate"));
-    }
-
-    function test_liquidate_at_a_fresh_but_not_latest_snapshot_then_succeeds() public {
-        _commitDesk();
-        _crash();
-        vm.warp(block.timestamp + 1);
-        book.takeSnapshot(); // snapshot 3 (same prices) must not void the keeper's proof for 2
-        vm.prank(keeper);
-        vault.liquidate(desk, 2, _proof("liquidate"));
-        assertEq(vault.nonceOf(desk), 2);
-    }
-
-    function test_liquidate_when_snapshot_is_unknown_then_reverts() public {
-        _commitDesk();
-        vm.prank(keeper);
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__UnknownSnapshot.selector, 9));
-        vault.liquidate(desk, 9, _proof("liquidate"));
-    }
-
-    function test_liquidate_when_price_is_stale_then_reverts() public {
-        _commitDesk();
-        _crash();
-        vm.warp(block.timestamp + vault.policy().maxPriceAge + 1);
-        vm.prank(keeper);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                RiskVault.RiskVault__StalePrice.selector, 2, START + 60, vault.policy().maxPriceAge
-            )
-        );
-        vault.liquidate(desk, 2, _proof("liquidate"));
+        vault.liquidate(desk, 2, keeperMargin, 10_000, _proof("prove"));
     }
 
     function test_liquidate_when_paused_then_reverts() public {
@@ -434,151 +366,80 @@ contract RiskVaultTest is VaultFixture {
         vm.prank(guardian);
         vault.pause();
         vm.prank(keeper);
-        vm.expectRevert(Pausable.EnforcedPause.selector);
-        vault.liquidate(desk, 2, _proof("liquidate"));
+        vm.expectRevert(RiskVault.EnforcedPause.selector);
+        vault.liquidate(desk, 2, keeperMargin, 10_000, _proof("liquidate"));
     }
 
-    function test_liquidate_when_account_has_no_commitment_then_reverts() public {
+    function test_liquidate_when_the_account_has_no_book_then_reverts() public {
         _deposit(desk, deposit);
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__NoCommitment.selector, desk));
+        vault.liquidate(desk, 1, keeperMargin, 10_000, _proof("liquidate"));
+    }
+
+    function test_liquidate_after_a_withdrawal_with_its_own_real_proof_then_succeeds() public {
+        _commitDesk();
+        vm.prank(desk);
+        vault.withdraw(withdrawal, 1, _proof("withdraw"));
         _crash();
-        vm.prank(keeper);
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__NoCommitment.selector, desk));
-        vault.liquidate(desk, 2, _proof("liquidate"));
+        _liquidate("liquidateAfterWithdraw", keeperMarginAfterWithdraw, 10_000);
+        assertTrue(vault.escrowOf(desk) < deposit - withdrawal);
     }
 
-    // ------------------------------------------------------------ liquidateStale (fail closed)
-
-    function test_liquidateStale_when_the_last_proof_is_older_than_max_proof_age_then_seizes() public {
+    function test_liquidateStale_when_fresh_then_reverts_and_after_unpause_the_clock_restarts() public {
         _commitDesk();
-        uint256 maxProofAge = vault.policy().maxProofAge;
-        vm.warp(START + maxProofAge + 1);
-        _refreshFeeds();
-        book.takeSnapshot();
-        (bool stale,) = vault.proofStatus(desk);
-        assertTrue(stale, "proofStatus reports stale");
-        (uint256 repay, uint256 bonus) = vault.previewLiquidation(desk);
-        vm.expectEmit(true, true, true, true, address(vault));
-        emit RiskVault.Liquidated(
-            desk, keeper, beneficiary, RiskVault.LiquidationPath.STALE_PROOF, 2, 1, repay, bonus, deposit - repay - bonus
-        );
-        vm.prank(keeper);
-        vault.liquidateStale(desk);
-        assertEq(margin.balanceOf(beneficiary), repay);
-        assertEq(margin.balanceOf(keeper), bonus);
-        assertEq(vault.nonceOf(desk), 2);
-    }
-
-    function test_liquidateStale_when_the_proof_is_fresh_at_the_latest_snapshot_then_reverts() public {
-        _commitDesk();
-        uint256 maxProofAge = vault.policy().maxProofAge;
-        vm.warp(START + maxProofAge); // the latest snapshot is still the one proven at
-        vm.prank(keeper);
-        vm.expectRevert(
-            abi.encodeWithSelector(RiskVault.RiskVault__ProofNotStale.selector, desk, START, START + maxProofAge)
-        );
-        vault.liquidateStale(desk);
-    }
-
-    function test_liquidateStale_when_no_new_snapshot_was_taken_then_reverts() public {
-        _commitDesk();
-        vm.warp(START + 10 * vault.policy().maxProofAge); // time alone does not age a proof
-        vm.prank(keeper);
-        vm.expectRevert();
-        vault.liquidateStale(desk);
-    }
-
-    function test_liquidateStale_after_unpause_then_the_proof_clock_restarts() public {
-        _commitDesk();
-        uint256 maxProofAge = vault.policy().maxProofAge;
         vm.prank(guardian);
         vault.pause();
-        vm.warp(START + maxProofAge + 1);
+        vm.warp(START + policy.maxProofAge + 1);
         vault.unpause();
-        _refreshFeeds();
-        book.takeSnapshot();
+        (bool stale, uint256 deadline) = vault.proofStatus(desk);
+        assertFalse(stale);
+        assertEq(deadline, block.timestamp + policy.maxProofAge);
         vm.prank(keeper);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                RiskVault.RiskVault__ProofNotStale.selector, desk, START, START + 2 * maxProofAge + 1
-            )
-        );
+        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__ProofNotStale.selector, desk, deadline));
         vault.liquidateStale(desk);
     }
 
-    function test_liquidateStale_when_account_has_no_commitment_then_reverts() public {
-        _deposit(desk, deposit);
-        vm.warp(START + vault.policy().maxProofAge + 1);
-        _refreshFeeds();
-        book.takeSnapshot();
-        vm.prank(keeper);
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__NoCommitment.selector, desk));
-        vault.liquidateStale(desk);
-    }
-
-    function test_liquidateStale_when_paused_then_reverts() public {
-        _commitDesk();
-        vm.prank(guardian);
-        vault.pause();
-        vm.prank(keeper);
-        vm.expectRevert(Pausable.EnforcedPause.selector);
-        vault.liquidateStale(desk);
-    }
-
-    // ------------------------------------------------------------ admin
+    // ------------------------------------------------------------ governance
 
     function test_admin_functions_when_caller_lacks_the_role_then_revert() public {
+        RiskVault.Policy memory p = policy;
         bytes32 risk = vault.RISK_ADMIN_ROLE();
-        bytes32 guard = vault.GUARDIAN_ROLE();
-        bytes32 root = vault.DEFAULT_ADMIN_ROLE();
-        _expectUnauthorized(abi.encodeCall(RiskVault.setMinHealth, (11_000)), risk);
-        _expectUnauthorized(abi.encodeCall(RiskVault.setMaxAges, (60, 60)), risk);
-        _expectUnauthorized(abi.encodeCall(RiskVault.setLiquidationTerms, (5_000, 500, 0)), risk);
-        _expectUnauthorized(abi.encodeCall(RiskVault.setBeneficiary, (stranger)), risk);
-        _expectUnauthorized(abi.encodeCall(RiskVault.pause, ()), guard);
-        _expectUnauthorized(abi.encodeCall(RiskVault.unpause, ()), root);
-        _expectUnauthorized(abi.encodeCall(IAccessControl.grantRole, (risk, stranger)), root);
-        _expectUnauthorized(abi.encodeCall(IAccessControl.revokeRole, (risk, admin)), root);
-    }
-
-    function test_unpause_when_called_by_the_guardian_then_reverts() public {
-        vm.startPrank(guardian);
-        vault.pause();
+        vm.startPrank(stranger);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IAccessControl.AccessControlUnauthorizedAccount.selector, guardian, vault.DEFAULT_ADMIN_ROLE()
+                IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, vault.GUARDIAN_ROLE()
             )
         );
+        vault.pause();
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, bytes32(0))
+        );
         vault.unpause();
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, risk)
+        );
+        vault.setPolicy(p);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, risk)
+        );
+        vault.setAttester(desk, stranger);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, risk)
+        );
+        vault.setBeneficiary(stranger);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, bytes32(0))
+        );
+        vault.beginDefaultAdminTransfer(stranger);
         vm.stopPrank();
     }
 
-    function test_policy_setters_update_the_policy_and_emit() public {
-        vault.setMinHealth(12_000);
-        vault.setMaxAges(600, 7_200);
-        vault.setLiquidationTerms(4_000, 1_000, 60);
-        vm.expectEmit(false, false, false, true, address(vault));
-        emit RiskVault.BeneficiaryChanged(beneficiary, stranger);
-        vault.setBeneficiary(stranger);
-        RiskVault.Policy memory p = vault.policy();
-        assertEq(p.minHealthBps, 12_000);
-        assertEq(p.maxPriceAge, 600);
-        assertEq(p.maxProofAge, 7_200);
-        assertEq(p.closeFactorBps, 4_000);
-        assertEq(p.liquidationBonusBps, 1_000);
-        assertEq(p.liquidationCooldown, 60);
-        assertEq(vault.beneficiary(), stranger);
-    }
-
-    function test_setMinHealth_below_one_then_reverts() public {
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__InvalidPolicy.selector, "minHealthBps < 10000"));
-        vault.setMinHealth(9_999);
-    }
-
-    function test_setMaxAges_with_a_zero_age_then_reverts() public {
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__InvalidPolicy.selector, "maxPriceAge == 0"));
-        vault.setMaxAges(0, 60);
-        vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__InvalidPolicy.selector, "maxProofAge == 0"));
-        vault.setMaxAges(60, 0);
+    function test_setAttester_emits_and_is_readable() public {
+        vm.expectEmit(true, false, false, true, address(vault));
+        emit RiskVault.AttesterSet(desk, attester, stranger);
+        vault.setAttester(desk, stranger);
+        assertEq(vault.attesterOf(desk), stranger);
     }
 
     function test_setBeneficiary_to_zero_then_reverts() public {
@@ -586,134 +447,150 @@ contract RiskVaultTest is VaultFixture {
         vault.setBeneficiary(address(0));
     }
 
-    function testFuzz_setLiquidationTerms_never_lets_a_liquidation_exceed_escrow(
-        uint16 closeFactor,
-        uint16 bonus,
-        uint256 escrow
-    ) public {
-        escrow = bound(escrow, 1, vault.maxEscrow());
-        bool valid = closeFactor > 0 && closeFactor <= 10_000
-            && uint256(closeFactor) * (10_000 + uint256(bonus)) <= 10_000 * 10_000;
-        if (!valid) vm.expectRevert();
-        vault.setLiquidationTerms(closeFactor, bonus, 0);
-        if (!valid) return;
-        _deposit(desk, escrow);
-        (uint256 repay, uint256 paid) = vault.previewLiquidation(desk);
-        assertLe(repay + paid, escrow, "repay + bonus <= escrow");
+    /// Every bounded policy field at both edges of its range: min and max accepted, min − 1 and
+    /// max + 1 refused with the field's name.
+    function test_setPolicy_accepts_each_bound_and_refuses_one_past_it() public {
+        string[10] memory names = [
+            "minHealthBps",
+            "degradedMinHealthBps",
+            "closeFactorBps",
+            "liquidationBonusBps",
+            "staleSliceBps",
+            "liquidationCooldown",
+            "maxProofAge",
+            "maxPriceAge",
+            "snapshotWindow",
+            "maxAttestationAge"
+        ];
+        uint256[2][10] memory bounds = [
+            [uint256(10_000), 30_000],
+            [uint256(policy.minHealthBps), 40_000],
+            [uint256(2_000), 5_000],
+            [uint256(0), 1_500],
+            [uint256(100), 2_500],
+            [uint256(300), 7 days],
+            [uint256(1 hours), 30 days],
+            [uint256(60), 2 days],
+            [uint256(60), 3600],
+            [uint256(60), 30 days]
+        ];
+        for (uint256 i; i < names.length; ++i) {
+            vault.setPolicy(_with(i, bounds[i][0]));
+            vault.setPolicy(_with(i, bounds[i][1]));
+            if (bounds[i][0] > 0) {
+                vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__InvalidPolicy.selector, names[i]));
+                vault.setPolicy(_with(i, bounds[i][0] - 1));
+            }
+            vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__InvalidPolicy.selector, names[i]));
+            vault.setPolicy(_with(i, bounds[i][1] + 1));
+        }
+        vault.setPolicy(_with(10, type(uint128).max)); // minLeftover: any
     }
 
     function test_constructor_when_margin_token_is_not_slot_0_then_reverts() public {
         MockERC20 other = new MockERC20("Other", "OTH", 6);
-        RiskVault.Policy memory p = policy;
         vm.expectRevert(
             abi.encodeWithSelector(RiskVault.RiskVault__MarginAssetMismatch.selector, address(other), address(margin))
         );
-        new RiskVault(verifier, book, other, admin, guardian, beneficiary, p);
+        new RiskVault(verifier, book, other, admin, ADMIN_DELAY, guardian, beneficiary, policy);
     }
 
-    // ------------------------------------------------------------ engine ⇄ vault agreement
+    function test_constructor_when_the_guardian_is_zero_then_reverts() public {
+        vm.expectRevert(RiskVault.RiskVault__ZeroAddress.selector);
+        new RiskVault(verifier, book, margin, admin, ADMIN_DELAY, address(0), beneficiary, policy);
+    }
 
-    function test_publicSignals_equal_the_engine_statements_of_every_fixture() public {
+    // ------------------------------------------------------------ views
+
+    function test_publicSignals_and_bindingFor_equal_the_engine_statements_of_the_fixtures() public {
         _deposit(desk, deposit);
-        _assertSignals(vault.publicSignals(desk, Action.UPDATE_COMMITMENT, 0, 1, commitment), "commit");
-        _commitDesk2();
-        _assertSignals(vault.publicSignals(desk, Action.WITHDRAW, withdrawal, 1, 0), "withdraw");
-        _assertSignals(vault.publicSignals(desk, Action.UPDATE_COMMITMENT, 0, 1, rebalanced), "update");
+        _checkSignals("update0", Action.UPDATE_COMMITMENT, 0, 1, commitment, desk, 0, 0);
+    }
+
+    function test_publicSignals_equal_the_fixtures_after_the_first_book() public {
+        _commitDesk();
+        _checkSignals("withdraw", Action.WITHDRAW, withdrawal, 1, 0, desk, 0, 0);
+        _checkSignals("update", Action.UPDATE_COMMITMENT, 0, 1, rebalanced, desk, 0, 0);
+        _checkSignals("prove", Action.ATTEST, 0, 1, 0, desk, 0, 0);
         _crash();
-        _assertSignals(vault.publicSignals(desk, Action.LIQUIDATE, 0, 2, 0), "liquidate");
+        _checkSignals("liquidate", Action.LIQUIDATE, 0, 2, 0, keeper, keeperMargin, 10_000);
+        _checkSignals("liquidate95", Action.LIQUIDATE, 0, 2, 0, keeper, keeperMargin, 9_500);
     }
 
     function testFuzz_marginQuantity_rounds_against_the_prover(uint256 amount) public view {
         amount = bound(amount, 0, vault.maxEscrow());
-        uint256 down = vault.marginQuantity(amount, false);
-        uint256 up = vault.marginQuantity(amount, true);
-        assertEq(down, amount * 100, "6 decimals -> 8: exact");
-        assertEq(up, down);
+        assertEq(vault.marginQuantity(amount, false), amount * 100);
+        assertEq(vault.marginQuantity(amount, true), amount * 100);
+    }
+
+    /// forge-config: default.fuzz.runs = 256
+    function testFuzz_liquidate_when_any_proof_word_is_changed_then_reverts(uint8 index, uint256 value) public {
+        _commitDesk();
+        _crash();
+        uint256[8] memory proof = _proof("liquidate");
+        index = uint8(bound(index, 0, 7));
+        vm.assume(proof[index] != value);
+        proof[index] = value;
+        vm.prank(keeper);
+        vm.expectRevert();
+        vault.liquidate(desk, 2, keeperMargin, 10_000, proof);
     }
 
     // ------------------------------------------------------------ helpers
 
-    function _expectUnauthorized(bytes memory call, bytes32 role) internal {
-        vm.prank(stranger);
-        (bool ok, bytes memory ret) = address(vault).call(call);
-        assertFalse(ok);
+    function _checkSignals(
+        string memory name,
+        Action action,
+        uint256 amount,
+        uint256 snapshotId,
+        uint256 c,
+        address submitter,
+        uint256 provenMargin,
+        uint16 hf
+    ) internal view {
+        uint256[5] memory got = vault.publicSignals(desk, action, amount, snapshotId, c, submitter, provenMargin, hf);
+        uint256[5] memory want = _public(name);
+        for (uint256 i; i < 5; ++i) {
+            assertEq(got[i], want[i], string.concat(name, ": public signal differs"));
+        }
         assertEq(
-            uint256(keccak256(ret)),
-            uint256(
-                keccak256(
-                    abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, role)
-                )
-            ),
-            "AccessControlUnauthorizedAccount(stranger, role)"
+            vault.bindingFor(desk, action, amount, vault.nonceOf(desk), snapshotId, submitter), want[4], "bindingFor"
         );
     }
 
-    function _assertSignals(uint256[5] memory got, string memory name) internal view {
-        uint256[5] memory want = _public(name);
-        for (uint256 i; i < 5; ++i) {
-            assertEq(got[i], want[i], string.concat(name, ": public signal differs from the engine's"));
+    function _with(uint256 field, uint256 value) internal view returns (RiskVault.Policy memory p) {
+        p = policy;
+        if (field == 0) {
+            p.minHealthBps = uint16(value);
+            p.degradedMinHealthBps = uint16(value > p.degradedMinHealthBps ? value : p.degradedMinHealthBps);
+        } else if (field == 1) {
+            p.degradedMinHealthBps = uint16(value);
+        } else if (field == 2) {
+            p.closeFactorBps = uint16(value);
+        } else if (field == 3) {
+            p.liquidationBonusBps = uint16(value);
+        } else if (field == 4) {
+            p.staleSliceBps = uint16(value);
+        } else if (field == 5) {
+            p.liquidationCooldown = uint32(value);
+        } else if (field == 6) {
+            p.maxProofAge = uint32(value);
+        } else if (field == 7) {
+            p.maxPriceAge = uint32(value);
+        } else if (field == 8) {
+            p.snapshotWindow = uint32(value);
+        } else if (field == 9) {
+            p.maxAttestationAge = uint32(value);
+        } else {
+            p.minLeftover = uint128(value);
         }
     }
 
-    /// @dev Commit after a deposit already made.
-    function _commitDesk2() internal {
-        if (vault.accountState(desk).commitment != 0) return;
-        vm.prank(desk);
-        vault.commit(commitment, _proof("commit"));
+    function _snapshotState() internal returns (uint256) {
+        return vm.snapshotState();
     }
 
-    /// @dev Set the account's lastProofSnapshotId (bits 208..255 of its packed AccountState slot).
-    function _setLastProofSnapshot(address who, uint48 id) internal {
-        bytes32 slot = keccak256(abi.encode(who, uint256(4)));
-        uint256 word = uint256(vm.load(address(vault), slot));
-        word = (word & ((uint256(1) << 208) - 1)) | (uint256(id) << 208);
-        vm.store(address(vault), slot, bytes32(word));
-        assertEq(vault.accountState(who).lastProofSnapshotId, id);
-    }
-}
-
-/// @notice Fuzz tests from a committed desk: setUp (deposit + real commit proof) runs once and every
-///         fuzz run starts from its state, so a run costs one verification, not two.
-contract RiskVaultCommittedFuzzTest is VaultFixture {
-    function setUp() public override {
-        super.setUp();
-        _commitDesk();
-    }
-
-    function testFuzz_withdraw_when_amount_differs_from_the_proven_one_then_reverts(uint256 amount) public {
-        amount = bound(amount, 1, deposit);
-        vm.assume(amount != withdrawal);
-        vm.prank(desk);
-        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.withdraw(amount, 1, _proof("withdraw"));
-    }
-
-    function testFuzz_withdraw_when_any_proof_word_is_changed_then_reverts(uint8 index, uint256 value) public {
-        index = uint8(bound(index, 0, 7));
-        uint256[8] memory proof = _proof("withdraw");
-        vm.assume(value != proof[index]);
-        proof[index] = value;
-        vm.prank(desk);
-        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.withdraw(withdrawal, 1, proof);
-    }
-}
-
-/// @notice Fuzz tests from a committed desk after the CRASH snapshot.
-contract RiskVaultCrashedFuzzTest is VaultFixture {
-    function setUp() public override {
-        super.setUp();
-        _commitDesk();
-        _crash();
-    }
-
-    function testFuzz_liquidate_when_any_proof_word_is_changed_then_reverts(uint8 index, uint256 value) public {
-        index = uint8(bound(index, 0, 7));
-        uint256[8] memory proof = _proof("liquidate");
-        vm.assume(value != proof[index]);
-        proof[index] = value;
-        vm.prank(keeper);
-        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
-        vault.liquidate(desk, 2, proof);
+    function _restore(uint256 id) internal {
+        vm.revertToState(id);
     }
 }

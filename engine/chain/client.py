@@ -47,7 +47,8 @@ def error_selectors(abi: Sequence[Any]) -> dict[str, str]:
     return out
 
 
-def _revert_data(exc: ContractLogicError) -> str | None:
+def revert_data(exc: ContractLogicError) -> str | None:
+    """The revert data (0x-hex) of a failed call, wherever the provider put it."""
     data = exc.data
     if isinstance(data, str) and data.startswith("0x"):
         return data
@@ -100,7 +101,7 @@ class ChainClient:
         try:
             self.w3.eth.call(call, block_identifier=receipt["blockNumber"])  # type: ignore[arg-type]
         except ContractLogicError as exc:
-            data = _revert_data(exc)
+            data = revert_data(exc)
             decoded = self.errors.decode(data)
             if decoded is not None:
                 return TransactionReverted(decoded.name, where, decoded=decoded)
@@ -120,7 +121,7 @@ class ChainClient:
 
     def decode_revert(self, fn: ContractFunction, exc: ContractLogicError) -> TransactionReverted:
         """The TransactionReverted for a failed call: error name, arguments and a fix hint."""
-        data = _revert_data(exc)
+        data = revert_data(exc)
         decoded = self.errors.decode(data)
         if decoded is None:
             return TransactionReverted("logic error", str(exc))

@@ -27,9 +27,26 @@ class DeployedAsset(BaseModel):
     token: str
     """ERC-20 address."""
     feed: str
-    """AggregatorV3Interface feed address."""
+    """The primary AggregatorV3Interface feed's address."""
+    secondary_feed: str | None = None
+    """The secondary feed's address (used when the primary fails), if any."""
     liquidation_threshold_bps: int = Field(ge=0, le=10_000)
     """Liquidation threshold listed in the price book."""
+
+
+class GovernanceRecord(BaseModel):
+    """Who governs the stack: a Safe (owners, threshold) behind a timelock (delay)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    owners: tuple[str, ...]
+    """The Safe's owners."""
+    threshold: int = Field(ge=1)
+    """Owner signatures a Safe transaction needs."""
+    delay: int = Field(ge=0)
+    """The timelock's minimum delay, seconds."""
+    guardian: str
+    """The key that may pause the vault (and nothing else)."""
 
 
 class DeploymentRecord(BaseModel):
@@ -57,6 +74,10 @@ class DeploymentRecord(BaseModel):
     """Contract name → address: Poseidon5, PriceBook, <Name>Verifier, RiskVault, margin token."""
     assets: tuple[DeployedAsset, ...]
     """Listed assets in slot order."""
+    governance: GovernanceRecord | None = None
+    """The Safe and timelock holding every admin role (None: the deployer is the admin)."""
+    attester: str | None = None
+    """Default book attester for new desks (`chain govern propose set-attester`)."""
 
     @property
     def setup_pin(self) -> SetupPin | None:

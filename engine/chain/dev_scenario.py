@@ -34,11 +34,16 @@ WITHDRAW: Final = 10_000 * 10**USDC.decimals
 
 POLICY: Final = VaultPolicy(
     min_health_bps=10_500,
+    degraded_min_health_bps=12_000,
     close_factor_bps=5_000,
     liquidation_bonus_bps=500,
-    max_price_age=3_600,
-    max_proof_age=86_400,
+    stale_slice_bps=2_500,
     liquidation_cooldown=3_600,
+    max_proof_age=86_400,
+    max_price_age=3_600,
+    snapshot_window=600,
+    max_attestation_age=86_400,
+    min_leftover=100 * 10**USDC.decimals,
 )
 PRICE_BOOK_MAX_AGE: Final = 3_600
 

@@ -15,34 +15,77 @@ PANIC = "0x4e487b71"  # Panic(uint256)
 
 #: What to do about the reverts a vault user meets; keyed by error name.
 HINTS: Mapping[str, str] = {
-    "RiskVault__StalePrice": "take a new snapshot (PriceBook.takeSnapshot) and prove against it",
+    "RiskVault__StalePrice": "take a new snapshot (`zkrisk chain snapshot`) and prove against it",
     "RiskVault__UnknownSnapshot": "use an existing snapshot id (PriceBook.latestSnapshotId)",
-    "RiskVault__NotLatestSnapshot": (
-        "desks prove at the latest snapshot: prove again against PriceBook.latestSnapshotId"
+    "RiskVault__SnapshotOutsideWindow": (
+        "proofs use a snapshot of the last snapshotWindow seconds: take a new snapshot "
+        "(`zkrisk chain snapshot`) and prove against it"
     ),
     "RiskVault__SnapshotBeforeLastProof": (
         "prove against the account's last proof snapshot or a later one"
     ),
     "RiskVault__InvalidProof": (
         "the deployed verifier rejects the proof. zkrisk sends a proof only after checking its "
-        "public signals against RiskVault.publicSignals (nonce, escrow, snapshot), so the usual "
-        "cause is a proving key other than the one the verifier was generated from: prove with "
-        "the zkey the deployment record pins (`zkrisk chain status` shows its sha256) or "
-        "redeploy; else the proof bytes were altered"
+        "public signals against RiskVault.publicSignals (book, nonce, escrow, snapshot, sender), "
+        "so the usual cause is a proving key other than the one the verifier was generated from: "
+        "prove with the zkey the deployment record pins (`zkrisk chain status` shows its sha256) "
+        "or redeploy; else the proof bytes were altered, or it was made for another sender"
     ),
-    "RiskVault__NoCommitment": "commit a book first (RiskVault.commit)",
-    "RiskVault__AlreadyCommitted": "use updateCommitment to replace an existing commitment",
+    "RiskVault__NoCommitment": (
+        "the account has no attested book yet: have its attester sign one (`zkrisk attest`) and "
+        "commit it (`zkrisk chain update-book`)"
+    ),
+    "RiskVault__InvalidCommitment": "the commitment must be in (0, r): attest a real book",
+    "RiskVault__NoAttester": (
+        "governance has not registered an attester for the account: propose setAttester "
+        "(`zkrisk chain govern propose set-attester`)"
+    ),
+    "RiskVault__InvalidAttestationSignature": (
+        "the signature is not the registered attester's over this attestation: sign it with the "
+        "attester's key for this chain and vault (`zkrisk attest`); no field may change after"
+    ),
+    "RiskVault__StaleAttestationSequence": (
+        "the vault already has this or a newer book: sign with a larger --sequence"
+    ),
+    "RiskVault__AttestationFromFuture": "sign with issuedAt at or before the chain's time",
+    "RiskVault__AttestationTooOld": (
+        "the attestation is older than the policy's maxAttestationAge: sign a fresh one"
+    ),
+    "RiskVault__NotAccount": "only the account itself may updateBook; others use submit-book",
+    "RiskVault__GracePeriod": (
+        "the price book is in its grace period after an oracle or sequencer outage: no "
+        "liquidation before graceEndsAt, desks may re-prove meanwhile"
+    ),
+    "RiskVault__UnsupportedHfThreshold": "keepers prove HF < 1.0 (10000) or HF < 0.95 (9500)",
+    "RiskVault__MarginBelowEscrow": (
+        "the escrow grew above the proven margin (a deposit): prove again at the new escrow"
+    ),
+    "RiskVault__ExitNotYetOpen": "the vault is paused; withdrawals reopen at the time shown",
     "RiskVault__ProofNotStale": "the account proved recently; liquidate with a proof of HF < 1",
     "RiskVault__LiquidationCooldown": "wait for the cooldown to pass",
     "RiskVault__InsufficientEscrow": "withdraw at most the escrowed amount",
-    "EnforcedPause": "the vault is paused by its guardian; wait for the admin to unpause",
-    "AccessControlUnauthorizedAccount": "send from an account holding the named role",
-    "PriceBook__StalePrice": "the oracle has not updated within maxPriceAge; wait for a fresh round",
-    "PriceBook__IncompleteRound": "the oracle round is not complete; retry after it is answered",
-    "PriceBook__NonPositivePrice": "the oracle answered zero or a negative price; do not snapshot",
+    "RiskVault__InvalidPolicy": "the policy value named is out of its bounds (RiskVault.Policy)",
+    "RiskVault__NothingToSeize": "the account has no escrow left to liquidate",
+    "EnforcedPause": "the vault is paused by its guardian; wait for governance to unpause",
+    "AccessControlUnauthorizedAccount": (
+        "send from an account holding the named role: admin actions go through the Safe and the "
+        "timelock (`zkrisk chain govern propose`)"
+    ),
+    "PriceBook__SnapshotTooSoon": "snapshots are rate-limited: retry at nextAllowedAt",
+    "PriceBook__SequencerDown": "the L2 sequencer is down: no snapshot until it is back",
+    "PriceBook__NoValidPrice": (
+        "neither the primary nor the secondary feed of the slot gives a fresh, in-bounds price"
+    ),
+    "PriceBook__InsufficientGas": "raise the transaction's gas limit (every feed gets a fixed gas)",
+    "PriceBook__InvalidParameter": "the listing or liveness value named is out of its bounds",
     "Groth16Calldata__PublicInputNotInField": "reduce public inputs mod r (the BN254 field order)",
     "ERC20InsufficientAllowance": "approve the vault for the amount first",
     "ERC20InsufficientBalance": "the sender holds fewer tokens than the amount",
+    "TimelockUnexpectedOperationState": (
+        "the timelock operation is not in the expected state: propose it first, or wait for "
+        "its delay (`zkrisk chain govern status`)"
+    ),
+    "TimelockInsufficientDelay": "schedule with at least the timelock's minimum delay",
 }
 
 

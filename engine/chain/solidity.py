@@ -26,6 +26,20 @@ SOLC_SETTINGS: dict[str, Any] = {
 }
 
 
+#: npm packages whose Solidity is imported (remapped as in contracts/foundry.toml; hashed into
+#: the cache key because the compiler reads them).
+REMAPPED_PACKAGES = (
+    "@openzeppelin/contracts",
+    "@pythnetwork/pyth-sdk-solidity",
+    "@safe-global/safe-contracts",
+)
+HASHED_SOURCES = (
+    "@openzeppelin/contracts",
+    "@pythnetwork/pyth-sdk-solidity",
+    "@safe-global/safe-contracts/contracts",  # not its build/ folder of artefacts
+)
+
+
 class CompileError(RuntimeError):
     """solc reported errors; the message lists them."""
 
@@ -39,9 +53,9 @@ class CompiledContract:
 
 def _cache_key(standard_input: dict[str, Any], base: Path, node_modules: Path) -> str:
     h = hashlib.sha256(json.dumps(standard_input, sort_keys=True).encode())
-    roots = [base / "src", node_modules / "@openzeppelin" / "contracts"]
+    roots = [base / "src", *(node_modules / pkg for pkg in HASHED_SOURCES)]
     for root in roots:
-        for path in sorted(root.rglob("*.sol")) if root.is_dir() else []:
+        for path in sorted(p for p in root.rglob("*.sol") if p.is_file()) if root.is_dir() else []:
             h.update(str(path.relative_to(root)).encode())
             h.update(path.read_bytes())
     binary = solc_binary()
@@ -87,9 +101,7 @@ def compile_sources(
     """
     node_modules = find_node_modules()
     settings = dict(SOLC_SETTINGS)
-    settings["remappings"] = [
-        f"@openzeppelin/contracts/={node_modules}/@openzeppelin/contracts/",
-    ]
+    settings["remappings"] = [f"{pkg}/={node_modules}/{pkg}/" for pkg in REMAPPED_PACKAGES]
     standard_input = {
         "language": "Solidity",
         "sources": {unit: {"content": path.read_text()} for unit, path in sources.items()},

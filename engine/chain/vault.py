@@ -1,11 +1,13 @@
-"""Typed calls to a deployed RiskVault and its PriceBook; every proof-gated call takes a `Proof`."""
+"""Typed calls to a deployed RiskVault (v2) and its PriceBook; every proof-gated call takes a
+`Proof`, every book change a `SignedAttestation` from the account's attester."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxReceipt
@@ -14,12 +16,17 @@ from zkrisk.prover.proof import Proof
 
 from ..statements.binding import Action
 from ..statements.health import PUBLIC_SIGNALS
+from .attestation import AttestationDomain, BookAttestation, SignedAttestation
 from .client import ChainClient
 from .vault_types import AccountState, OnchainSnapshot, VaultPolicy
 
 
 class ProofMismatch(ValueError):
     """A proof's public signals are not the ones the vault will derive for this call."""
+
+
+class BookOutOfDate(ProofMismatch):
+    """The book opens another commitment than the vault's attested one: get the newer book."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,11 @@ class VaultClient:
         """The signer's address."""
         return str(self.chain.account.address)
 
+    @property
+    def domain(self) -> AttestationDomain:
+        """The EIP-712 domain book attestations for this vault are signed in."""
+        return AttestationDomain(self.chain.chain_id, self.address)
+
     # -------------------------------------------------------------- desk
 
     def approve(self, amount: int) -> TxReceipt:
@@ -58,19 +70,23 @@ class VaultClient:
             self.approve(amount)
         return self.chain.transact(self.vault.functions.deposit(amount))
 
-    def commit(self, commitment: int, proof: Proof, *, precheck: bool = True) -> TxReceipt:
-        if precheck:
-            snapshot_id = self.latest_snapshot_id()
-            self._precheck(proof, Action.UPDATE_COMMITMENT, 0, snapshot_id, commitment)
-        return self.chain.transact(self.vault.functions.commit(commitment, _words(proof)))
-
-    def update_commitment(
-        self, commitment: int, snapshot_id: int, proof: Proof, *, precheck: bool = True
+    def update_book(
+        self, signed: SignedAttestation, snapshot_id: int, proof: Proof, *, precheck: bool = True
     ) -> TxReceipt:
+        """Commit a newer attested book with a health proof for it (also the first commit)."""
+        att = signed.attestation
         if precheck:
-            self._precheck(proof, Action.UPDATE_COMMITMENT, 0, snapshot_id, commitment)
-        fn = self.vault.functions.updateCommitment(commitment, snapshot_id, _words(proof))
+            self._precheck(proof, Action.UPDATE_COMMITMENT, 0, snapshot_id, att.commitment)
+        fn = self.vault.functions.updateBook(
+            att.as_tuple(), signed.signature, snapshot_id, _words(proof)
+        )
         return self.chain.transact(fn)
+
+    def prove_health(self, snapshot_id: int, proof: Proof, *, precheck: bool = True) -> TxReceipt:
+        """Re-prove HF ≥ minHealth of the current attested book (resets the proof clock)."""
+        if precheck:
+            self._precheck(proof, Action.ATTEST, 0, snapshot_id, 0)
+        return self.chain.transact(self.vault.functions.proveHealth(snapshot_id, _words(proof)))
 
     def withdraw(
         self, amount: int, snapshot_id: int, proof: Proof, *, precheck: bool = True
@@ -80,15 +96,40 @@ class VaultClient:
         fn = self.vault.functions.withdraw(amount, snapshot_id, _words(proof))
         return self.chain.transact(fn)
 
+    # -------------------------------------------------------------- anyone
+
+    def submit_attested_book(self, signed: SignedAttestation) -> TxReceipt:
+        """Publish a newer attested book for its account (anyone may; no proof)."""
+        fn = self.vault.functions.submitAttestedBook(
+            signed.attestation.as_tuple(), signed.signature
+        )
+        return self.chain.transact(fn)
+
     # -------------------------------------------------------------- keepers
 
     def liquidate(
-        self, account: str, snapshot_id: int, proof: Proof, *, precheck: bool = True
+        self,
+        account: str,
+        snapshot_id: int,
+        proven_margin: int,
+        hf_below_bps: int,
+        proof: Proof,
+        *,
+        precheck: bool = True,
     ) -> TxReceipt:
         if precheck:
-            self._precheck(proof, Action.LIQUIDATE, 0, snapshot_id, 0, account=account)
-        fn = self.vault.functions.liquidate(account, snapshot_id, _words(proof))
+            self._precheck(proof, Action.LIQUIDATE, 0, snapshot_id, 0, account=account,
+                           proven_margin=proven_margin, hf_below_bps=hf_below_bps)  # fmt: skip
+        fn = self.liquidate_call(account, snapshot_id, proven_margin, hf_below_bps, proof)
         return self.chain.transact(fn)
+
+    def liquidate_call(
+        self, account: str, snapshot_id: int, proven_margin: int, hf_below_bps: int, proof: Proof
+    ) -> Any:
+        """The liquidate() ContractFunction (for senders that sign themselves, the keeper)."""
+        return self.vault.functions.liquidate(
+            to_checksum_address(account), snapshot_id, proven_margin, hf_below_bps, _words(proof)
+        )
 
     def liquidate_stale(self, account: str) -> TxReceipt:
         return self.chain.transact(self.vault.functions.liquidateStale(account))
@@ -96,9 +137,9 @@ class VaultClient:
     def take_snapshot(self) -> OnchainSnapshot:
         receipt = self.chain.transact(self.price_book.functions.takeSnapshot())
         (event,) = self.price_book.events.SnapshotTaken().process_receipt(receipt, errors=DISCARD)
-        return _snapshot_from_event(event["args"])
+        return snapshot_from_event(event["args"])
 
-    # -------------------------------------------------------------- admin
+    # -------------------------------------------------------------- admin (the timelock)
 
     def pause(self) -> TxReceipt:
         return self.chain.transact(self.vault.functions.pause())
@@ -106,40 +147,54 @@ class VaultClient:
     def unpause(self) -> TxReceipt:
         return self.chain.transact(self.vault.functions.unpause())
 
-    def set_min_health(self, bps: int) -> TxReceipt:
-        return self.chain.transact(self.vault.functions.setMinHealth(bps))
+    def set_policy(self, policy: VaultPolicy) -> TxReceipt:
+        return self.chain.transact(self.set_policy_call(policy))
 
-    def set_max_ages(self, max_price_age: int, max_proof_age: int) -> TxReceipt:
-        return self.chain.transact(self.vault.functions.setMaxAges(max_price_age, max_proof_age))
+    def set_policy_call(self, policy: VaultPolicy) -> Any:
+        return self.vault.functions.setPolicy(policy.abi_tuple(self._policy_components()))
 
-    def set_liquidation_terms(
-        self, close_factor_bps: int, bonus_bps: int, cooldown: int
-    ) -> TxReceipt:
-        fn = self.vault.functions.setLiquidationTerms(close_factor_bps, bonus_bps, cooldown)
+    def set_attester(self, account: str, attester: str) -> TxReceipt:
+        fn = self.vault.functions.setAttester(
+            to_checksum_address(account), to_checksum_address(attester)
+        )
         return self.chain.transact(fn)
-
-    def set_beneficiary(self, beneficiary: str) -> TxReceipt:
-        return self.chain.transact(self.vault.functions.setBeneficiary(beneficiary))
 
     # -------------------------------------------------------------- views
 
     def account_state(self, account: str | None = None) -> AccountState:
-        raw = self.vault.functions.accountState(account or self.account).call()
-        return AccountState(*(int(v) for v in raw))
+        fn = self.vault.functions.accountState(account or self.account)
+        return AccountState.from_abi(_outputs(fn.abi)[0]["components"], fn.call())
 
     def escrow(self, account: str | None = None) -> int:
         return int(self.vault.functions.escrowOf(account or self.account).call())
 
     def nonce(self, account: str | None = None) -> int:
-        return int(self.vault.functions.nonceOf(account or self.account).call())
+        return self.account_state(account).nonce
 
     def policy(self) -> VaultPolicy:
-        return VaultPolicy.from_tuple(self.vault.functions.policy().call())
+        return VaultPolicy.from_abi(self._policy_components(), self.vault.functions.policy().call())
+
+    def book_sequence(self, account: str | None = None) -> int:
+        return int(self.vault.functions.bookSequence(account or self.account).call())
+
+    def attester_of(self, account: str | None = None) -> str:
+        return str(self.vault.functions.attesterOf(account or self.account).call())
+
+    def attestation_digest(self, attestation: BookAttestation) -> bytes:
+        """The vault's own EIP-712 digest of `attestation` (cross-checks the Python one)."""
+        return bytes(self.vault.functions.attestationDigest(attestation.as_tuple()).call())
+
+    def grace_ends_at(self) -> int:
+        """End of the grace period after the last oracle / sequencer outage (no liquidations)."""
+        return int(self.price_book.functions.graceEndsAt().call())
 
     def proof_status(self, account: str) -> tuple[bool, int]:
-        """(liquidatable without a proof now, latest-snapshot time until which it is not)."""
+        """(liquidatable without a proof now, time until which it is not)."""
         stale, deadline = self.vault.functions.proofStatus(account).call()
         return bool(stale), int(deadline)
+
+    def chain_time(self) -> int:
+        return int(self.chain.w3.eth.get_block("latest")["timestamp"])
 
     def token_decimals(self) -> int:
         return int(self.token.functions.decimals().call())
@@ -153,6 +208,10 @@ class VaultClient:
     def latest_snapshot_id(self) -> int:
         return int(self.price_book.functions.latestSnapshotId().call())
 
+    def snapshot_taken_at(self, snapshot_id: int) -> int:
+        """`takenAt` of a snapshot from storage (no event scan; 0 = no such snapshot)."""
+        return int(self.price_book.functions.snapshot(snapshot_id).call()[1])
+
     def snapshot(self, snapshot_id: int | None = None) -> OnchainSnapshot:
         """Snapshot `snapshot_id` (default: the latest) with its prices, read from its event."""
         sid = self.latest_snapshot_id() if snapshot_id is None else snapshot_id
@@ -164,7 +223,7 @@ class VaultClient:
         )
         if not logs:
             raise LookupError(f"no SnapshotTaken event for snapshot {sid}; is the node pruned?")
-        snap = _snapshot_from_event(logs[-1]["args"])
+        snap = snapshot_from_event(logs[-1]["args"])
         if snap.hash != int(stored[0]):
             raise RuntimeError(f"snapshot {sid}: event hash differs from stored hash")
         return snap
@@ -176,12 +235,31 @@ class VaultClient:
         amount: int,
         snapshot_id: int,
         commitment: int = 0,
+        *,
+        submitter: str | None = None,
+        proven_margin: int = 0,
+        hf_below_bps: int = 0,
     ) -> tuple[int, ...]:
-        """What the vault will verify for this action now (RiskVault.publicSignals)."""
-        fn = self.vault.functions.publicSignals(
-            account, int(action), amount, snapshot_id, commitment
-        )
-        return tuple(int(v) for v in self.chain.call(fn))
+        """What the vault will verify for this action sent by `submitter` (default: the signer)
+        now (RiskVault.publicSignals; arguments passed by the ABI's parameter names)."""
+        values: dict[str, Any] = {
+            "account": to_checksum_address(account), "action": int(action), "amount": amount,
+            "snapshotId": snapshot_id, "commitment": commitment,
+            "submitter": to_checksum_address(submitter or self.account),
+            "provenMargin": proven_margin, "hfBelowBps": hf_below_bps,
+        }  # fmt: skip
+        fn = self.vault.get_function_by_name("publicSignals")
+        names = [str(i["name"]) for i in fn.abi["inputs"]]
+        unknown = [n for n in names if n not in values]
+        if unknown:
+            raise RuntimeError(f"RiskVault.publicSignals takes unknown argument(s) {unknown}")
+        result = self.chain.call(fn(*(values[n] for n in names)))
+        return tuple(int(v) for v in result)
+
+    def _policy_components(self) -> Sequence[Mapping[str, Any]]:
+        fn = self.vault.get_function_by_name("policy")
+        components: Sequence[Mapping[str, Any]] = _outputs(fn.abi)[0]["components"]
+        return components
 
     def _precheck(
         self,
@@ -192,25 +270,38 @@ class VaultClient:
         commitment: int,
         *,
         account: str | None = None,
+        proven_margin: int = 0,
+        hf_below_bps: int = 0,
     ) -> None:
         expected = self.public_signals(
-            account or self.account, action, amount, snapshot_id, commitment
-        )
+            account or self.account, action, amount, snapshot_id, commitment,
+            proven_margin=proven_margin, hf_below_bps=hf_below_bps,
+        )  # fmt: skip
         check_public_signals(proof.public_signals, expected)
 
 
+def _outputs(abi: Any) -> list[dict[str, Any]]:
+    outputs: list[dict[str, Any]] = abi["outputs"]
+    if len(outputs) == 1 and "components" in outputs[0]:
+        return outputs
+    # A struct returned as separate values (a getter of a public struct variable).
+    return [{"components": outputs}]
+
+
 def check_public_signals(got: Sequence[int], expected: Sequence[int]) -> None:
-    """Raise ProofMismatch naming every public signal that differs."""
+    """Raise ProofMismatch (BookOutOfDate when the commitment differs) naming every public
+    signal that differs."""
     diffs = [
         f"{name}: proof {g}, vault {e}"
         for name, g, e in zip(PUBLIC_SIGNALS, got, expected, strict=True)
         if g != e
     ]
     if diffs:
-        raise ProofMismatch(
+        kind = BookOutOfDate if got[0] != expected[0] else ProofMismatch
+        raise kind(
             "the proof is not for this call — "
             + "; ".join(diffs)
-            + ". Re-read the chain state (nonce, escrow, snapshot) and prove again "
+            + ". Re-read the chain state (attested book, nonce, escrow, snapshot) and prove again "
             "(zkrisk.engine.chain.vault_statement.prepare_vault_action)."
         )
 
@@ -220,7 +311,7 @@ def _words(proof: Proof) -> list[int]:
     return words
 
 
-def _snapshot_from_event(args: Any) -> OnchainSnapshot:
+def snapshot_from_event(args: Any) -> OnchainSnapshot:
     return OnchainSnapshot(
         snapshot_id=int(args["snapshotId"]),
         hash=int(args["hash"]),
@@ -228,4 +319,5 @@ def _snapshot_from_event(args: Any) -> OnchainSnapshot:
         oldest_price_at=int(args["oldestPriceAt"]),
         prices=tuple(int(p) for p in args["prices"]),
         liquidation_thresholds=tuple(int(x) for x in args["liquidationThresholds"]),
+        degraded=bool(args.get("degraded", False)),
     )

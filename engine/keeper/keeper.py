@@ -4,12 +4,17 @@ HF < 1 and liquidate; or liquidate without a proof an account whose last proof i
 One `tick()` is one polling round:
 
 1. settle what was sent before (receipts of pending transactions, from the SQLite store);
-2. read every listed feed's latest round; when one changed since the latest snapshot, take a
-   snapshot (permissionless) so proofs can use the new prices;
+2. read every listed feed's latest round; when one changed since the latest snapshot, or the
+   latest snapshot is older than the vault's snapshot window, take a snapshot (permissionless,
+   rate-limited by the price book) so proofs can use current prices;
 3. when the latest snapshot changed (or the keeper just started), re-evaluate every book:
-   skip accounts with nothing to seize, in cooldown or with a transaction pending; liquidate
-   through the stale-proof path when the vault says the account's proof is too old; else ask
-   the engine whether HF < 1 and, if so, prove it and liquidate.
+   skip accounts with nothing to seize, in cooldown, with a transaction pending, or while the
+   price book's grace period after an outage runs (graceEndsAt); liquidate through the
+   stale-proof path when the vault says the account's proof is too old; else ask the engine
+   whether HF < 0.95 (the whole escrow may go) or HF < 1 (the close factor) and, if so, prove
+   it — at margin escrow × 1.01 rounded up, so a dust deposit cannot void the proof, and bound
+   to this keeper's address, so a copy from the mempool is useless to anyone else — and
+   liquidate.
 
 `run()` repeats ticks until stopped (or `max_ticks`, failed ticks included). Every error is
 classified by `failures.classify` into retry / re-sync the nonce / drop / alert; only the
@@ -220,19 +225,27 @@ class Keeper:
         rounds = self._feed_rounds()
         latest = self.vault.latest_snapshot_id()
         ids = tuple(r for r, _ in rounds)
+        taken_at = self.vault.snapshot_taken_at(latest) if latest else 0
         if self._rounds is None:
             # First tick: snapshot if there is none, or a feed updated at or after it was taken.
-            taken_at = self.vault.snapshot(latest).taken_at if latest else 0
             moved = latest == 0 or any(updated >= taken_at for _, updated in rounds)
         else:
             moved = ids != self._rounds
+        if not moved and self.books and latest:
+            # Proofs must use a snapshot of the last `snapshotWindow` seconds.
+            window = self.vault.policy().snapshot_window
+            moved = taken_at + window < self.vault.chain_time()
         if moved and self.settings.take_snapshots:
             try:
                 snap = take_snapshot(self.vault)
-            except TransactionReverted as exc:  # e.g. a stale or incomplete feed round
-                self.metrics.errors.labels(kind="snapshot").inc()
-                self.log("snapshot_refused", level="warning", error=str(exc))
-                return latest  # rounds not marked as seen: the next tick tries again
+            except TransactionReverted as exc:  # e.g. no valid price, or the rate limit
+                latest = self.vault.latest_snapshot_id()  # another sender's may have landed
+                if not self._covered_by(exc, latest, rounds):
+                    self.metrics.errors.labels(kind="snapshot").inc()
+                    self.log("snapshot_refused", level="warning", error=str(exc))
+                    return latest  # rounds not marked as seen: the next tick tries again
+                # Someone else's snapshot, taken after every round seen, has these prices.
+                self.log("snapshot_taken_by_another", snapshot_id=latest)
             else:
                 self.metrics.snapshots.inc()
                 self.log("snapshot", snapshot_id=snap.snapshot_id, rounds=list(ids),
@@ -243,6 +256,16 @@ class Keeper:
             self._snapshot_seen_at = time.perf_counter()
         return latest
 
+    def _covered_by(
+        self, exc: TransactionReverted, latest: int, rounds: tuple[tuple[int, int], ...]
+    ) -> bool:
+        """The price book's rate limit refused our snapshot, and the latest one (someone
+        else's) was taken strictly after every feed round we read: it already has them."""
+        if exc.error != "PriceBook__SnapshotTooSoon" or not latest:
+            return False
+        taken_at = self.vault.snapshot_taken_at(latest)
+        return taken_at > max((updated for _, updated in rounds), default=0)
+
     # ------------------------------------------------------------------ accounts
 
     def _evaluate(self, book: BookFile, snapshot_id: int) -> tuple[PendingTx, float | None] | None:
@@ -252,11 +275,15 @@ class Keeper:
         if state.commitment == 0 or state.escrow == 0:
             return None
         policy = self.vault.policy()
-        now = int(self.vault.chain.w3.eth.get_block("latest")["timestamp"])
+        now = self.vault.chain_time()
         if (
             state.last_liquidated_at
             and now < state.last_liquidated_at + policy.liquidation_cooldown
         ):
+            return None
+        grace_ends = self.vault.grace_ends_at()
+        if now < grace_ends:  # after an oracle / sequencer outage desks get time to re-prove
+            self.log("grace_period", account=account, grace_ends_at=grace_ends)
             return None
         sent = self.store.get(account, state.nonce)
         if sent is not None and sent.status not in RETRYABLE:
@@ -278,9 +305,11 @@ class Keeper:
         self.metrics.proofs.inc()
         self.metrics.proof_seconds.observe(proven.prove_seconds)
         self.log("proved", account=account, snapshot_id=snapshot_id, hf=proven.health_factor,
+                 hf_below_bps=proven.action.hf_below_bps,
                  prove_ms=round(proven.prove_seconds * 1000, 1))  # fmt: skip
-        words, _public = proven.proof.calldata()
-        fn = self.vault.vault.functions.liquidate(account, snapshot_id, words)
+        action = proven.action
+        fn = self.vault.liquidate_call(account, snapshot_id, action.proven_margin,
+                                       action.hf_below_bps, proven.proof)  # fmt: skip
         return self._submit(account, state.nonce, "PROOF", snapshot_id, fn, proven.prove_seconds)
 
     # ------------------------------------------------------------------ transactions

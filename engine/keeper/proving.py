@@ -41,11 +41,15 @@ def prove_action(
     *,
     amount: int = 0,
     snapshot_id: int | None = None,
+    commitment: int | None = None,
 ) -> ProvenAction:
-    """Read the chain, build the statement (StatementDoesNotHold if the book fails it), prove."""
+    """Read the chain, build the statement (StatementDoesNotHold if the book fails it), prove.
+
+    The proof is bound to `vault`'s signer as the submitter; UPDATE_COMMITMENT proves the book
+    of the attestation about to be committed (`commitment`)."""
     prepared = prepare_vault_action(
         vault, book=book.portfolio, assets=assets, salt=book.salt, action=action, amount=amount,
-        snapshot_id=snapshot_id,
+        snapshot_id=snapshot_id, commitment=commitment,
     )  # fmt: skip
     started = time.perf_counter()
     proof = backend.prove(artifacts, prepared.statement.signals())

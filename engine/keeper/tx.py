@@ -18,7 +18,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from ..chain.client import ChainClient, TransactionReverted
-from ..chain.vault import VaultClient
+from ..chain.vault import VaultClient, snapshot_from_event
 from ..chain.vault_types import OnchainSnapshot
 
 GAS_MARGIN = 1.25
@@ -60,9 +60,4 @@ def take_snapshot(vault: VaultClient) -> OnchainSnapshot:
     """PriceBook.takeSnapshot() with the gas margin; the snapshot it took."""
     receipt = send(vault.chain, vault.price_book.functions.takeSnapshot())
     (event,) = vault.price_book.events.SnapshotTaken().process_receipt(receipt, errors=DISCARD)
-    args = event["args"]
-    return OnchainSnapshot(
-        snapshot_id=int(args["snapshotId"]), hash=int(args["hash"]), taken_at=int(args["takenAt"]),
-        oldest_price_at=int(args["oldestPriceAt"]), prices=tuple(int(p) for p in args["prices"]),
-        liquidation_thresholds=tuple(int(x) for x in args["liquidationThresholds"]),
-    )  # fmt: skip
+    return snapshot_from_event(event["args"])

@@ -43,11 +43,27 @@ class CheckedVaultClient(VaultClient):
         return super().proof_status(Web3.to_checksum_address(account))
 
     def public_signals(
-        self, account: str, action: Action, amount: int, snapshot_id: int, commitment: int = 0
+        self,
+        account: str,
+        action: Action,
+        amount: int,
+        snapshot_id: int,
+        commitment: int = 0,
+        *,
+        submitter: str | None = None,
+        proven_margin: int = 0,
+        hf_below_bps: int = 0,
     ) -> tuple[int, ...]:
         return super().public_signals(
-            Web3.to_checksum_address(account), action, amount, snapshot_id, commitment
-        )
+            Web3.to_checksum_address(account), action, amount, snapshot_id, commitment,
+            submitter=submitter, proven_margin=proven_margin, hf_below_bps=hf_below_bps,
+        )  # fmt: skip
+
+    def book_sequence(self, account: str | None = None) -> int:
+        return super().book_sequence(_checksum(account))
+
+    def attester_of(self, account: str | None = None) -> str:
+        return super().attester_of(_checksum(account))
 
     def signed_by(self, chain: ChainClient) -> CheckedVaultClient:
         return checked(super().signed_by(chain))

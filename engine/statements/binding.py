@@ -1,9 +1,11 @@
 """The action binding: one field element tying a proof to exactly one on-chain action.
 
 binding = uint256(keccak256(abi.encode(chainId, vault, account, action, amount, nonce,
-snapshotId))) mod 2^BINDING_BITS — computed identically by the vault (Solidity) and here, so a
-proof made for one chain, vault, account, action, amount, nonce or snapshot is useless for any
-other. Reduced mod 2^252, not mod r: Health range-checks the binding to 252 bits, so b is its
+snapshotId, submitter))) mod 2^BINDING_BITS — computed identically by the vault (Solidity) and
+here, so a proof made for one chain, vault, account, action, amount, nonce, snapshot or submitter
+is useless for any other. The submitter is msg.sender of the transaction that uses the proof (the
+desk for its own actions, the keeper for a liquidation): a keeper's proof copied from the mempool
+does not verify when sent by anyone else. Reduced mod 2^252, not mod r: Health range-checks the binding to 252 bits, so b is its
 only field representation (p − b, which squares to the same b², is rejected).
 """
 
@@ -36,9 +38,11 @@ def action_binding(
     amount: int,
     nonce: int,
     snapshot_id: int,
+    submitter: str,
 ) -> int:
+    """The binding RiskVault derives for this action sent by `submitter` (msg.sender)."""
     encoded = encode(
-        ["uint256", "address", "address", "uint8", "uint256", "uint256", "uint256"],
+        ["uint256", "address", "address", "uint8", "uint256", "uint256", "uint256", "address"],
         [
             chain_id,
             to_checksum_address(vault),
@@ -47,6 +51,7 @@ def action_binding(
             amount,
             nonce,
             snapshot_id,
+            to_checksum_address(submitter),
         ],
     )
     return int.from_bytes(keccak(encoded), "big") % (1 << BINDING_BITS)

@@ -94,6 +94,7 @@ def test_vault_statement_refuses_a_min_health_that_would_flip_the_mode_bit() -> 
             action=Action.UPDATE_COMMITMENT, amount=0, nonce=0, snapshot_id=1,
             prices=[10**8, 3_000 * 10**8, 60_000 * 10**8, 0], escrow=ds.DEPOSIT,
             token_decimals=6, min_health_bps=70_000, chain_id=31337, vault="0x" + "cd" * 20,
+            submitter="0x" + "ef" * 20,
         )  # fmt: skip
 
 
@@ -112,6 +113,7 @@ def test_action_binding_fits_the_circuits_range_check() -> None:
             amount=n,
             nonce=n,
             snapshot_id=n,
+            submitter="0x" + "33" * 20,
         )
         for action in Action
         for n in range(64)

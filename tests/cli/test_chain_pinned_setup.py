@@ -1,7 +1,7 @@
 """A deployment proves with the setup it was deployed with, whatever lands in the ptau cache.
 
 Real Anvil, real proofs, real foreign ptau files (truncations of the shared dev ptau) planted
-in the cache between `chain deploy` and `chain commit` — the order in which the bug struck.
+in the cache between `chain deploy` and `chain update-book` — the order in which the bug struck.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 
-from tests.cli.test_chain import ASSETS, BOOK, run
+from tests.cli.test_chain import ASSETS, BOOK, DESK, SALT, run
 from tests.prover.ptau_files import half_written, truncated_ptaus
 from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS, AnvilNode
 from zkrisk.engine.chain.client import ChainClient, TransactionReverted
@@ -35,8 +36,16 @@ def env(anvil_node: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> dict
     common = ["--rpc-url", anvil_node.url, "--deployments", str(deployments)]
     code, out, err = run("chain", "deploy", *common, "--dev-account", "0", "--json")
     assert code == 0, err
-    return {"common": common, "deployed": json.loads(out), "folder": folder, "url": anvil_node.url,
-            "record": deployments / "31337.json"}  # fmt: skip
+    admin = open_vault(ChainClient.connect(anvil_node.url, DEV_PRIVATE_KEYS[0]), deployments)
+    admin.client.set_attester(DESK, Account.from_key(DEV_PRIVATE_KEYS[4]).address)  # no governance
+    made = {"common": common, "deployed": json.loads(out), "folder": folder,
+            "url": anvil_node.url, "record": deployments / "31337.json"}  # fmt: skip
+    code, _, err = run("attest", "--book", str(folder / "book.toml"), "--account", DESK, "--salt",
+                       SALT, "--sequence", "1", "--vault", made["deployed"]["RiskVault"],
+                       "--rpc-url", anvil_node.url, "--out", str(folder / "att.json"),
+                       env={"ZKRISK_ATTESTER_KEY": DEV_PRIVATE_KEYS[4]})  # fmt: skip
+    assert code == 0, err
+    return made
 
 
 def chain(env: dict[str, Any], *args: str, account: int = 1) -> tuple[int, str, str]:
@@ -47,10 +56,16 @@ def book_args(env: dict[str, Any]) -> list[str]:
     return ["--book", str(env["folder"] / "book.toml"), "--assets", ASSETS]
 
 
-def test_commit_before_any_snapshot_exits_2_saying_to_take_one_first(env: dict[str, Any]) -> None:
+def update_args(env: dict[str, Any]) -> list[str]:
+    return ["update-book", str(env["folder"] / "att.json"), *book_args(env)]
+
+
+def test_update_book_before_any_snapshot_exits_2_saying_to_take_one_first(
+    env: dict[str, Any],
+) -> None:
     code, _, err = chain(env, "deposit", "20000", "--mint")
     assert code == 0, err
-    code, out, err = chain(env, "commit", *book_args(env))
+    code, out, err = chain(env, *update_args(env))
     assert code == 2 and out == ""
     assert "no snapshot yet: run `zkrisk chain snapshot` first" in err
     assert "Traceback" not in err
@@ -76,19 +91,19 @@ def test_a_foreign_ptau_planted_in_the_cache_after_deploy_does_not_change_the_pr
     half_written(foreign[13], cache / "ptau" / ".dev_pot13.4242_2.ptau")  # still being written
     monkeypatch.setenv("ZKRISK_CACHE", str(cache))
     assert chain(env, "snapshot", account=0)[0] == 0
-    code, out, err = chain(env, "commit", *book_args(env), "--json")
+    code, out, err = chain(env, *update_args(env), "--json")
     assert code == 0, err  # accepted on-chain: proven with the deployed zkey
     assert json.loads(out)["health_factor"] == "2.4500"
 
 
-def test_commit_for_a_deployment_made_with_another_zkey_refuses_and_names_the_fix(
+def test_update_book_for_a_deployment_made_with_another_zkey_refuses_and_names_the_fix(
     env: dict[str, Any], tmp_path: Path
 ) -> None:
     record = json.loads(env["record"].read_text())
     elsewhere = "ab" * 32  # a record written where another setup was deployed
     (tmp_path / "31337.json").write_text(json.dumps({**record, "zkey_sha256": elsewhere}))
     args = ["--rpc-url", env["url"], "--deployments", str(tmp_path), "--dev-account", "1"]
-    code, out, err = run("chain", "commit", *book_args(env), *args)
+    code, out, err = run("chain", *update_args(env), *args)
     assert code == 2 and out == ""
     message = " ".join(err.split())
     assert (

@@ -20,7 +20,7 @@ from zkrisk.engine.chain.deployments import (
 from zkrisk.engine.chain.errors import ErrorRegistry
 from zkrisk.engine.chain.forge_fixtures import forge_vault_address
 from zkrisk.engine.chain.vault import ProofMismatch, check_public_signals
-from zkrisk.engine.chain.vault_statement import vault_health_statement
+from zkrisk.engine.chain.vault_statement import keeper_margin, vault_health_statement
 from zkrisk.engine.statements.binding import Action
 from zkrisk.engine.statements.health import HealthMode, HealthStatement
 
@@ -94,12 +94,14 @@ def test_deployment_record_round_trips_and_a_missing_one_says_how_to_fix(tmp_pat
         load_deployment(1, tmp_path)
 
 
-def _statement(action: Action, amount: int = 0, escrow: int = ds.DEPOSIT) -> HealthStatement:
+def _statement(
+    action: Action, amount: int = 0, escrow: int = ds.DEPOSIT, **extra: int
+) -> HealthStatement:
     return vault_health_statement(
         book=ds.book("0x" + "ab" * 20), assets=ds.ASSETS, slots=4, salt=1, action=action,
         amount=amount, nonce=0, snapshot_id=1, prices=[10**8, 3_000 * 10**8, 60_000 * 10**8, 0],
         escrow=escrow, token_decimals=6, min_health_bps=10_500, chain_id=31337,
-        vault="0x" + "cd" * 20,
+        vault="0x" + "cd" * 20, submitter="0x" + "ef" * 20, **extra,
     )  # fmt: skip
 
 
@@ -109,9 +111,33 @@ def test_vault_statement_uses_the_margin_left_after_a_withdrawal() -> None:
     assert statement.mode is HealthMode.AT_LEAST
 
 
-def test_vault_statement_for_liquidation_proves_hf_below_one() -> None:
+def test_vault_statement_for_liquidation_proves_hf_below_one_at_the_escrow_plus_one_percent() -> (
+    None
+):
     statement = _statement(Action.LIQUIDATE)
     assert (statement.mode, statement.threshold_bps) == (HealthMode.BELOW, 10_000)
+    assert statement.margin == ds.DEPOSIT * 101 // 100 * 100  # QTY: 8 decimals, token 6
+
+
+def test_keeper_margin_rounds_the_buffer_up() -> None:
+    assert keeper_margin(1, 6) == 2 * 100  # 1.01 token units → 2, then QTY
+    assert keeper_margin(100, 6) == 101 * 100
+    assert keeper_margin(10**10 + 1, 18) == 2  # 18-decimal token: rounded up twice
+
+
+def test_vault_statement_for_a_deep_liquidation_proves_hf_below_0_95() -> None:
+    statement = _statement(Action.LIQUIDATE, hf_below_bps=9_500)
+    assert (statement.mode, statement.threshold_bps) == (HealthMode.BELOW, 9_500)
+
+
+def test_vault_statement_refuses_a_liquidation_threshold_the_vault_does_not_accept() -> None:
+    with pytest.raises(ValueError, match=r"HF < 1\.0 or HF < 0\.95"):
+        _statement(Action.LIQUIDATE, hf_below_bps=9_000)
+
+
+def test_vault_statement_refuses_a_proven_margin_below_the_escrow() -> None:
+    with pytest.raises(ValueError, match="below the escrow"):
+        _statement(Action.LIQUIDATE, proven_margin=ds.DEPOSIT * 100 - 1)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +146,7 @@ def test_vault_statement_for_liquidation_proves_hf_below_one() -> None:
         (Action.WITHDRAW, ds.DEPOSIT + 1, "withdrawal of"),
         (Action.WITHDRAW, 0, "withdrawal of 0"),
         (Action.LIQUIDATE, 5, "binds amount 0"),
-        (Action.ATTEST, 0, "gates no ATTEST"),
+        (Action.ATTEST, 5, "binds amount 0"),
     ],
 )
 def test_vault_statement_refuses_actions_the_vault_would_refuse(

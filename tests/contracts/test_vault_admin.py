@@ -1,12 +1,15 @@
-"""Role gates and the circuit breaker, on Anvil: every admin function refuses a non-admin, and a
-paused vault refuses every user action (no proof needed: the pause check comes first)."""
+"""Role gates, policy bounds and the circuit breaker, on Anvil: every admin function refuses a
+non-admin, every policy bound is enforced (a cooldown of 0 is refused), and a paused vault
+refuses new books, withdrawals (until the exit opens) and liquidations, not deposits."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from eth_utils.crypto import keccak
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
@@ -16,32 +19,43 @@ from zkrisk.engine.chain.vault import VaultClient
 
 from .world import VaultWorld
 
+ZERO = "0x0000000000000000000000000000000000000000"
+
 ZERO_PROOF = [0] * 8
 STRANGER = "0x0000000000000000000000000000000000005742"
+ROLE = keccak(text="RISK_ADMIN_ROLE")
+NO_ATTESTATION = (STRANGER, 1, 1, 1)
+ADMIN_RULES = {  # AccessControlDefaultAdminRules: the admin's own two-step transfer
+    "beginDefaultAdminTransfer": lambda c: c.functions.beginDefaultAdminTransfer(STRANGER),
+    "cancelDefaultAdminTransfer": lambda c: c.functions.cancelDefaultAdminTransfer(),
+    "changeDefaultAdminDelay": lambda c: c.functions.changeDefaultAdminDelay(1),
+    "rollbackDefaultAdminDelay": lambda c: c.functions.rollbackDefaultAdminDelay(),
+    "grantRole": lambda c: c.functions.grantRole(ROLE, STRANGER),
+    "revokeRole": lambda c: c.functions.revokeRole(ROLE, STRANGER),
+}
 
 # name → (call on a contract, which contract). Kept in sync with the ABIs by the test below.
 VAULT_ADMIN: dict[str, Callable[[Any], ContractFunction]] = {
     "pause": lambda c: c.functions.pause(),
     "unpause": lambda c: c.functions.unpause(),
-    "setMinHealth": lambda c: c.functions.setMinHealth(11_000),
-    "setMaxAges": lambda c: c.functions.setMaxAges(60, 60),
-    "setLiquidationTerms": lambda c: c.functions.setLiquidationTerms(5_000, 500, 0),
+    "setPolicy": lambda c: c.functions.setPolicy(
+        ds.POLICY.abi_tuple(c.get_function_by_name("policy").abi["outputs"][0]["components"])
+    ),
+    "setAttester": lambda c: c.functions.setAttester(STRANGER, STRANGER),
     "setBeneficiary": lambda c: c.functions.setBeneficiary(STRANGER),
-    "grantRole": lambda c: c.functions.grantRole(b"\x00" * 32, STRANGER),
-    "revokeRole": lambda c: c.functions.revokeRole(b"\x00" * 32, STRANGER),
+    **ADMIN_RULES,
 }
 BOOK_ADMIN: dict[str, Callable[[Any], ContractFunction]] = {
-    "listAsset": lambda c: c.functions.listAsset(STRANGER, STRANGER, 1),
-    "setFeed": lambda c: c.functions.setFeed(0, STRANGER),
-    "setLiquidationThreshold": lambda c: c.functions.setLiquidationThreshold(0, 1),
-    "setMaxPriceAge": lambda c: c.functions.setMaxPriceAge(1),
-    "grantRole": lambda c: c.functions.grantRole(b"\x00" * 32, STRANGER),
-    "revokeRole": lambda c: c.functions.revokeRole(b"\x00" * 32, STRANGER),
+    "listAsset": lambda c: c.functions.listAsset(STRANGER, (STRANGER, 60, ZERO, 0, 1, 2, 0, 1)),
+    "setAssetConfig": lambda c: c.functions.setAssetConfig(0, (STRANGER, 60, ZERO, 0, 1, 2, 0, 1)),
+    "setLiveness": lambda c: c.functions.setLiveness((1, 300, 300, ZERO, 0)),
+    **ADMIN_RULES,
 }
-# State-changing functions anyone may call (everything else must be role-gated).
-VAULT_PUBLIC = {"deposit", "commit", "updateCommitment", "withdraw", "liquidate", "liquidateStale",
-                "renounceRole"}  # fmt: skip
-BOOK_PUBLIC = {"takeSnapshot", "renounceRole"}
+# State-changing functions anyone may call (everything else must be role-gated);
+# acceptDefaultAdminTransfer only by the pending admin, after the delay.
+VAULT_PUBLIC = {"deposit", "submitAttestedBook", "updateBook", "proveHealth", "withdraw",
+                "liquidate", "liquidateStale", "renounceRole", "acceptDefaultAdminTransfer"}  # fmt: skip
+BOOK_PUBLIC = {"takeSnapshot", "renounceRole", "acceptDefaultAdminTransfer"}
 
 
 def _mutating(abi: list[dict[str, Any]]) -> set[str]:
@@ -80,40 +94,58 @@ def test_price_book_admin_function_when_caller_lacks_the_role_then_reverts(
 
 def test_admin_changes_the_policy_and_each_change_is_an_event(world: VaultWorld) -> None:
     with world.isolated():
-        receipt = world.admin.set_liquidation_terms(4_000, 1_000, 60)
+        changed = replace(ds.POLICY, close_factor_bps=4_000, liquidation_bonus_bps=1_000)
+        receipt = world.admin.set_policy(changed)
         (event,) = world.admin.vault.events.PolicyChanged().process_receipt(receipt, errors=DISCARD)
         new = event["args"]["newPolicy"]
         assert (new["closeFactorBps"], new["liquidationBonusBps"]) == (4_000, 1_000)
         assert event["args"]["oldPolicy"]["closeFactorBps"] == 5_000
-        assert world.admin.policy().close_factor_bps == 4_000
+        assert world.admin.policy() == changed
 
 
-def test_admin_policy_change_out_of_range_then_reverts_naming_the_field(world: VaultWorld) -> None:
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("liquidation_cooldown", 0), ("close_factor_bps", 10_000), ("min_health_bps", 9_999),
+     ("max_proof_age", 59), ("snapshot_window", 3_601), ("liquidation_bonus_bps", 1_501),
+     ("degraded_min_health_bps", 10_000)],
+)  # fmt: skip
+def test_admin_policy_change_out_of_range_then_reverts_naming_the_field(
+    world: VaultWorld, field: str, value: int
+) -> None:
     with pytest.raises(TransactionReverted, match="RiskVault__InvalidPolicy") as info:
-        world.admin.set_liquidation_terms(10_000, 1, 0)  # 100% + bonus > escrow
-    assert "closeFactor * (1 + bonus) > 1" in str(info.value)
+        world.admin.set_policy(replace(ds.POLICY, **{field: value}))
+    named = "".join(w.capitalize() if i else w for i, w in enumerate(field.split("_")))
+    assert info.value.decoded is not None
+    assert dict(info.value.decoded.args)["what"] == named
 
 
-USER_ACTIONS: dict[str, Callable[[VaultClient], ContractFunction]] = {
-    "deposit": lambda v: v.vault.functions.deposit(1),
-    "commit": lambda v: v.vault.functions.commit(1, ZERO_PROOF),
-    "updateCommitment": lambda v: v.vault.functions.updateCommitment(1, 1, ZERO_PROOF),
-    "withdraw": lambda v: v.vault.functions.withdraw(1, 1, ZERO_PROOF),
-    "liquidate": lambda v: v.vault.functions.liquidate(STRANGER, 1, ZERO_PROOF),
-    "liquidateStale": lambda v: v.vault.functions.liquidateStale(STRANGER),
-}
+# A paused vault: what must stop, and what pausing must still allow (more margin, re-proving).
+PAUSED_REFUSED: dict[str, tuple[Callable[[VaultClient], ContractFunction], str]] = {
+    "submitAttestedBook": (lambda v: v.vault.functions.submitAttestedBook(NO_ATTESTATION, b""),
+                           "EnforcedPause"),
+    "updateBook": (lambda v: v.vault.functions.updateBook(NO_ATTESTATION, b"", 1, ZERO_PROOF),
+                   "EnforcedPause"),
+    "withdraw": (lambda v: v.vault.functions.withdraw(1, 1, ZERO_PROOF),
+                 "RiskVault__ExitNotYetOpen"),
+    "liquidate": (lambda v: v.vault.functions.liquidate(STRANGER, 1, 1, 10_000, ZERO_PROOF),
+                  "EnforcedPause"),
+    "liquidateStale": (lambda v: v.vault.functions.liquidateStale(STRANGER), "EnforcedPause"),
+}  # fmt: skip
+PAUSED_ALLOWED = {"deposit", "proveHealth"}
 
 
-def test_paused_vault_refuses_every_user_action_and_only_the_admin_unpauses(
+def test_paused_vault_refuses_books_withdrawals_and_liquidations_and_only_the_admin_unpauses(
     world: VaultWorld,
 ) -> None:
-    assert set(USER_ACTIONS) == VAULT_PUBLIC - {"renounceRole"}
+    assert set(PAUSED_REFUSED) | PAUSED_ALLOWED == VAULT_PUBLIC - {
+        "renounceRole", "acceptDefaultAdminTransfer"}  # fmt: skip
     with world.isolated():
         world.admin.pause()  # the admin is also the guardian here
-        for name, make in USER_ACTIONS.items():
-            with pytest.raises(TransactionReverted, match="EnforcedPause"):
+        for name, (make, error) in PAUSED_REFUSED.items():
+            with pytest.raises(TransactionReverted, match=error):
                 world.desk.chain.transact(make(world.desk))
             assert name  # every action refused
+        world.fund_and_deposit(world.desk, 1)  # more margin never hurts
         guardian_role = world.admin.vault.functions.GUARDIAN_ROLE().call()
         world.admin.chain.transact(
             world.admin.vault.functions.grantRole(guardian_role, world.other.account)
@@ -137,6 +169,6 @@ def test_a_transaction_that_fails_when_mined_is_explained_by_replaying_it(
         fn = world.keeper.price_book.functions.takeSnapshot()
         tx = dict(fn.build_transaction({"from": world.keeper.account}))  # estimated: succeeds now
         world.advance(ds.PRICE_BOOK_MAX_AGE + 1)  # … but not once the feeds have gone stale
-        with pytest.raises(TransactionReverted, match="PriceBook__StalePrice") as info:
+        with pytest.raises(TransactionReverted, match="PriceBook__NoValidPrice") as info:
             world.keeper.chain._send(tx)  # the raw send path that `transact` uses
         assert "in block" in str(info.value)

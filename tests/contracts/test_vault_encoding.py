@@ -9,6 +9,7 @@ import sys
 import pytest
 from eth_utils.address import to_checksum_address
 
+from zkrisk.engine.chain.attestation import BookAttestation, attestation_digest
 from zkrisk.engine.chain.vault_statement import margin_quantity
 from zkrisk.engine.statements.binding import Action, action_binding
 from zkrisk.prover.field import SNARK_SCALAR_FIELD
@@ -22,13 +23,15 @@ def test_binding_on_chain_equals_the_engines(world: VaultWorld) -> None:
     fn = world.admin.vault.functions.bindingFor
     for _ in range(12):
         account = to_checksum_address(rng.randbytes(20))
+        submitter = to_checksum_address(rng.randbytes(20))
         action = rng.choice(list(Action))
         amount, nonce, sid = rng.randrange(2**256), rng.randrange(2**64), rng.randrange(2**64)
         expected = action_binding(
             chain_id=world.admin.chain.chain_id, vault=world.admin.address, account=account,
-            action=action, amount=amount, nonce=nonce, snapshot_id=sid,
+            action=action, amount=amount, nonce=nonce, snapshot_id=sid, submitter=submitter,
         )  # fmt: skip
-        assert fn(account, int(action), amount, nonce, sid).call() == expected < SNARK_SCALAR_FIELD
+        got = fn(account, int(action), amount, nonce, sid, submitter).call()
+        assert got == expected < SNARK_SCALAR_FIELD
 
 
 def test_margin_rounding_on_chain_equals_the_engines(world: VaultWorld) -> None:
@@ -61,3 +64,18 @@ def test_generated_solidity_constants_are_up_to_date() -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_attestation_digest_on_chain_equals_the_engines(world: VaultWorld) -> None:
+    rng = random.Random(12)
+    for _ in range(6):
+        att = BookAttestation(
+            account=to_checksum_address(rng.randbytes(20)),
+            commitment=rng.randrange(1, SNARK_SCALAR_FIELD),
+            sequence=rng.randrange(2**64),
+            issued_at=rng.randrange(2**64),
+        )
+        expected = attestation_digest(att, world.admin.domain)
+        assert world.admin.attestation_digest(att) == expected
+        domain = world.admin.vault.functions.domainSeparator().call()
+        assert len(domain) == 32 and domain != expected

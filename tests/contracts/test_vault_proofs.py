@@ -7,12 +7,13 @@ else is made equal, so the binding alone is what refuses the proof.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from zkrisk.engine.chain import dev_scenario as ds
-from zkrisk.engine.chain.anvil import anvil
+from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS, anvil
+from zkrisk.engine.chain.attestation import sign_attestation
 from zkrisk.engine.chain.client import TransactionReverted
 from zkrisk.engine.chain.vault import ProofMismatch, VaultClient
 from zkrisk.engine.chain.vault_deploy import deploy_vault
@@ -32,12 +33,12 @@ class Committed:
 
 @pytest.fixture(scope="module")
 def committed(world: VaultWorld) -> Committed:
-    """The desk deposited and committed with a fresh proof; a withdraw proof is ready, unused."""
-    world.desk.take_snapshot()
+    """The desk deposited and committed an attested book with a fresh proof; a withdraw proof is
+    ready, unused."""
+    world.snapshot()
     world.fund_and_deposit(world.desk, ds.DEPOSIT)
     book = world.book(world.desk)
-    proof, sid = world.prove(Action.UPDATE_COMMITMENT, on=world.desk, book=book)
-    world.desk.commit(proof.public_signals[0], proof)
+    proof, sid = world.commit(world.desk, book)
     withdraw, wsid = world.prove(Action.WITHDRAW, on=world.desk, book=book, amount=ds.WITHDRAW)
     assert wsid == sid
     return Committed(proof, withdraw, sid)
@@ -94,7 +95,8 @@ def test_withdraw_proof_on_another_chain_id_then_reverts(
     with anvil(chain_id=31338) as node:
         other = VaultWorld.deploy(node, world.artifacts)
         assert other.desk.address == world.desk.address  # same deployer and nonces: same vault
-        other.desk.take_snapshot()
+        other._accounts_slot = world.accounts_slot()  # same contract, same storage layout
+        other.snapshot()
         other.fund_and_deposit(other.desk, ds.DEPOSIT)
         state = world.desk.account_state()
         other.set_account_storage(other.desk.account, world.account_storage(world.desk.account))
@@ -107,21 +109,20 @@ def test_withdraw_proof_for_another_snapshot_then_reverts(
     world: VaultWorld, committed: Committed
 ) -> None:
     with world.isolated():
-        later = world.desk.take_snapshot()  # same prices, new id
+        later = world.snapshot()  # same prices, new id
         assert later.prices == world.desk.snapshot(committed.snapshot_id).prices
         _refused(world.desk, committed.withdraw_proof, later.snapshot_id,
                  differs={"snapshotHash", "binding"})  # fmt: skip
 
 
-def test_withdraw_at_old_prices_after_a_crash_then_reverts(
+def test_withdraw_at_a_snapshot_older_than_the_window_then_reverts(
     world: VaultWorld, committed: Committed
 ) -> None:
     with world.isolated():
-        world.set_prices(ds.CRASH)
-        world.keeper.take_snapshot()  # the CALM snapshot stays fresh, but is no longer the latest
-        with pytest.raises(TransactionReverted, match="RiskVault__NotLatestSnapshot") as info:
+        world.advance(ds.POLICY.snapshot_window + 1)  # prices still fresh, snapshot too old
+        with pytest.raises(TransactionReverted, match="RiskVault__SnapshotOutsideWindow") as info:
             world.desk.withdraw(ds.WITHDRAW, committed.snapshot_id, committed.withdraw_proof)
-        assert "prove again" in str(info.value)
+        assert "take a new snapshot" in str(info.value)
 
 
 def test_withdraw_of_another_amount_then_reverts(world: VaultWorld, committed: Committed) -> None:
@@ -135,9 +136,13 @@ def test_withdraw_of_another_amount_then_reverts(world: VaultWorld, committed: C
 
 def test_withdraw_when_price_is_stale_then_reverts(world: VaultWorld, committed: Committed) -> None:
     with world.isolated():
-        world.advance(ds.POLICY.max_price_age + 1)
+        world.advance(ds.POLICY.max_price_age - 100)  # the feeds' answers age, still valid
+        world.snapshot()
+        proof, sid = world.prove(Action.WITHDRAW, on=world.desk, book=world.book(world.desk),
+                                 amount=ds.WITHDRAW)  # fmt: skip
+        world.advance(200)  # snapshot within the window, its oldest price older than maxPriceAge
         with pytest.raises(TransactionReverted, match="RiskVault__StalePrice") as info:
-            world.desk.withdraw(ds.WITHDRAW, committed.snapshot_id, committed.withdraw_proof)
+            world.desk.withdraw(ds.WITHDRAW, sid, proof)
         assert "take a new snapshot" in str(info.value)
 
 
@@ -162,15 +167,10 @@ def test_public_input_plus_r_reverts_for_every_public_input(
         assert world.stack.verifier.functions.verifyProof(a, b, c, aliased).call() is False
 
 
-def test_commitment_plus_r_then_reverts_in_commit_and_update(
-    world: VaultWorld, committed: Committed
-) -> None:
-    commitment = committed.commit_proof.public_signals[0]
-    with world.isolated():
-        world.fund_and_deposit(world.other, ds.DEPOSIT)
-        with pytest.raises(TransactionReverted, match="PublicInputNotInField"):
-            world.other.commit(commitment + R, committed.commit_proof, precheck=False)
-        with pytest.raises(TransactionReverted, match="PublicInputNotInField"):
-            world.desk.update_commitment(
-                commitment + R, committed.snapshot_id, committed.commit_proof, precheck=False
-            )
+def test_attested_commitment_plus_r_then_reverts(world: VaultWorld, committed: Committed) -> None:
+    signed = world.attest(world.desk, world.book(world.desk))
+    aliased = replace(signed.attestation)
+    object.__setattr__(aliased, "commitment", aliased.commitment + R)  # past the Python check
+    forged = sign_attestation(aliased, world.desk.domain, DEV_PRIVATE_KEYS[4])
+    with pytest.raises(TransactionReverted, match="RiskVault__InvalidCommitment"):
+        world.other.submit_attested_book(forged)

@@ -13,7 +13,6 @@ from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS, AnvilNode
 from zkrisk.engine.chain.client import ChainClient
 from zkrisk.engine.chain.vault_deploy import compile_vault_contracts
 from zkrisk.engine.chain.vault_types import ListedAsset
-from zkrisk.engine.statements.binding import Action
 from zkrisk.prover.artifacts import CircuitArtifacts
 
 from .world import VaultWorld
@@ -38,23 +37,18 @@ def test_reentrant_token_cannot_drain_escrow_during_liquidation(
     world, evil = evil_world
     desk, keeper = world.desk, world.keeper
     assert desk.token.address == evil.address
-    desk.take_snapshot()
+    world.snapshot()
     world.fund_and_deposit(desk, ds.DEPOSIT)
-    proof, _ = world.prove(Action.UPDATE_COMMITMENT, on=desk, book=world.book(desk))
-    desk.commit(proof.public_signals[0], proof)
-    # No cooldown: only the reentrancy guard stands between a re-entry and a second seizure.
-    world.admin.set_liquidation_terms(
-        ds.POLICY.close_factor_bps, ds.POLICY.liquidation_bonus_bps, 0
-    )
+    world.commit(desk)
+    # The re-entry is a second liquidateStale in the same transaction: within the cooldown too,
+    # but the reentrancy guard is what refuses it first (its error is the one returned).
     world.advance(ds.POLICY.max_proof_age + 1)
-    world.set_prices(ds.CALM)
-    keeper.take_snapshot()
     assert desk.proof_status(desk.account)[0]
 
     payload = keeper.vault.encode_abi("liquidateStale", args=[desk.account])
     world.admin.chain.transact(evil.functions.arm(keeper.address, keeper.address, payload))
     escrow = desk.escrow()
-    repay, bonus = keeper.vault.functions.previewLiquidation(desk.account).call()
+    repay, bonus, _left = keeper.vault.functions.previewStaleLiquidation(desk.account).call()
     keeper.liquidate_stale(desk.account)
 
     assert evil.functions.reentryAttempted().call() is True

@@ -37,12 +37,17 @@ def line(lines: list[str], prefix: str) -> str:
 
 def test_demo_says_the_ptau_is_a_dev_one_and_deploys_the_vault(narrative: list[str]) -> None:
     assert "DEV ptau, INSECURE" in line(narrative, "1. circuit health4")
-    assert re.search(r"RiskVault 0x[0-9a-fA-F]{8}… .* \(gas [\d,]+\)", line(narrative, "2. anvil"))
+    deployed = line(narrative, "2. anvil")
+    assert re.search(r"RiskVault 0x[0-9a-fA-F]{8}… .* \(gas [\d,]+\)", deployed)
+    assert "proposed to by a Safe 2-of-3" in deployed and "the deployer holds no role" in deployed
 
 
-def test_demo_desk_commits_and_withdraws_with_proofs_and_gas(narrative: list[str]) -> None:
-    assert re.search(r"HF = 2\.4500 ≥ 1\.05 proven in \d+\.\d\ds .* commit\(\) gas [\d,]+",
-                     line(narrative, "4. commit"))  # fmt: skip
+def test_demo_attester_signs_and_desk_commits_and_withdraws_with_proofs_and_gas(
+    narrative: list[str],
+) -> None:
+    assert "governance registers its book attester" in line(narrative, "3. desk")
+    assert re.search(r"HF = 2\.4500 ≥ 1\.05 proven in \d+\.\d\ds .* updateBook\(\) gas [\d,]+",
+                     line(narrative, "4. attester signs book #1"))  # fmt: skip
     assert re.search(r"HF after = 2\.2000 ≥ 1\.05 proven in .* withdraw\(\) gas [\d,]+",
                      line(narrative, "5. withdraw 10,000 USDC"))  # fmt: skip
 
@@ -54,14 +59,35 @@ def test_demo_shows_forged_and_replayed_proofs_rejected(narrative: list[str]) ->
     )
 
 
+def test_demo_shows_the_empty_book_swap_and_snapshot_spam_refused(narrative: list[str]) -> None:
+    assert line(narrative, "the desk swaps in an empty book").endswith(
+        "rejected on-chain (RiskVault__InvalidAttestationSignature)"
+    )
+    assert line(narrative, "a griefer takes snapshots").endswith(
+        "rejected on-chain (RiskVault__ProofNotStale)"
+    )
+
+
 def test_demo_keeper_liquidates_after_the_price_move(narrative: list[str]) -> None:
+    assert line(narrative, "another keeper sends a copy").endswith(
+        "rejected on-chain (RiskVault__InvalidProof)"
+    )
     keeper = line(narrative, "8. keeper")
-    assert re.search(r"HF < 1 proven in \d+\.\d\ds, liquidate\(\) gas [\d,]+", keeper)
-    assert "5,000 USDC to the beneficiary, 250 bonus to the keeper, 4,750 left" in keeper
+    assert re.search(r"HF < 0\.95 proven in \d+\.\d\ds at margin escrow × 1\.01", keeper)
+    assert re.search(r"liquidate\(\) gas [\d,]+", keeper)
+    assert "9,524 USDC to the beneficiary, 476 bonus to the keeper, 0 left" in keeper
     latency = int(re.search(r"liquidation mined in (\d+) ms", keeper).group(1))  # type: ignore[union-attr]
     assert 0 < latency < 5_000
-    assert "(RiskVault__LiquidationCooldown)" in line(narrative, "its liquidate()")
     assert narrative[-1] == "done: anvil and the keeper stopped, nothing left running."
+
+
+def test_demo_policy_change_goes_through_the_safe_and_the_timelock(narrative: list[str]) -> None:
+    assert "refused (1 owner signature(s), the Safe needs 2" in line(narrative, "9. governance")
+    assert "not Ready: wait until its delay has passed" in line(narrative, "2 of 3 owners sign")
+    assert line(narrative, "1 h later: executed (Done)").endswith("minHealth is now 1.1")
+    assert "it unpauses: rejected (AccessControlUnauthorizedAccount)" in line(
+        narrative, "the guardian pauses"
+    )
 
 
 def test_demo_lender_accepts_the_attestation_and_refuses_weaker_ones(

@@ -27,7 +27,7 @@ def deployment(chain: ChainClient, health4: CircuitArtifacts) -> HealthDeploymen
 def proof(health4: CircuitArtifacts, deployment: HealthDeployment, chain: ChainClient) -> Proof:
     binding = action_binding(
         chain_id=chain.chain_id, vault=deployment.attestor.address, account=chain.account.address,
-        action=Action.ATTEST, amount=0, nonce=0, snapshot_id=7,
+        action=Action.ATTEST, amount=0, nonce=0, snapshot_id=7, submitter=chain.account.address,
     )  # fmt: skip
     statement = replace(base_statement(), binding=binding)
     made = snarkjs_cli.prove(health4, statement.signals())

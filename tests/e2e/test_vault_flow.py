@@ -1,5 +1,6 @@
-"""The whole vault life on a real Anvil node with fresh proofs: deposit → commit → withdraw →
-price crash → keeper liquidation; then commit → update → silence → fail-closed liquidation."""
+"""The whole vault life on a real Anvil node with fresh proofs: deposit → attested book committed
+→ withdraw → price crash → keeper liquidation (HF < 0.95: the whole escrow); then commit →
+attested update → silence → fail-closed liquidation of the stale slice."""
 
 from __future__ import annotations
 
@@ -42,13 +43,12 @@ def test_deployment_record_is_written_per_chain_id(world: VaultWorld, deployment
 def test_full_flow_deposit_commit_withdraw_crash_liquidate(world: VaultWorld) -> None:
     desk, keeper = world.desk, world.keeper
     book = world.book(desk)
-    calm = desk.take_snapshot()
+    calm = world.snapshot()
 
     world.fund_and_deposit(desk, ds.DEPOSIT)
-    proof, sid = world.prove(Action.UPDATE_COMMITMENT, on=desk, book=book)
-    receipt = desk.commit(proof.public_signals[0], proof)
-    (committed,) = desk.vault.events.Committed().process_receipt(receipt, errors=DISCARD)
-    assert committed["args"]["snapshotId"] == calm.snapshot_id == sid
+    _proof, sid = world.commit(desk, book)
+    assert sid == calm.snapshot_id
+    assert desk.book_sequence() == 1 and desk.attester_of() == world.attester.address
 
     proof, sid = world.prove(Action.WITHDRAW, on=desk, book=book, amount=ds.WITHDRAW)
     desk.withdraw(ds.WITHDRAW, sid, proof)
@@ -56,25 +56,29 @@ def test_full_flow_deposit_commit_withdraw_crash_liquidate(world: VaultWorld) ->
     assert desk.escrow() == ds.DEPOSIT - ds.WITHDRAW
 
     # Healthy at CALM: the engine refuses to build a liquidation statement (no proof exists).
-    with pytest.raises(StatementDoesNotHold, match=r"HF = 2\.2000 at snapshot 1, not < 1\.0"):
+    with pytest.raises(StatementDoesNotHold, match=r"HF = 2\.2\d+ at snapshot 1, not < 1\.0"):
         prepare_vault_action(
             keeper, book=book, assets=ds.ASSETS, salt=world.salt, action=Action.LIQUIDATE
         )
 
     world.set_prices(ds.CRASH)
-    crash = keeper.take_snapshot()
-    proof, sid = world.prove(Action.LIQUIDATE, on=keeper, book=book)
-    assert sid == crash.snapshot_id
+    crash = world.snapshot()
+    prepared = prepare_vault_action(keeper, book=book, assets=ds.ASSETS, salt=world.salt,
+                                    action=Action.LIQUIDATE)  # fmt: skip
+    assert prepared.snapshot_id == crash.snapshot_id and prepared.hf_below_bps == 9_500
     escrow = desk.escrow()
-    repay, bonus = (escrow * 5_000 // 10_000, escrow * 5_000 // 10_000 * 500 // 10_000)
-    receipt = keeper.liquidate(desk.account, sid, proof)
+    repay = escrow * 10_000 // 10_500
+    bonus = repay * 500 // 10_000
+    repay = escrow - bonus  # the whole escrow goes (HF < 0.95); rounding to the beneficiary
+    receipt = keeper.liquidate(desk.account, prepared.snapshot_id, prepared.proven_margin,
+                               prepared.hf_below_bps, prepared.prove(world.artifacts))  # fmt: skip
     (event,) = keeper.vault.events.Liquidated().process_receipt(receipt, errors=DISCARD)
     args = event["args"]
-    assert (args["repaid"], args["bonus"], args["escrow"]) == (repay, bonus, escrow - repay - bonus)
-    assert args["path"] == 0  # PROOF
+    assert (args["repay"], args["bonus"], args["escrowLeft"]) == (repay, bonus, 0)
+    assert (args["path"], args["hfBelowBps"], args["keeper"]) == (0, 9_500, keeper.account)
     assert keeper.token_balance(BENEFICIARY) == repay
     assert keeper.token_balance(keeper.account) == bonus
-    assert desk.escrow() == escrow - repay - bonus
+    assert desk.escrow() == 0
     assert keeper.token_balance(keeper.address) == desk.escrow()  # conservation: one account
 
 
@@ -83,25 +87,25 @@ def test_desk_that_updates_then_stops_proving_is_liquidated_without_a_proof(
 ) -> None:
     other = world.other
     world.set_prices(ds.CALM)
-    other.take_snapshot()
+    world.snapshot()
     world.fund_and_deposit(other, ds.DEPOSIT)
-    proof, _sid = world.prove(Action.UPDATE_COMMITMENT, on=other, book=world.book(other))
-    other.commit(proof.public_signals[0], proof)
-    proof, sid = world.prove(
-        Action.UPDATE_COMMITMENT, on=other, book=ds.rebalanced_book(other.account)
-    )
-    receipt = other.update_commitment(proof.public_signals[0], sid, proof)
-    (event,) = other.vault.events.CommitmentUpdated().process_receipt(receipt, errors=DISCARD)
-    assert event["args"]["newCommitment"] == other.account_state().commitment
+    world.commit(other)
+    world.snapshot()
+    receipt_before = other.account_state()
+    world.commit(other, ds.rebalanced_book(other.account))
+    state = other.account_state()
+    assert state.book_sequence == 2 and state.commitment != receipt_before.commitment
     assert other.proof_status(other.account)[0] is False
 
-    world.advance(ds.POLICY.max_proof_age + 1)
-    world.set_prices(ds.CALM)  # feeds alive, desk silent
-    world.keeper.take_snapshot()
+    world.advance(ds.POLICY.max_proof_age + 1)  # the desk is silent; no snapshot needed
     stale, deadline = other.proof_status(other.account)
     assert stale and deadline < world.now()
     before = world.keeper.token_balance(world.keeper.account)
+    escrow = other.escrow()
     receipt = world.keeper.liquidate_stale(other.account)
     (event,) = world.keeper.vault.events.Liquidated().process_receipt(receipt, errors=DISCARD)
-    assert event["args"]["path"] == 1  # STALE_PROOF
-    assert world.keeper.token_balance(world.keeper.account) - before == event["args"]["bonus"] > 0
+    args = event["args"]
+    assert args["path"] == 1  # STALE_PROOF
+    slice_ = escrow * ds.POLICY.stale_slice_bps // 10_000  # a quarter, not the close factor
+    assert slice_ - 1 <= args["repay"] + args["bonus"] <= slice_  # rounding stays in escrow
+    assert world.keeper.token_balance(world.keeper.account) - before == args["bonus"] > 0

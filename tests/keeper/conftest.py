@@ -16,17 +16,17 @@ from eth_account import Account
 
 from zkrisk.engine.chain import dev_scenario as scenario
 from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS
+from zkrisk.engine.chain.book_attester import DEV_ATTESTER_KEY
 from zkrisk.engine.chain.client import ChainClient
 from zkrisk.engine.chain.deployments import save_deployment
-from zkrisk.engine.chain.vault_deploy import VaultStack, deploy_vault_stack
+from zkrisk.engine.chain.vault_deploy import VaultStack, advance_time, deploy_vault_stack
 from zkrisk.engine.keeper.books import BookFile
+from zkrisk.engine.keeper.devnet import commit_book, snapshot_now
 from zkrisk.engine.keeper.factory import build_keeper
 from zkrisk.engine.keeper.keeper import Keeper, KeeperSettings
 from zkrisk.engine.keeper.logs import JsonLog
-from zkrisk.engine.keeper.proving import prove_action
 from zkrisk.engine.keeper.vault_access import VaultHandle, checked, handle_from_stack, open_vault
 from zkrisk.engine.models import Portfolio, Position
-from zkrisk.engine.statements.binding import Action
 from zkrisk.prover.artifacts import CircuitArtifacts
 from zkrisk.prover.backends import ProvingBackend, create_backend
 
@@ -36,8 +36,7 @@ KEEPER_KEY = DEV_PRIVATE_KEYS[2]
 @pytest.fixture(scope="module")
 def stack(chain: ChainClient, health4: CircuitArtifacts) -> VaultStack:
     return deploy_vault_stack(chain, health4, listed=scenario.listed_assets(),
-                              policy=scenario.POLICY,
-                              price_book_max_age=scenario.PRICE_BOOK_MAX_AGE)  # fmt: skip
+                              policy=scenario.POLICY)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +46,11 @@ def backend() -> Iterator[ProvingBackend]:
 
 
 def set_prices(stack: VaultStack, prices: dict[str, Decimal]) -> None:
+    """New feed rounds, then one second passes (Anvil mines many blocks per second; the price
+    book allows one snapshot per second)."""
     for symbol, price in prices.items():
         stack.set_price(symbol, price)
+    advance_time(stack.chain, 1)
 
 
 @dataclass
@@ -68,14 +70,13 @@ class Desks:
         admin.chain.transact(self.stack.margin_token.functions.mint(address, scenario.DEPOSIT))
         desk = checked(self.stack.client(admin.chain.with_key(key)))
         desk.deposit(scenario.DEPOSIT)
-        admin.take_snapshot()
+        self.stack.set_attester(address, Account.from_key(DEV_ATTESTER_KEY).address)
+        snapshot_now(admin)
         book = scenario.book(address)
         if positions is not None:
             book = Portfolio(account=address, positions=positions)
         made = BookFile(salt=secrets.randbits(200), portfolio=book)
-        proven = prove_action(desk, made, scenario.ASSETS, Action.UPDATE_COMMITMENT,
-                              self.stack_artifacts, self.backend)  # fmt: skip
-        desk.commit(proven.action.statement.commitment(), proven.proof)
+        commit_book(desk, self.stack, made, self.stack_artifacts, self.backend)
         return made
 
     @property

@@ -2,17 +2,21 @@
 pragma solidity ^0.8.24;
 
 /// @title IPriceBook
-/// @notice What the vault reads from the price book: committed price snapshots.
+/// @notice What the vault reads from the price book: committed price snapshots and the end of the
+///         grace period after the last oracle or L2 sequencer outage.
 interface IPriceBook {
     /// @notice A committed price snapshot.
     /// @param hash SnapshotHash(N) of (id, prices, liquidation thresholds): the Health proof's
     ///        public `snapshotHash`.
     /// @param takenAt Block timestamp of `takeSnapshot` (0 = no such snapshot).
-    /// @param oldestPriceAt The oldest `updatedAt` among the feeds it read.
+    /// @param oldestPriceAt The oldest `updatedAt` among the price sources it used.
+    /// @param degraded True when at least one asset was priced by its secondary source (the primary
+    ///        failed) or its two sources deviated by more than the listing allows.
     struct Snapshot {
         uint256 hash;
         uint64 takenAt;
         uint64 oldestPriceAt;
+        bool degraded;
     }
 
     /// @notice Number of asset slots in a snapshot (the Health circuit's N).
@@ -30,6 +34,11 @@ interface IPriceBook {
     /// @notice The latest snapshot and its id.
     function latestSnapshot() external view returns (uint64 id, Snapshot memory);
 
-    /// @notice Read every feed and commit a new snapshot.
+    /// @notice Read every price source and commit a new snapshot.
     function takeSnapshot() external returns (uint64 id, uint256 hash);
+
+    /// @notice End of the grace period after the last outage known: the later of
+    ///         (L2 sequencer up since + sequencer grace) and (last oracle outage end + oracle grace);
+    ///         type(uint64).max while the sequencer is down. No liquidation before it.
+    function graceEndsAt() external view returns (uint64);
 }

@@ -5,7 +5,8 @@ import {AggregatorV3Interface} from "../interfaces/AggregatorV3Interface.sol";
 
 /// @title MockAggregator
 /// @notice A Chainlink-style feed for Anvil and tests: `setAnswer` starts and completes a round now;
-///         `setRound` writes any round, including incomplete or stale ones.
+///         `setRound` writes any round, including incomplete or stale ones; `setDecimals`,
+///         `setReverts` and `setMalformed` play a migrated, broken or garbage-returning feed.
 contract MockAggregator is AggregatorV3Interface {
     struct Round {
         int256 answer;
@@ -14,19 +15,46 @@ contract MockAggregator is AggregatorV3Interface {
         uint80 answeredInRound;
     }
 
-    uint8 public immutable decimals;
+    uint8 internal _decimals;
     string public description;
     uint80 public latestRound;
+    /// @notice When true, decimals() and latestRoundData() revert.
+    bool public reverts;
+    /// @notice When true, latestRoundData() returns one word instead of five.
+    bool public malformed;
     mapping(uint80 roundId => Round) internal _rounds;
 
     /// @notice getRoundData asked for a round that was never written.
     error MockAggregator__NoRound(uint80 roundId);
+    /// @notice The feed is set to revert (setReverts).
+    error MockAggregator__Broken();
 
     /// @param decimals_ Decimals of the answers.
     /// @param description_ E.g. "ETH / USD".
     constructor(uint8 decimals_, string memory description_) {
-        decimals = decimals_;
+        _decimals = decimals_;
         description = description_;
+    }
+
+    /// @notice Decimals of the answers (changeable: a feed migrated behind the same address).
+    function decimals() external view returns (uint8) {
+        if (reverts) revert MockAggregator__Broken();
+        return _decimals;
+    }
+
+    /// @notice Report `decimals_` from now on (answers already written are not rescaled).
+    function setDecimals(uint8 decimals_) external {
+        _decimals = decimals_;
+    }
+
+    /// @notice Make decimals() and latestRoundData() revert (or work again).
+    function setReverts(bool reverts_) external {
+        reverts = reverts_;
+    }
+
+    /// @notice Make latestRoundData() return 32 bytes of garbage (or five words again).
+    function setMalformed(bool malformed_) external {
+        malformed = malformed_;
     }
 
     /// @notice Publish `answer` as a new complete round updated now.
@@ -58,6 +86,13 @@ contract MockAggregator is AggregatorV3Interface {
 
     /// @notice Data of the latest round.
     function latestRoundData() external view returns (uint80, int256, uint256, uint256, uint80) {
+        if (reverts) revert MockAggregator__Broken();
+        if (malformed) {
+            assembly ("memory-safe") {
+                mstore(0, 0xdeadbeef)
+                return(0, 32)
+            }
+        }
         Round memory r = _rounds[latestRound];
         return (latestRound, r.answer, r.startedAt, r.updatedAt, r.answeredInRound);
     }

@@ -7,8 +7,7 @@ interface Vm {
     function expectRevert(bytes calldata revertData) external;
     function expectRevert(bytes4 revertData) external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
-    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter)
-        external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter) external;
     function prank(address sender) external;
     function startPrank(address sender) external;
     function stopPrank() external;
@@ -24,6 +23,11 @@ interface Vm {
     function load(address target, bytes32 slot) external view returns (bytes32);
     function store(address target, bytes32 slot, bytes32 value) external;
     function label(address account, string calldata name) external;
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
+    function addr(uint256 privateKey) external pure returns (address);
+    function snapshotState() external returns (uint256);
+    function revertToState(uint256 snapshotId) external returns (bool);
+    function parseJsonBytes32(string calldata json, string calldata key) external pure returns (bytes32);
 }
 
 /// @title ZkTest
@@ -57,6 +61,10 @@ abstract contract ZkTest {
 
     function assertEq(address a, address b) internal pure {
         if (a != b) revert ZkTest__AssertionFailed("addresses differ");
+    }
+
+    function assertEq(bytes32 a, bytes32 b, string memory what) internal pure {
+        if (a != b) revert ZkTest__AssertionFailed(what);
     }
 
     function assertLe(uint256 a, uint256 b, string memory what) internal pure {
