@@ -351,7 +351,6 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     function submitAttestedBook(BookAttestation calldata att, bytes calldata signature)
         external
         nonReentrant
-        whenNotPaused
     {
         AccountState storage a = _accounts[att.account];
         _acceptAttestation(a, att, signature);
@@ -375,7 +374,7 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         bytes calldata signature,
         uint256 snapshotId,
         uint256[8] calldata proof
-    ) external nonReentrant whenNotPaused {
+    ) external nonReentrant {
         if (msg.sender != att.account) revert RiskVault__NotAccount(att.account, msg.sender);
         AccountState storage a = _accounts[msg.sender];
         if (att.sequence != a.bookSequence || att.commitment != a.commitment || att.commitment == 0) {
@@ -459,10 +458,11 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     }
 
     /// @notice Liquidate `account` without a proof because it stopped proving: now is later than
-    ///         max(lastProofAt, provingResumedAt, priceBook.graceEndsAt()) + maxProofAge (fail
-    ///         closed). Takes staleSliceBps of the escrow (dust rule applies) per cooldown.
+    ///         max(max(lastProofAt, provingResumedAt) + maxProofAge, priceBook.graceEndsAt())
+    ///         (fail closed). Takes staleSliceBps of the escrow (dust rule applies) per cooldown.
     /// @dev Staleness is measured in time, not in snapshots, so snapshot spam cannot age an
-    ///      account; a pause and an outage's grace period restart the clock.
+    ///      account; a pause restarts the clock; an outage's grace period only postpones a
+    ///      deadline that falls inside it, so it cannot shelter an account that stopped proving.
     /// @param account The account to liquidate (attested book, escrow > 0, not in cooldown).
     function liquidateStale(address account) external nonReentrant whenNotPaused {
         AccountState storage a = _accounts[account];
@@ -475,8 +475,10 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
 
     // ------------------------------------------------------------------ admin
 
-    /// @notice Stop attestations, book updates and liquidations (deposits and proveHealth go on;
-    ///         withdrawals reopen after MAX_PAUSE_BEFORE_EXIT). Only GUARDIAN_ROLE.
+    /// @notice Stop liquidations and withdrawals. Deposits, proofs and the attester's books go on
+    ///         (they move no money, and a withdrawal that reopens after MAX_PAUSE_BEFORE_EXIT must
+    ///         open the attester's latest book, not the last one before the pause). Only
+    ///         GUARDIAN_ROLE.
     function pause() external onlyRole(GUARDIAN_ROLE) whenNotPaused {
         _paused = true;
         // forge-lint: disable-next-line(unsafe-typecast)
@@ -763,9 +765,12 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         revert RiskVault__UnsupportedHfThreshold(hfBelowBps);
     }
 
+    /// @dev The grace period extends a deadline that falls inside it to its end (the desk could
+    ///      not re-prove during the outage) but gives no fresh maxProofAge: an account that had
+    ///      stopped proving before the outage is due as soon as the grace ends.
     function _proofDeadline(AccountState storage a, Policy storage p) internal view returns (uint256) {
-        uint256 clock = Math.max(Math.max(a.lastProofAt, provingResumedAt), priceBook.graceEndsAt());
-        return clock + p.maxProofAge;
+        uint256 due = Math.max(a.lastProofAt, provingResumedAt) + p.maxProofAge;
+        return Math.max(due, priceBook.graceEndsAt());
     }
 
     /// @dev slice = escrow · sliceBps (all of it under minLeftover), split into repay + bonus.

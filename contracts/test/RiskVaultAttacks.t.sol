@@ -176,13 +176,14 @@ contract RiskVaultAttacksTest is VaultFixture {
         vault.liquidateStale(desk);
         (bool stale, uint256 deadline) = vault.proofStatus(desk);
         assertFalse(stale);
-        assertEq(deadline, graceEnd + policy.maxProofAge);
+        assertEq(deadline, graceEnd); // the deadline fell in the outage: postponed to the grace's end
         vm.prank(desk);
         vault.proveHealth(2, _proof("prove2")); // proving works during the grace period
-        vm.warp(graceEnd);
+        uint256 provenAt = graceEnd - ORACLE_GRACE; // snapshot 2's takenAt
+        vm.warp(graceEnd + 1);
         vm.prank(keeper);
         vm.expectRevert(
-            abi.encodeWithSelector(RiskVault.RiskVault__ProofNotStale.selector, desk, graceEnd + policy.maxProofAge)
+            abi.encodeWithSelector(RiskVault.RiskVault__ProofNotStale.selector, desk, provenAt + policy.maxProofAge)
         );
         vault.liquidateStale(desk);
     }
@@ -374,5 +375,37 @@ contract RiskVaultAttacksTest is VaultFixture {
         vm.prank(desk);
         vault.withdraw(withdrawal, 2, _proof("withdraw2"));
         assertEq(margin.balanceOf(desk), withdrawal);
+    }
+
+    // ------------------------------------------------ review: outages and pauses must not shelter a book
+
+    /// An outage's grace lets a desk whose deadline fell inside it re-prove; it must not hand an
+    /// account that had already stopped proving a fresh maxProofAge.
+    function test_an_account_stale_before_an_oracle_outage_is_liquidatable_when_the_grace_ends() public {
+        _commitDesk();
+        _calmSnapshot2(policy.maxProofAge + OUTAGE_GAP + 1); // stale long before this snapshot ends the outage
+        uint256 graceEnd = block.timestamp + ORACLE_GRACE;
+        assertEq(vault.graceEndsAt(), graceEnd);
+        (bool stale, uint256 deadline) = vault.proofStatus(desk);
+        assertFalse(stale); // no stale path during the grace
+        assertEq(deadline, graceEnd);
+        vm.warp(graceEnd + 1);
+        vm.prank(keeper);
+        vault.liquidateStale(desk);
+        assertTrue(margin.balanceOf(keeper) > 0, "the keeper is paid right after the grace");
+    }
+
+    /// A pause must not freeze the attester's word: a newer (worse) book submitted while paused is
+    /// the one a withdrawal must open when the exit reopens, not the last one before the pause.
+    function test_when_paused_a_newer_attested_book_is_recorded_and_the_old_book_cannot_exit() public {
+        _commitDesk();
+        vm.prank(guardian);
+        vault.pause();
+        _submitBook(rebalanced, 2);
+        assertEq(vault.commitmentOf(desk), rebalanced);
+        _calmSnapshot2(vault.MAX_PAUSE_BEFORE_EXIT() + 1);
+        vm.prank(desk);
+        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector);
+        vault.withdraw(withdrawal, 2, _proof("withdraw2")); // a proof about the pre-pause book
     }
 }

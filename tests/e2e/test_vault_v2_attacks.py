@@ -205,7 +205,7 @@ def test_attack6_no_liquidation_during_the_grace_period_after_an_oracle_outage(
     with pytest.raises(TransactionReverted, match="RiskVault__GracePeriod"):
         keeper.liquidate(desk.account, prepared.snapshot_id, prepared.proven_margin,
                          prepared.hf_below_bps, proof)  # fmt: skip
-    assert keeper.proof_status(desk.account)[0] is False  # nor stale: the clock restarts
+    assert keeper.proof_status(desk.account)[0] is False  # nor stale during the grace
     world.advance(oracle_grace)
     world.set_prices(ds.CRASH)
     world.snapshot()
