@@ -200,7 +200,16 @@ def fresh_copy(repo: Path, target: Path) -> Path:
             continue  # deleted in the working tree
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target / name)
-    (target / "node_modules").symlink_to(repo / "node_modules")
+    # A real node_modules of links, but circomlib copied: circom2 runs in WASI, which cannot
+    # follow a symlink out of its working directory (a fresh clone has no cached build, so the
+    # walkthrough compiles circuits in the copy).
+    modules = target / "node_modules"
+    modules.mkdir()
+    for entry in (repo / "node_modules").iterdir():
+        if entry.name == "circomlib":
+            shutil.copytree(entry, modules / entry.name, symlinks=True)
+        else:
+            (modules / entry.name).symlink_to(entry)
     for cache in ("build/circuits", "build/solc"):  # content-addressed: a warm clone
         if (repo / cache).is_dir():
             shutil.copytree(repo / cache, target / cache, ignore=shutil.ignore_patterns("*.tmp-*"))
