@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import numpy as np
 
-from zkrisk.engine.checks import RiskEngine
-from zkrisk.engine.metrics.var import historical_var_es, scenario_losses
-from zkrisk.engine.models import (
+from zkrisk.engine.risk.checks import RiskEngine
+from zkrisk.engine.risk.metrics.var import historical_var_es, scenario_losses
+from zkrisk.engine.risk.models import (
     Asset,
     CheckState,
     OrderIntent,

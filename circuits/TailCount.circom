@@ -7,7 +7,7 @@ include "Log2Ceil.circom";
 // TailCount(K): m = ⌊(10⁴ − α) · K / 10⁴⌋, how many of K scenario losses may exceed VaR_α,
 // for α in bps strictly inside (0, 10⁴). Division by a witness with its constraint:
 //   (10⁴ − α) · K = m · 10⁴ + r,  0 ≤ r < 10⁴,  0 ≤ m < 2^log2Ceil(K+1)
-// Mirrors zkrisk.engine.metrics.var.tail_count_bps.
+// Mirrors zkrisk.engine.risk.metrics.var.tail_count_bps.
 // Public input alphaBps: bounded to [1, 9999] by the two 14-bit differences below (no other
 // check needed). circheck flags m and remainder ("dataflow does not match its constraints"):
 // they are a quotient and remainder computed with <-- and pinned by the division identity with

@@ -13,7 +13,7 @@ include "Log2Ceil.circom";
 // largest loss (ties may fall either side; the tail sum is the same). Then
 //   VaR_α ≤ varLimit  ⇔  t ≤ varLimit  (⇔ at most m losses exceed varLimit)
 //   ES_α  ≤ esLimit   ⇔  Σ tail·loss ≤ (m + 1) · esLimit
-// Mirrors zkrisk.engine.metrics.var (var_within_limit, es_within_limit).
+// Mirrors zkrisk.engine.risk.metrics.var (var_within_limit, es_within_limit).
 // Precondition: |loss_k| < 2^LB (the caller's range checks imply it); 0 ≤ m < K.
 // Inputs: loss[K], m, varLimit, esLimit, tail[K], pick[K] (the last two private).
 // Outputs: none. Constraints: K·(LB + 6) + LB + log2Ceil(K+1) + 4.

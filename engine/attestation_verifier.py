@@ -25,8 +25,8 @@ from zkrisk.prover.artifacts import build
 
 from .attestation_bundle import AttestationBundle, CircuitId, load_bundle, vkey_sha256
 from .expectation import Expectation, ExpectedStatement, expected_statement, load_expectation
-from .fixed_point import BPS_BITS
 from .paths import repo_root
+from .risk.fixed_point import BPS_BITS
 from .signal_fields import Signal, field_of, reads, threshold_mode_fields
 from .statements.health import HealthMode
 

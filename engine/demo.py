@@ -44,9 +44,9 @@ from .keeper.keeper import Keeper, KeeperSettings, Liquidation
 from .keeper.logs import JsonLog
 from .keeper.proving import prove_action
 from .keeper.vault_access import handle_from_stack
-from .models import Asset, Portfolio, Position, PricePoint, PriceSnapshot, ScenarioSet
 from .paths import registry_path, repo_root
 from .prove_params import ProveInputs, StatementKind, build_statement, load_params
+from .risk.models import Asset, Portfolio, Position, PricePoint, PriceSnapshot, ScenarioSet
 from .statements.binding import Action
 
 CIRCUIT = "health4"
@@ -184,7 +184,7 @@ def _empty_book_swap(
 ) -> None:
     """The desk signs an empty book (HF = ∞) itself and tries to commit it."""
     from .keeper.books import BookFile
-    from .models import Portfolio
+    from .risk.models import Portfolio
 
     empty = BookFile(salt=desk.book.salt, portfolio=Portfolio(account=desk.client.account))
     own = replace(desk.attestation.attestation, sequence=desk.attestation.attestation.sequence + 1,

@@ -30,7 +30,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from zkrisk.prover.registry import CircuitSpec, get_circuit, load_registry
 
 from .files import load_assets, load_model, load_prices, load_scenarios
-from .models import ExactDecimal, Portfolio
 from .paths import registry_path
 from .prove_params import (
     DEFAULT_CIRCUITS,
@@ -43,6 +42,7 @@ from .prove_params import (
     StatementKind,
     build_statement,
 )
+from .risk.models import ExactDecimal, Portfolio
 from .signal_fields import Signal, named_signals
 
 #: A placeholder owner for the empty book of limits / attest statements (no signal uses it).

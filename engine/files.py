@@ -17,8 +17,16 @@ from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from .models import Asset, OrderIntent, Portfolio, PriceSnapshot, RiskPolicy, ScenarioSet
-from .policy import Lines, PolicyError, PolicyIssue, _line_of, _read_toml, _read_yaml, load_policy
+from .risk.models import Asset, OrderIntent, Portfolio, PriceSnapshot, RiskPolicy, ScenarioSet
+from .risk.policy import (
+    Lines,
+    PolicyError,
+    PolicyIssue,
+    _line_of,
+    _read_toml,
+    _read_yaml,
+    load_policy,
+)
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from zkrisk.prover.registry import CircuitSpec
 
 from .files import load_model
-from .models import Asset, Portfolio, PriceSnapshot, ScenarioSet, usd_to_loss
+from .risk.models import Asset, Portfolio, PriceSnapshot, ScenarioSet, usd_to_loss
 from .statements.attestation import AttestationStatement, attestation_statement
 from .statements.binding import Action, action_binding
 from .statements.health import HealthMode, HealthStatement, health_statement

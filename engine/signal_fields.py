@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from . import fixed_point as fp
 from .prove_params import Statement
+from .risk import fixed_point as fp
 from .statements.attestation import PUBLIC_SIGNALS as ATTEST_PUBLIC
 from .statements.attestation import AttestationStatement
 from .statements.health import PUBLIC_SIGNALS as HEALTH_PUBLIC

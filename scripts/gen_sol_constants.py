@@ -3,7 +3,7 @@
 python scripts/gen_sol_constants.py          # rewrite contracts/src/ZkRiskConstants.sol
 python scripts/gen_sol_constants.py --check  # exit 1 if the file is out of date (tests run it)
 
-Scales and bit widths come from zkrisk.engine.fixed_point, the action codes from
+Scales and bit widths come from zkrisk.engine.risk.fixed_point, the action codes from
 zkrisk.engine.statements.binding, the snapshot packing from zkrisk.engine.statements.snapshot and
 the Poseidon chain arity from zkrisk.prover.hashing: the contracts never retype them.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from zkrisk.engine import fixed_point as fx
+from zkrisk.engine.risk import fixed_point as fx
 from zkrisk.engine.statements import snapshot
 from zkrisk.engine.statements.binding import Action
 from zkrisk.engine.statements.health import HealthMode

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..models import OrderIntent
+from ..risk.models import OrderIntent
 from .auth import Client, presented_key
 from .guard import Guard
 from .killswitch import token_matches

@@ -16,8 +16,8 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..files import InputError, read_document, validate
-from ..models import TradingState
-from ..policy import PolicyIssue
+from ..risk.models import TradingState
+from ..risk.policy import PolicyIssue
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from ..models import OrderIntent, Verdict
+from ..risk.models import OrderIntent, Verdict
 
 # uint256 / uint64 travel as decimal strings: JSON numbers above 2**53 lose digits in JavaScript.
 BigUint = Annotated[int, Field(ge=0), PlainSerializer(str, return_type=str, when_used="json")]

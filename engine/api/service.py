@@ -22,9 +22,9 @@ from enum import StrEnum
 from pathlib import Path
 
 from ..audit import AuditLog
-from ..checks import RiskEngine
 from ..files import load_assets, load_policy_file, load_portfolio, load_prices, load_scenarios
-from ..models import (
+from ..risk.checks import RiskEngine
+from ..risk.models import (
     CheckState,
     Portfolio,
     PriceSnapshot,

@@ -21,7 +21,7 @@ from eth_account.messages import encode_typed_data
 from eth_keys.exceptions import BadSignature
 from eth_utils.crypto import keccak
 
-from ..models import OrderIntent, OrderType, Side
+from ..risk.models import OrderIntent, OrderType, Side
 from .config import SigningConfig
 from .schemas import ApprovalDomain, ApprovalMessage, SignedApproval
 

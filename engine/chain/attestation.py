@@ -24,7 +24,7 @@ from eth_utils.crypto import keccak
 
 from zkrisk.prover.field import SNARK_SCALAR_FIELD as FIELD_ORDER
 
-from ..models import Portfolio
+from ..risk.models import Portfolio
 from ..statements.book_slots import book_slots
 
 DOMAIN_NAME = "zkrisk RiskVault"

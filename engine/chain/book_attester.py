@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 
-from ..models import Portfolio
+from ..risk.models import Portfolio
 from .anvil import DEV_ATTESTER, DEV_PRIVATE_KEYS
 from .attestation import AttestationError, SignedAttestation, attest_book, check_freshness
 from .vault import VaultClient

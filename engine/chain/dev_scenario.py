@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
-from ..models import Asset, Portfolio, Position
+from ..risk.models import Asset, Portfolio, Position
 from .vault_types import ListedAsset, VaultPolicy
 
 USDC: Final = Asset(symbol="USDC", decimals=6, liquidation_threshold_bps=9_000,

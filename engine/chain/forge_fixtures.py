@@ -32,9 +32,9 @@ from eth_utils.crypto import keccak
 from zkrisk.prover import snarkjs_cli
 from zkrisk.prover.artifacts import CircuitArtifacts
 
-from ..fixed_point import PRICE_DECIMALS, QTY_DECIMALS, from_fixed, to_price
-from ..models import Portfolio, PricePoint, PriceSnapshot
 from ..paths import repo_root
+from ..risk.fixed_point import PRICE_DECIMALS, QTY_DECIMALS, from_fixed, to_price
+from ..risk.models import Portfolio, PricePoint, PriceSnapshot
 from ..statements.binding import Action, action_binding
 from ..statements.commitment import account_to_int
 from ..statements.health import HealthMode, HealthStatement, health_statement

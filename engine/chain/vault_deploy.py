@@ -20,8 +20,8 @@ from web3.contract import Contract
 
 from zkrisk.prover.artifacts import CircuitArtifacts
 
-from ..models import Asset
 from ..paths import contracts_src, repo_root
+from ..risk.models import Asset
 from .client import ChainClient
 from .deploy import install_verifier
 from .deployments import DeployedAsset, DeploymentRecord, GovernanceRecord, save_deployment

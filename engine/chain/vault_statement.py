@@ -18,8 +18,8 @@ from zkrisk.prover import snarkjs_cli
 from zkrisk.prover.artifacts import CircuitArtifacts
 from zkrisk.prover.proof import Proof
 
-from ..fixed_point import BPS_SCALE, PRICE_DECIMALS, QTY_DECIMALS, from_fixed
-from ..models import Asset, Portfolio, PricePoint, PriceSnapshot
+from ..risk.fixed_point import BPS_SCALE, PRICE_DECIMALS, QTY_DECIMALS, from_fixed
+from ..risk.models import Asset, Portfolio, PricePoint, PriceSnapshot
 from ..statements.binding import Action, action_binding
 from ..statements.health import HealthMode, HealthStatement, health_statement
 from .vault import BookOutOfDate, VaultClient, check_public_signals

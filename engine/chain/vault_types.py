@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
-from ..models import Asset
+from ..risk.models import Asset
 
 
 def _snake(name: str) -> str:

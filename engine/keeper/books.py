@@ -11,8 +11,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..files import InputError, load_model
-from ..models import Portfolio
-from ..policy import PolicyIssue
+from ..risk.models import Portfolio
+from ..risk.policy import PolicyIssue
 
 BOOK_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 

@@ -17,7 +17,7 @@ from ..chain.client import TransactionReverted
 from ..chain.vault import VaultClient
 from ..chain.vault_deploy import VaultStack, advance_time
 from ..chain.vault_types import OnchainSnapshot
-from ..models import Portfolio
+from ..risk.models import Portfolio
 from ..statements.binding import Action
 from ..statements.commitment import new_salt
 from .books import BookFile

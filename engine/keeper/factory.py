@@ -7,7 +7,7 @@ from pathlib import Path
 
 from zkrisk.prover.backends import ProvingBackend
 
-from ..models import Asset
+from ..risk.models import Asset
 from .books import BookFile
 from .keeper import Keeper, KeeperSettings
 from .logs import JsonLog

@@ -46,7 +46,7 @@ from zkrisk.prover.backends import ProvingBackend
 from ..chain.client import TransactionReverted
 from ..chain.vault import ProofMismatch
 from ..chain.vault_statement import StatementDoesNotHold
-from ..models import Asset
+from ..risk.models import Asset
 from ..statements.binding import Action
 from .books import BookFile
 from .failures import Remedy, Verdict, classify

@@ -12,7 +12,7 @@ from zkrisk.prover.proof import Proof
 
 from ..chain.vault import VaultClient
 from ..chain.vault_statement import VaultAction, health_factor, prepare_vault_action
-from ..models import Asset
+from ..risk.models import Asset
 from ..statements.binding import Action
 from .books import BookFile
 

@@ -22,8 +22,8 @@ from ..chain.deployments import DeploymentRecord, deployed_artifacts, load_deplo
 from ..chain.vault import VaultClient
 from ..chain.vault_deploy import VaultStack, compile_vault_contracts
 from ..chain.vault_types import AccountState
-from ..models import Asset
 from ..paths import registry_path, repo_root
+from ..risk.models import Asset
 from ..statements.binding import Action
 
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..fixed_point import BPS_SCALE, PRICE_BITS, QTY_BITS, RETURN_BITS, ceil_log2
-from ..metrics.var import (
+from ..risk.fixed_point import BPS_SCALE, PRICE_BITS, QTY_BITS, RETURN_BITS, ceil_log2
+from ..risk.metrics.var import (
     es_within_limit,
     historical_es_fixed,
     historical_var_fixed,
@@ -22,7 +22,7 @@ from ..metrics.var import (
     tail_count_bps,
     var_within_limit,
 )
-from ..models import Portfolio, PriceSnapshot, ScenarioSet
+from ..risk.models import Portfolio, PriceSnapshot, ScenarioSet
 from .book_slots import BookSlots, book_slots, slot_prices
 from .limits import PUBLIC_SIGNALS as LIMITS_PUBLIC
 from .limits import LimitParams, LimitsStatement, flatten_public

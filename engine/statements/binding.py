@@ -17,7 +17,7 @@ from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from ..fixed_point import BINDING_BITS
+from ..risk.fixed_point import BINDING_BITS
 
 
 class Action(IntEnum):

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..fixed_point import QTY_BITS
-from ..models import Portfolio, PriceSnapshot
+from ..risk.fixed_point import QTY_BITS
+from ..risk.models import Portfolio, PriceSnapshot
 from .commitment import account_to_int, portfolio_commitment
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from zkrisk.prover.hashing import poseidon_chain
 from zkrisk.prover.poseidon import poseidon
 
-from ..fixed_point import QTY_BITS
+from ..risk.fixed_point import QTY_BITS
 
 SALT_BITS = 248  # ≥ 128 bits of entropy; < 254 so it is a field element
 

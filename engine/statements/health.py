@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
-from ..fixed_point import BINDING_BITS, BPS_BITS, QTY_BITS
-from ..models import Asset, Portfolio, PriceSnapshot
+from ..risk.fixed_point import BINDING_BITS, BPS_BITS, QTY_BITS
+from ..risk.models import Asset, Portfolio, PriceSnapshot
 from .book_slots import book_slots, slot_prices
 from .commitment import portfolio_commitment
 from .snapshot import snapshot_hash

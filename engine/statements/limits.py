@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..fixed_point import BPS_BITS, LEVERAGE_BITS, PRICE_BITS, QTY_BITS, VALUE_BITS
-from ..metrics.exposure import exceeds_concentration, within_leverage
-from ..models import Portfolio, PriceSnapshot, usd_to_value
+from ..risk.fixed_point import BPS_BITS, LEVERAGE_BITS, PRICE_BITS, QTY_BITS, VALUE_BITS
+from ..risk.metrics.exposure import exceeds_concentration, within_leverage
+from ..risk.models import Portfolio, PriceSnapshot, usd_to_value
 from .book_slots import BookSlots, book_slots, slot_prices
 
 PUBLIC_SIGNALS = (

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from zkrisk.prover.hashing import poseidon_chain
 
-from ..fixed_point import BPS_BITS, PRICE_BITS, SNAPSHOT_ID_BITS
+from ..risk.fixed_point import BPS_BITS, PRICE_BITS, SNAPSHOT_ID_BITS
 
 SLOT_BITS = PRICE_BITS + BPS_BITS
 SLOTS_PER_WORD = 3

@@ -11,7 +11,7 @@ from zkrisk.engine.api.auth import hash_key
 from zkrisk.engine.api.config import ApiKeyConfig
 from zkrisk.engine.api.schemas import CheckResponse
 from zkrisk.engine.api.signer import recover_signer, verify_approval
-from zkrisk.engine.models import VerdictKind
+from zkrisk.engine.risk.models import VerdictKind
 
 from .server_fixtures import (
     ACCOUNT,

@@ -16,7 +16,7 @@ from zkrisk.engine.api.signer import (
     typed_data,
     verify_approval,
 )
-from zkrisk.engine.models import OrderIntent
+from zkrisk.engine.risk.models import OrderIntent
 
 KEY = "0x" + "5e" * 32
 CONFIG = SigningConfig(chain_id=8453, verifying_contract="0x" + "c0" * 20)

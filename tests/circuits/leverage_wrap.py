@@ -9,7 +9,7 @@ Babai rounding; it is then laid out on two realistically priced slots, g = s‚ÇÅ¬
 
 from __future__ import annotations
 
-from zkrisk.engine.fixed_point import LEVERAGE_BITS, VALUE_BITS, ceil_log2
+from zkrisk.engine.risk.fixed_point import LEVERAGE_BITS, VALUE_BITS, ceil_log2
 from zkrisk.engine.statements.book_slots import BookSlots
 from zkrisk.engine.statements.limits import LimitParams, LimitsStatement
 from zkrisk.prover.field import SNARK_SCALAR_FIELD

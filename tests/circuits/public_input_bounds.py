@@ -3,7 +3,7 @@ allow-listed with the reason it needs no range check. Widths come from the engin
 
 from __future__ import annotations
 
-from zkrisk.engine.fixed_point import (
+from zkrisk.engine.risk.fixed_point import (
     BINDING_BITS,
     BPS_BITS,
     BPS_SCALE,

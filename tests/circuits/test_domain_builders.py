@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from tests.unit.risk_fixtures import book, snapshot
-from zkrisk.engine.fixed_point import LOSS_SCALE
-from zkrisk.engine.models import ScenarioSet
+from zkrisk.engine.risk.fixed_point import LOSS_SCALE
+from zkrisk.engine.risk.models import ScenarioSet
 from zkrisk.engine.statements.attestation import attestation_statement
 from zkrisk.engine.statements.limits import LimitParams, limit_params, limits_statement
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zkrisk.engine.fixed_point import BINDING_BITS, BPS_BITS, LEVERAGE_BITS
+from zkrisk.engine.risk.fixed_point import BINDING_BITS, BPS_BITS, LEVERAGE_BITS
 from zkrisk.engine.statements.attestation import AttestationStatement
 from zkrisk.engine.statements.book_slots import BookSlots
 from zkrisk.engine.statements.health import HealthMode, HealthStatement

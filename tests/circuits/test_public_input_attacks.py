@@ -9,7 +9,7 @@ import pytest
 
 from zkrisk.engine.chain import dev_scenario as ds
 from zkrisk.engine.chain.vault_statement import vault_health_statement
-from zkrisk.engine.fixed_point import BINDING_BITS, BPS_BITS, LEVERAGE_BITS
+from zkrisk.engine.risk.fixed_point import BINDING_BITS, BPS_BITS, LEVERAGE_BITS
 from zkrisk.engine.statements.attestation import AttestationStatement
 from zkrisk.engine.statements.binding import Action, action_binding
 from zkrisk.engine.statements.health import HealthMode

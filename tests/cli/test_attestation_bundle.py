@@ -23,8 +23,8 @@ from zkrisk.engine.attestation_bundle import (
     load_bundle,
     vkey_sha256,
 )
-from zkrisk.engine.cli import app
-from zkrisk.engine.cli_prove import artifacts_for
+from zkrisk.engine.cli.main import app
+from zkrisk.engine.cli.prove import artifacts_for
 from zkrisk.engine.expectation import Expectation, expected_statement, load_expectation
 from zkrisk.engine.files import load_scenarios
 from zkrisk.engine.prove_params import BindingParams

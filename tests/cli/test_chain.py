@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS, AnvilNode, free_port
-from zkrisk.engine.cli import app
+from zkrisk.engine.cli.main import app
 
 ASSETS = str(Path(__file__).resolve().parents[2] / "examples" / "assets.toml")
 DESK = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"  # Anvil dev account 1

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from zkrisk.engine.cli import app
+from zkrisk.engine.cli.main import app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOW = "1795183200"  # the example price snapshot's time

@@ -14,7 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from zkrisk.engine.audit import AuditLog
-from zkrisk.engine.cli import app
+from zkrisk.engine.cli.main import app
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from zkrisk.engine.cli import app
+from zkrisk.engine.cli.main import app
 from zkrisk.prover.proof import Proof
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

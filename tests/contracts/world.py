@@ -24,7 +24,7 @@ from zkrisk.engine.chain.vault_deploy import VaultStack, deploy_vault_stack
 from zkrisk.engine.chain.vault_statement import prepare_vault_action
 from zkrisk.engine.chain.vault_types import ListedAsset, OnchainSnapshot
 from zkrisk.engine.keeper.devnet import snapshot_now
-from zkrisk.engine.models import Portfolio
+from zkrisk.engine.risk.models import Portfolio
 from zkrisk.engine.statements.binding import Action
 from zkrisk.prover.artifacts import CircuitArtifacts
 from zkrisk.prover.proof import Proof

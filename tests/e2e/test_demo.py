@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from zkrisk.engine import demo
 from zkrisk.engine.chain import anvil as anvil_module
-from zkrisk.engine.cli import app
+from zkrisk.engine.cli.main import app
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from zkrisk.engine.chain.vault import BookOutOfDate
 from zkrisk.engine.chain.vault_deploy import VaultStack, deploy_vault_stack
 from zkrisk.engine.chain.vault_statement import prepare_vault_action
 from zkrisk.engine.keeper.devnet import snapshot_now
-from zkrisk.engine.models import Portfolio
+from zkrisk.engine.risk.models import Portfolio
 from zkrisk.engine.statements.binding import Action
 from zkrisk.engine.statements.book_slots import book_slots
 from zkrisk.prover.artifacts import CircuitArtifacts

@@ -26,7 +26,7 @@ from zkrisk.engine.keeper.factory import build_keeper
 from zkrisk.engine.keeper.keeper import Keeper, KeeperSettings
 from zkrisk.engine.keeper.logs import JsonLog
 from zkrisk.engine.keeper.vault_access import VaultHandle, checked, handle_from_stack, open_vault
-from zkrisk.engine.models import Portfolio, Position
+from zkrisk.engine.risk.models import Portfolio, Position
 from zkrisk.prover.artifacts import CircuitArtifacts
 from zkrisk.prover.backends import ProvingBackend, create_backend
 

@@ -13,7 +13,7 @@ from zkrisk.engine.chain.vault_deploy import VaultStack, advance_time
 from zkrisk.engine.keeper.devnet import snapshot_now
 from zkrisk.engine.keeper.metrics import serve_metrics
 from zkrisk.engine.keeper.vault_access import VaultHandle
-from zkrisk.engine.models import Position
+from zkrisk.engine.risk.models import Position
 from zkrisk.prover.backends import ProvingBackend
 
 from .conftest import Desks, make_keeper, set_prices

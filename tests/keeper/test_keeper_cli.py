@@ -19,7 +19,7 @@ from zkrisk.engine.chain import dev_scenario as scenario
 from zkrisk.engine.chain.anvil import AnvilNode
 from zkrisk.engine.chain.deployments import save_deployment
 from zkrisk.engine.chain.vault_deploy import VaultStack
-from zkrisk.engine.cli import app
+from zkrisk.engine.cli.main import app
 from zkrisk.engine.keeper.books import BookFile, book_toml
 
 from .conftest import Desks, set_prices

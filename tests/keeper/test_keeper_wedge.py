@@ -15,7 +15,7 @@ from zkrisk.engine.chain import dev_scenario as scenario
 from zkrisk.engine.chain.vault_deploy import VaultStack
 from zkrisk.engine.keeper.books import BookFile
 from zkrisk.engine.keeper.vault_access import VaultHandle
-from zkrisk.engine.models import Portfolio, Position
+from zkrisk.engine.risk.models import Portfolio, Position
 from zkrisk.prover.backends import ProvingBackend
 
 from .conftest import Desks, handle_via, make_keeper, rpc, set_prices

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from zkrisk.engine.checks import RiskEngine
-from zkrisk.engine.models import (
+from zkrisk.engine.risk.checks import RiskEngine
+from zkrisk.engine.risk.models import (
     Asset,
     CheckState,
     OrderIntent,

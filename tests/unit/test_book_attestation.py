@@ -23,7 +23,7 @@ from zkrisk.engine.chain.attestation import (
     recover_attester,
     sign_attestation,
 )
-from zkrisk.engine.models import Portfolio, Position
+from zkrisk.engine.risk.models import Portfolio, Position
 
 ATTESTER_KEY = "0x" + "11" * 32
 ACCOUNT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

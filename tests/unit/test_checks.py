@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from zkrisk.engine import fixed_point as fp
-from zkrisk.engine.checks import ReasonCode as C
-from zkrisk.engine.checks import RiskEngine
-from zkrisk.engine.metrics.var import historical_es_fixed, historical_var_fixed
-from zkrisk.engine.models import ScenarioSet, TradingState, TradingWindow, VerdictKind
+from zkrisk.engine.risk import fixed_point as fp
+from zkrisk.engine.risk.checks import ReasonCode as C
+from zkrisk.engine.risk.checks import RiskEngine
+from zkrisk.engine.risk.metrics.var import historical_es_fixed, historical_var_fixed
+from zkrisk.engine.risk.models import ScenarioSet, TradingState, TradingWindow, VerdictKind
 
 from .risk_fixtures import (
     ASSETS,
@@ -427,7 +427,7 @@ def test_engine_var_matches_the_exact_integer_path() -> None:
     verdict = engine(max_var_usd=D(10**6)).check(order(), book(), snapshot(), state())
     quantities = [fp.to_qty(q) for q in ("198000", "11", "-1", "0")]
     prices = [fp.to_price(p) for p in ("1", "2000", "100000", "10")]
-    from zkrisk.engine.metrics.var import scenario_losses_fixed
+    from zkrisk.engine.risk.metrics.var import scenario_losses_fixed
 
     losses = scenario_losses_fixed(quantities, prices, SCENARIOS.returns_fixed)
     exact = fp.from_fixed(historical_var_fixed(losses, D("0.5")), fp.LOSS_DECIMALS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zkrisk.engine.metrics.drawdown import (
+from zkrisk.engine.risk.metrics.drawdown import (
     DAY_SECONDS,
     daily_loss,
     equity_curve,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zkrisk.engine.metrics.exposure import (
+from zkrisk.engine.risk.metrics.exposure import (
     concentration_bps,
     exceeds_concentration,
     exposure,

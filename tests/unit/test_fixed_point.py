@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from zkrisk.engine import fixed_point as fp
-from zkrisk.engine.fixed_point import FixedPointError, from_fixed, to_fixed, to_signed_fixed
+from zkrisk.engine.risk import fixed_point as fp
+from zkrisk.engine.risk.fixed_point import FixedPointError, from_fixed, to_fixed, to_signed_fixed
 
 D = Decimal
 

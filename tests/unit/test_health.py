@@ -6,8 +6,8 @@ from decimal import ROUND_FLOOR, Decimal
 
 import pytest
 
-from zkrisk.engine import fixed_point as fp
-from zkrisk.engine.metrics.health import (
+from zkrisk.engine.risk import fixed_point as fp
+from zkrisk.engine.risk.metrics.health import (
     close_factor_bps,
     health_factor_bps,
     is_healthy,

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from zkrisk.engine import models as m
-from zkrisk.engine.models import (
+from zkrisk.engine.risk import models as m
+from zkrisk.engine.risk.models import (
     Asset,
     OrderIntent,
     Portfolio,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from zkrisk.engine.policy import PolicyError, load_policy, parse_policy
+from zkrisk.engine.risk.policy import PolicyError, load_policy, parse_policy
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOML = (EXAMPLES / "policy.toml").read_text()

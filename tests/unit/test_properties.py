@@ -7,17 +7,17 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zkrisk.engine import fixed_point as fp
-from zkrisk.engine.checks import RiskEngine
-from zkrisk.engine.metrics.health import health_factor_bps, total_debt, weighted_collateral
-from zkrisk.engine.metrics.var import (
+from zkrisk.engine.risk import fixed_point as fp
+from zkrisk.engine.risk.checks import RiskEngine
+from zkrisk.engine.risk.metrics.health import health_factor_bps, total_debt, weighted_collateral
+from zkrisk.engine.risk.metrics.var import (
     count_losses_above,
     historical_es_fixed,
     historical_var_fixed,
     scenario_losses_fixed,
     tail_count,
 )
-from zkrisk.engine.models import TradingState, VerdictKind
+from zkrisk.engine.risk.models import TradingState, VerdictKind
 
 from .risk_fixtures import ASSETS, SCENARIOS, book, order, policy, snapshot, state
 

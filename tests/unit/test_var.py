@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from zkrisk.engine.metrics.var import (
+from zkrisk.engine.risk.metrics.var import (
     count_losses_above,
     es_within_limit,
     historical_es_fixed,

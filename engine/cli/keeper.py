@@ -13,15 +13,15 @@ import typer
 from zkrisk.prover.backends import CHOICES, create_backend
 from zkrisk.prover.errors import BackendUnavailable
 
-from .cli_chain import Deployments, DevAccount, PrivateKey, RpcUrl, open_handle
-from .cli_common import bad_input
-from .files import load_assets
-from .keeper.books import load_books
-from .keeper.factory import build_keeper
-from .keeper.health import serve_health
-from .keeper.keeper import KeeperSettings
-from .keeper.metrics import KeeperMetrics, serve_metrics
-from .paths import repo_root
+from ..files import load_assets
+from ..keeper.books import load_books
+from ..keeper.factory import build_keeper
+from ..keeper.health import serve_health
+from ..keeper.keeper import KeeperSettings
+from ..keeper.metrics import KeeperMetrics, serve_metrics
+from ..paths import repo_root
+from .chain import Deployments, DevAccount, PrivateKey, RpcUrl, open_handle
+from .common import bad_input
 
 
 def keeper(

@@ -27,14 +27,12 @@ from zkrisk.prover.proof import Proof
 from zkrisk.prover.ptau import PtauError, resolve_ptau
 from zkrisk.prover.registry import RegistryError, get_circuit, load_registry
 
-from .attestation_bundle import DEV_WARNING, load_bundle, make_bundle
-from .attestation_verifier import Verifier, verify_attestation
-from .cli_common import EXIT_FAILED, bad_input, fail
-from .expectation import load_expectation, parse_commitment
-from .files import load_assets, load_portfolio, load_prices, load_scenarios
-from .paths import registry_path, repo_root
-from .policy import PolicyError
-from .prove_params import (
+from ..attestation_bundle import DEV_WARNING, load_bundle, make_bundle
+from ..attestation_verifier import Verifier, verify_attestation
+from ..expectation import load_expectation, parse_commitment
+from ..files import load_assets, load_portfolio, load_prices, load_scenarios
+from ..paths import registry_path, repo_root
+from ..prove_params import (
     DEFAULT_CIRCUITS,
     ProveInputs,
     ProveParams,
@@ -43,7 +41,9 @@ from .prove_params import (
     build_statement,
     load_params,
 )
-from .statements.commitment import new_salt
+from ..risk.policy import PolicyError
+from ..statements.commitment import new_salt
+from .common import EXIT_FAILED, bad_input, fail
 
 
 def artifacts_for(name: str, *, quiet: bool = True) -> CircuitArtifacts:

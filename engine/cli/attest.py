@@ -22,12 +22,12 @@ from eth_account import Account
 from eth_utils.address import is_address, to_checksum_address
 from web3 import Web3
 
-from .chain.attestation import AttestationDomain, AttestationError, attest_book, check_freshness
-from .chain.deployments import load_deployment
-from .cli_common import bad_input, fail
-from .files import load_model
-from .keeper.books import BookFile
-from .models import Portfolio
+from ..chain.attestation import AttestationDomain, AttestationError, attest_book, check_freshness
+from ..chain.deployments import load_deployment
+from ..files import load_model
+from ..keeper.books import BookFile
+from ..risk.models import Portfolio
+from .common import bad_input, fail
 
 ATTESTER_KEY_ENV = "ZKRISK_ATTESTER_KEY"
 

@@ -28,25 +28,25 @@ from zkrisk.prover.errors import BackendUnavailable
 from zkrisk.prover.ptau import PtauError
 from zkrisk.prover.registry import get_circuit, load_registry
 
-from . import cli_govern
-from .chain import dev_scenario
-from .chain.anvil import DEV_PRIVATE_KEYS
-from .chain.attestation import SignedAttestation, check_signature
-from .chain.client import ChainClient, TransactionReverted
-from .chain.deployments import save_deployment
-from .chain.governance import deploy_governance
-from .chain.vault import ProofMismatch
-from .chain.vault_deploy import deploy_vault_stack
-from .chain.vault_statement import StatementDoesNotHold
-from .chain.vault_types import feed_answer
-from .cli_common import EXIT_FAILED, bad_input, fail
-from .cli_help import FullHelpGroup
-from .files import load_assets
-from .keeper.books import load_book
-from .keeper.proving import prove_action
-from .keeper.vault_access import VaultHandle, circuit_artifacts, open_vault, slot_assets
-from .paths import registry_path, repo_root
-from .statements.binding import Action
+from ..chain import dev_scenario
+from ..chain.anvil import DEV_PRIVATE_KEYS
+from ..chain.attestation import SignedAttestation, check_signature
+from ..chain.client import ChainClient, TransactionReverted
+from ..chain.deployments import save_deployment
+from ..chain.governance import deploy_governance
+from ..chain.vault import ProofMismatch
+from ..chain.vault_deploy import deploy_vault_stack
+from ..chain.vault_statement import StatementDoesNotHold
+from ..chain.vault_types import feed_answer
+from ..files import load_assets
+from ..keeper.books import load_book
+from ..keeper.proving import prove_action
+from ..keeper.vault_access import VaultHandle, circuit_artifacts, open_vault, slot_assets
+from ..paths import registry_path, repo_root
+from ..statements.binding import Action
+from . import govern as cli_govern
+from .common import EXIT_FAILED, bad_input, fail
+from .help import FullHelpGroup
 
 chain_app = typer.Typer(
     help="Deploy a RiskVault stack; commit attested books, withdraw, liquidate, govern, inspect.",
@@ -245,7 +245,7 @@ def _setup_for_deploy(circuit: str, ptau: Path | None) -> CircuitArtifacts:
 
 
 def _default_folder() -> Path:
-    from .chain.deployments import deployments_dir
+    from ..chain.deployments import deployments_dir
 
     return deployments_dir()
 
@@ -511,7 +511,7 @@ def set_price(
         if symbol not in listed:
             raise ValueError(f"{symbol} is not listed; listed: {', '.join(listed)}")
         chain = handle.client.chain
-        from .chain.vault_deploy import compile_vault_contracts
+        from ..chain.vault_deploy import compile_vault_contracts
 
         abi = compile_vault_contracts(handle.artifacts)["MockAggregator"].abi
         feed = chain.w3.eth.contract(address=listed[symbol].feed, abi=abi)  # type: ignore[call-overload]

@@ -20,9 +20,9 @@ from typing import Annotated, Any
 
 import typer
 
-from .audit import GENESIS, row_hash
-from .cli_common import EXIT_FAILED, fail
-from .cli_help import FullHelpGroup
+from ..audit import GENESIS, row_hash
+from .common import EXIT_FAILED, fail
+from .help import FullHelpGroup
 
 audit_app = typer.Typer(
     help="Inspect the risk service's append-only, hash-chained audit log.",

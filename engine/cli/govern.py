@@ -24,11 +24,11 @@ from typing import Annotated, Any
 import typer
 from web3 import Web3
 
-from .chain.governance import Governance, GovernanceError, calldata, compile_governance_contracts
-from .chain.safe_tx import SafeTxError
-from .chain.vault_types import VaultPolicy
-from .cli_common import EXIT_FAILED, bad_input, fail
-from .keeper.vault_access import VaultHandle
+from ..chain.governance import Governance, GovernanceError, calldata, compile_governance_contracts
+from ..chain.safe_tx import SafeTxError
+from ..chain.vault_types import VaultPolicy
+from ..keeper.vault_access import VaultHandle
+from .common import EXIT_FAILED, bad_input, fail
 
 OWNER_KEYS_ENV = "ZKRISK_OWNER_KEYS"
 ACTIONS = ("set-attester", "set-policy", "unpause")

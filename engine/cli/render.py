@@ -9,8 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .models import OrderIntent, Verdict, VerdictKind
-from .report import RiskReport
+from ..risk.models import OrderIntent, Verdict, VerdictKind
+from ..risk.report import RiskReport
 
 _STYLE = {
     VerdictKind.APPROVE: "bold green",

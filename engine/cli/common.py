@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from .fixed_point import FixedPointError
-from .policy import PolicyError
+from ..risk.fixed_point import FixedPointError
+from ..risk.policy import PolicyError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 

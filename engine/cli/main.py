@@ -23,13 +23,7 @@ from zkrisk.prover.artifacts import build
 from zkrisk.prover.registry import load_registry
 from zkrisk.prover.toolchain import ToolchainError, check_all
 
-from . import cli_attest, cli_keeper, cli_prove
-from .checks import RiskEngine
-from .cli_audit import audit_app
-from .cli_chain import chain_app
-from .cli_common import bad_input, fail
-from .cli_help import FullHelpGroup
-from .files import (
+from ..files import (
     asset_map,
     load_assets,
     load_order,
@@ -39,8 +33,16 @@ from .files import (
     load_scenarios,
     validate,
 )
-from .models import CheckState, OrderIntent, OrderType, Side, TradingState, VerdictKind
-from .paths import registry_path, repo_root
+from ..paths import registry_path, repo_root
+from ..risk.checks import RiskEngine
+from ..risk.models import CheckState, OrderIntent, OrderType, Side, TradingState, VerdictKind
+from . import attest as cli_attest
+from . import keeper as cli_keeper
+from . import prove as cli_prove
+from .audit import audit_app
+from .chain import chain_app
+from .common import bad_input, fail
+from .help import FullHelpGroup
 
 app = typer.Typer(
     help="zkrisk: a private trading risk engine with Groth16-proven verdicts.",
@@ -249,7 +251,7 @@ def risk(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Health factor, exposures and VaR / ES by method (historical, parametric, Monte Carlo)."""
-    from .report import MissingData, risk_report
+    from ..risk.report import MissingData, risk_report
 
     with _bad_input():
         book = load_portfolio(portfolio)
@@ -291,8 +293,8 @@ def serve(
 
     POST /v1/orders/check (API key: X-API-Key or Authorization: Bearer), POST /v1/killswitch (kill-switch token), GET /healthz, GET /metrics, GET /docs. The signing key and kill-switch token come from the environment variables the config names (ZKRISK_SIGNER_KEY and ZKRISK_KILLSWITCH_TOKEN by default); the config holds only sha256 hashes of API keys (--hash-key makes one).
     """
-    from .api.auth import MIN_KEY_LENGTH
-    from .api.auth import hash_key as sha256_of
+    from ..api.auth import MIN_KEY_LENGTH
+    from ..api.auth import hash_key as sha256_of
 
     if hash_key:
         key = typer.get_text_stream("stdin").read().strip()
@@ -304,8 +306,8 @@ def serve(
     if config is None:
         fail(["--config is required (or --hash-key to hash an API key)"])
 
-    from .api.config import load_serve_config, read_secrets
-    from .api.server import build_server
+    from ..api.config import load_serve_config, read_secrets
+    from ..api.server import build_server
 
     with _bad_input():
         settings = load_serve_config(config)
@@ -334,7 +336,7 @@ def demo(
     """
     from zkrisk.prover.errors import BackendUnavailable
 
-    from .demo import run_demo
+    from ..demo import run_demo
 
     try:
         run_demo(fork_url=fork_url, backend_name=backend)
@@ -355,7 +357,3 @@ app.add_typer(audit_app, name="audit")
 app.command(epilog="Exit codes: 0 stopped, 2 bad input (books, assets, RPC URL).")(
     cli_keeper.keeper
 )
-
-
-if __name__ == "__main__":
-    app()

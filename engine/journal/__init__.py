@@ -1,0 +1,1 @@
+"""The journal: typed events, the append-only log every pipeline stage reads and writes."""

@@ -1,0 +1,1 @@
+"""The guarded pipeline: one module per stage (ingest, signal, monitor, ...), venues, the runner."""
