@@ -28,6 +28,8 @@ MODULES = (
     "bench_prover",
     "bench_gas",
     "bench_keeper",
+    "bench_journal",
+    "bench_pipeline",
 )
 
 

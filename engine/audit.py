@@ -2,7 +2,8 @@
 
 Rows are never updated or deleted: SQLite triggers abort any UPDATE or DELETE, and each row
 carries sha256(previous row's hash, its own fields), so an edit made behind the triggers' back
-(another tool, a hex editor) breaks the chain and `verify()` names the first bad row.
+(another tool, a hex editor) breaks the chain and `verify()` names the first bad row. The chain
+is the journal's (`zkrisk.engine.journal.chain`): one link function and one verifier for both.
 
 Sequence numbers are handed out by `reserve()` before a row is written so that a decision can
 quote its own number (the risk service uses it as the approval nonce); a crash between the two
@@ -11,12 +12,14 @@ leaves a gap, never a duplicate.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .journal.chain import GENESIS, ChainRow, link
+from .journal.chain import verify as verify_chain
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -36,7 +39,6 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
-GENESIS = "0" * 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +59,13 @@ class AuditRecord:
 def row_hash(prev: str, seq: int, at_ns: int, kind: str, subject: str, outcome: str,
              request: str, response: str) -> str:  # fmt: skip
     """The chain link: sha256 over the previous hash and every field, length-prefixed."""
-    h = hashlib.sha256()
-    for part in (prev, str(seq), str(at_ns), kind, subject, outcome, request, response):
-        data = part.encode()
-        h.update(len(data).to_bytes(8, "big"))
-        h.update(data)
-    return h.hexdigest()
+    return link(prev, (seq, at_ns, kind, subject, outcome, request, response))
+
+
+def chain_row(r: AuditRecord) -> ChainRow:
+    """An audit row as the shared chain verifier sees it."""
+    fields = (r.seq, r.at_ns, r.kind, r.subject, r.outcome, r.request, r.response)
+    return ChainRow(r.seq, fields, r.prev, r.hash)
 
 
 class AuditLog:
@@ -127,14 +130,7 @@ class AuditLog:
 
     def verify(self) -> int | None:
         """The seq of the first row whose hash chain is broken, or None when all is intact."""
-        prev = GENESIS
-        for r in self.records():
-            expected = row_hash(prev, r.seq, r.at_ns, r.kind, r.subject, r.outcome,
-                                r.request, r.response)  # fmt: skip
-            if r.prev != prev or r.hash != expected:
-                return r.seq
-            prev = r.hash
-        return None
+        return verify_chain(chain_row(r) for r in self.records()).bad
 
     def close(self) -> None:
         with self._lock:

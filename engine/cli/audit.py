@@ -1,7 +1,8 @@
 """`zkrisk audit verify [DB]`: check the risk service's hash-chained audit log, read-only.
 
 The check is a pure function of the rows (`verify_rows`), so it does not depend on how
-`engine/audit.py` writes them: it re-derives every link with `row_hash` from the stored fields.
+`engine/audit.py` writes them: it re-derives every link from the stored fields with the chain
+the journal shares (`zkrisk.engine.journal.chain`).
 The database is opened read-only (`mode=ro`), so verifying can never alter the evidence.
 
 Exit codes: 0 the chain is intact (prints the number of entries and the head hash), 1 it is
@@ -14,13 +15,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ..audit import GENESIS, row_hash
+from ..journal.chain import ChainReport, ChainRow
+from ..journal.chain import verify as verify_chain
 from .common import EXIT_FAILED, fail
 from .help import FullHelpGroup
 
@@ -36,37 +37,19 @@ COLUMNS = ("seq", "at_ns", "kind", "subject", "outcome", "request", "response", 
 DEFAULT_DB = Path("build/zkrisk-audit.sqlite")  # what examples/serve.toml writes
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    """The outcome of walking the chain: entries checked, the head, the first bad entry."""
-
-    entries: int
-    head: str
-    bad_seq: int | None = None
-    problem: str = ""
-
-    @property
-    def intact(self) -> bool:
-        return self.bad_seq is None
-
-
 def verify_rows(rows: Iterable[tuple[Any, ...]]) -> ChainReport:
     """Walk rows (in `COLUMNS` order, sorted by seq) from the genesis hash; stop at the first
     entry whose `prev` is not the previous entry's hash or whose own hash does not match its
     fields."""
-    prev, count = GENESIS, 0
-    for row in rows:
-        seq, at_ns, kind, subject, outcome, request, response, stored_prev, stored = row
-        if stored_prev != prev:
-            problem = f"its prev {str(stored_prev)[:16]}… is not the hash of the entry before"
-            return ChainReport(count, prev, int(seq), problem)
-        fields = (int(seq), int(at_ns), str(kind), str(subject), str(outcome))
-        expected = row_hash(prev, *fields, str(request), str(response))
-        if stored != expected:
-            problem = "its fields do not hash to its stored hash (edited after it was written)"
-            return ChainReport(count, prev, int(seq), problem)
-        prev, count = str(stored), count + 1
-    return ChainReport(count, prev)
+    return verify_chain(_chain_row(*row) for row in rows)
+
+
+def _chain_row(seq: Any, at_ns: Any, kind: Any, subject: Any, outcome: Any, request: Any,
+               response: Any, prev: Any, stored: Any) -> ChainRow:  # fmt: skip
+    """A stored audit row as the shared chain verifier sees it (the fields `row_hash` takes)."""
+    fields = (int(seq), int(at_ns), str(kind), str(subject), str(outcome), str(request),
+              str(response))  # fmt: skip
+    return ChainRow(int(seq), fields, str(prev), str(stored))
 
 
 def read_rows(path: Path) -> list[tuple[Any, ...]]:
@@ -99,10 +82,10 @@ def verify(
         fail([str(exc)])
     if as_json:
         typer.echo(json.dumps({"db": str(db), "intact": report.intact, "entries": report.entries,
-                               "head": report.head, "bad_seq": report.bad_seq,
+                               "head": report.head, "bad_seq": report.bad,
                                "problem": report.problem or None}))  # fmt: skip
     elif report.intact:
         typer.echo(f"OK: {db}: {report.entries} entries, hash chain intact; head {report.head}")
     if not report.intact:
-        fail([f"{db}: audit chain broken at entry seq {report.bad_seq}: {report.problem} "
+        fail([f"{db}: audit chain broken at entry seq {report.bad}: {report.problem} "
               f"({report.entries} entries before it verify)"], EXIT_FAILED)  # fmt: skip

@@ -43,6 +43,7 @@ from .audit import audit_app
 from .chain import chain_app
 from .common import bad_input, fail
 from .help import FullHelpGroup
+from .journal import journal_app
 
 app = typer.Typer(
     help="zkrisk: a private trading risk engine with Groth16-proven verdicts.",
@@ -354,6 +355,7 @@ app.command()(cli_prove.setup)
 app.command(epilog="Exit codes: 0 signed, 2 bad input.")(cli_attest.attest)
 app.add_typer(chain_app, name="chain")
 app.add_typer(audit_app, name="audit")
+app.add_typer(journal_app, name="journal")
 app.command(epilog="Exit codes: 0 stopped, 2 bad input (books, assets, RPC URL).")(
     cli_keeper.keeper
 )

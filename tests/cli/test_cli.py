@@ -255,7 +255,9 @@ def test_serve_runs_the_api_until_interrupted(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=20)
     # uvicorn shuts down gracefully, then re-raises the signal: 130 is Ctrl-C's usual status.
-    assert proc.returncode == 130, output
+    # Under load the re-raise can land after the interpreter restored its handlers and the
+    # process exits 0; either way the shutdown must be the graceful one, asserted below.
+    assert proc.returncode in (0, 130), output
     assert "Application shutdown complete" in output
     assert (tmp_path / "audit.sqlite").exists()
 

@@ -1,0 +1,109 @@
+"""The hash chain shared by the audit log and the journal: one link function, one verifier.
+
+A row's link is sha256 over the previous row's hash and the row's fields, each framed by its
+length in bytes (8 bytes, big-endian), so no two different field lists hash alike ("ab","c" vs
+"a","bc"). `None` is framed as the length 2^64 - 1 with no bytes, distinct from "". An edit
+made behind the append-only triggers' back changes a link, and `verify` names the first row
+whose stored link does not match (a deleted row shows as the next row's `prev` mismatch).
+
+What a chain cannot show is the loss of its newest rows (truncation): compare the head hash
+with one kept elsewhere (the attester's signed books, a printed `verify` line) for that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+GENESIS = "0" * 64
+"""The `prev` of the first row."""
+
+Field = str | int | None
+
+_NONE_FRAME = b"\xff" * 8
+# Length prefixes of short ASCII fields as latin-1 text, so a row of ASCII fields is framed
+# with one str.join and one encode (the journal hashes every event on append).
+_SHORT = 1 << 12
+_PREFIX = [n.to_bytes(8, "big").decode("latin-1") for n in range(_SHORT)]
+_NONE_TEXT = _NONE_FRAME.decode("latin-1")
+
+
+def _framed_bytes(prev: str, fields: Sequence[Field]) -> bytes:
+    out = bytearray()
+    for part in (prev, *fields):
+        if part is None:
+            out += _NONE_FRAME
+            continue
+        data = (part if isinstance(part, str) else str(part)).encode()
+        out += len(data).to_bytes(8, "big")
+        out += data
+    return bytes(out)
+
+
+def framed(prev: str, fields: Sequence[Field]) -> bytes:
+    """The bytes a link hashes: every part length-prefixed (see the module docstring)."""
+    pieces = [_PREFIX[64], prev] if len(prev) == 64 and prev.isascii() else None
+    if pieces is None:
+        return _framed_bytes(prev, fields)
+    for part in fields:
+        if part is None:
+            pieces.append(_NONE_TEXT)
+            continue
+        if not isinstance(part, str):
+            part = str(part)
+        if not part.isascii() or len(part) >= _SHORT:
+            # byte lengths differ from str lengths (or no cached prefix): frame bytes instead
+            return _framed_bytes(prev, fields)
+        pieces.append(_PREFIX[len(part)])
+        pieces.append(part)
+    return "".join(pieces).encode("latin-1")
+
+
+def link(prev: str, fields: Sequence[Field]) -> str:
+    """The chain link of a row: sha256(framed(prev, fields)), hex."""
+    return hashlib.sha256(framed(prev, fields)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRow:
+    """A stored row as the verifier sees it: its id, the fields its link covers, prev, hash."""
+
+    id: int
+    fields: Sequence[Field]
+    prev: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The outcome of walking a chain: rows checked, the last good hash, the first bad row."""
+
+    entries: int
+    head: str
+    bad: int | None = None
+    problem: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return self.bad is None
+
+
+def verify(rows: Iterable[ChainRow]) -> ChainReport:
+    """Walk rows in order from GENESIS; stop at the first whose `prev` is not the hash of the
+    row before or whose fields do not hash to its stored hash."""
+    prev, count = GENESIS, 0
+    for row in rows:
+        if row.prev != prev:
+            problem = f"its prev {str(row.prev)[:16]}… is not the hash of the entry before"
+            return ChainReport(count, prev, row.id, problem)
+        if row.hash != link(prev, row.fields):
+            problem = "its fields do not hash to its stored hash (edited after it was written)"
+            return ChainReport(count, prev, row.id, problem)
+        prev, count = row.hash, count + 1
+    return ChainReport(count, prev)
+
+
+def first_bad(rows: Iterable[ChainRow]) -> int | None:
+    """The id of the first row that breaks the chain, or None when it is intact."""
+    return verify(rows).bad

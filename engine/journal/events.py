@@ -1,0 +1,259 @@
+"""The journal's typed events: one frozen pydantic model per kind, tagged by `type`.
+
+An event is the payload; `Draft` wraps it with what the writer knows (stream, idempotency key,
+causation, event and receive time) and `Recorded` adds what the journal assigns on append (the
+per-stream sequence, the journal-wide position and the hash-chain link). Every stage reads
+`Recorded` and appends `Draft`s; all state is a projection of the events (ARCHITECTURE.md, "The
+pipeline").
+
+Numbers are exact Decimals (serialised as strings), never floats: a replay must reproduce a
+projection bit for bit. `EVENT_TYPES` maps each tag to its model, so adding a kind is adding a
+class to `Event`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from ..risk.models import ExactDecimal, OrderIntent, Side, Symbol, TradingState, Verdict
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- stage 1: ingest -------------------------------------------------------------------------
+
+
+class Quote(_Event):
+    """A validated top-of-book quote (bid < ask, sizes > 0, finite)."""
+
+    type: Literal["Quote"] = "Quote"
+    source: str
+    symbol: Symbol
+    bid: ExactDecimal
+    ask: ExactDecimal
+    bid_size: ExactDecimal
+    ask_size: ExactDecimal
+    source_seq: int | None = None
+    """The source's own sequence number, where it has one."""
+
+
+class Trade(_Event):
+    """A validated public trade print."""
+
+    type: Literal["Trade"] = "Trade"
+    source: str
+    symbol: Symbol
+    price: ExactDecimal
+    size: ExactDecimal
+    side: Side | None = None
+    source_seq: int | None = None
+
+
+class OracleRound(_Event):
+    """An on-chain price-feed round (Chainlink AggregatorV3 shape), read from a node."""
+
+    type: Literal["OracleRound"] = "OracleRound"
+    source: str
+    symbol: Symbol
+    price: ExactDecimal
+    round_id: int = Field(ge=0)
+    updated_at: int = Field(ge=0)
+    """Unix seconds, as the feed reports it."""
+
+
+class Quarantined(_Event):
+    """A message refused by ingest (or a fill refused by stage 5), kept with its reason."""
+
+    type: Literal["Quarantined"] = "Quarantined"
+    source: str
+    reason: str
+    """A stable code, e.g. 'BID_NOT_BELOW_ASK', 'STALE', 'UNKNOWN_SYMBOL', 'MALFORMED'."""
+    detail: str
+    """One human sentence with the values involved."""
+    raw: str
+    """The message as received (truncated to a bounded length by the writer)."""
+    symbol: str | None = None
+    """The symbol the message named, where it could be read (any text: it may be unknown)."""
+    source_seq: int | None = None
+    """The sequence it carried, where readable: it is consumed, so a restart does not wait on it."""
+
+
+class FeedGap(_Event):
+    """A source skipped sequence numbers: `expected` was due, `received` arrived."""
+
+    type: Literal["FeedGap"] = "FeedGap"
+    source: str
+    symbol: Symbol | None = None
+    expected: int
+    received: int
+
+
+class FeedStatus(StrEnum):
+    HEALTHY = "HEALTHY"
+    DEGRADED = "DEGRADED"
+    """Usable with care: gaps past the threshold, or the secondary source in use."""
+    DOWN = "DOWN"
+
+
+class FeedHealth(_Event):
+    """A source's health changed (or ingest failed over to another source)."""
+
+    type: Literal["FeedHealth"] = "FeedHealth"
+    source: str
+    status: FeedStatus
+    reason: str
+    active_source: str
+    """The source ingest reads from after this change."""
+
+
+# --- stage 2: signal -------------------------------------------------------------------------
+
+
+class IntentEmitted(_Event):
+    """A strategy's order intent (the pre-trade gate decides on it next)."""
+
+    type: Literal["IntentEmitted"] = "IntentEmitted"
+    strategy_id: str
+    intent: OrderIntent
+    reference_price: ExactDecimal
+    """The mid the strategy saw when it decided (for slippage and paper fills)."""
+
+
+class StrategyDisabled(_Event):
+    type: Literal["StrategyDisabled"] = "StrategyDisabled"
+    strategy_id: str
+    reason: str
+    detail: str
+
+
+# --- stage 3: pre-trade ----------------------------------------------------------------------
+
+
+class VerdictIssued(_Event):
+    """The pre-trade gate's verdict on an intent (`RiskEngine.check`), every reason kept."""
+
+    type: Literal["VerdictIssued"] = "VerdictIssued"
+    verdict: Verdict
+
+
+class PaperFill(_Event):
+    """Paper mode: an approved intent filled at the quote it would have crossed (no venue)."""
+
+    type: Literal["PaperFill"] = "PaperFill"
+    client_order_id: str
+    strategy_id: str
+    symbol: Symbol
+    side: Side
+    quantity: ExactDecimal
+    price: ExactDecimal
+
+
+# --- stage 6: monitor ------------------------------------------------------------------------
+
+
+class TradingStateChanged(_Event):
+    type: Literal["TradingStateChanged"] = "TradingStateChanged"
+    previous: TradingState
+    current: TradingState
+    reason: str
+    """The breaker or command that moved it, e.g. 'DRAWDOWN', 'DAILY_LOSS', 'KILL_SWITCH'."""
+    detail: str
+
+
+class AlertSeverity(StrEnum):
+    INFO = "INFO"
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
+
+
+class Alert(_Event):
+    type: Literal["Alert"] = "Alert"
+    name: str
+    """Stable, also the Prometheus label value, e.g. 'HeartbeatMissed', 'FeedDegraded'."""
+    severity: AlertSeverity
+    message: str
+    component: str = ""
+
+
+class Heartbeat(_Event):
+    type: Literal["Heartbeat"] = "Heartbeat"
+    component: str
+
+
+class OperatorCommand(_Event):
+    """A person's command to the monitor (stream 'control'): engage the kill switch, or
+    resume trading to a lower state (the only way the trading state ever moves down)."""
+
+    type: Literal["OperatorCommand"] = "OperatorCommand"
+    command: Literal["KILL_SWITCH", "RESUME"]
+    actor: str
+    reason: str
+    resume_to: TradingState = TradingState.ACTIVE
+    """RESUME only: the state to return to (ACTIVE or REDUCING)."""
+
+
+Event = Annotated[
+    Quote
+    | Trade
+    | OracleRound
+    | Quarantined
+    | FeedGap
+    | FeedHealth
+    | IntentEmitted
+    | StrategyDisabled
+    | VerdictIssued
+    | PaperFill
+    | TradingStateChanged
+    | Alert
+    | Heartbeat
+    | OperatorCommand,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES: dict[str, type[_Event]] = {
+    cls.model_fields["type"].default: cls
+    for cls in (Quote, Trade, OracleRound, Quarantined, FeedGap, FeedHealth, IntentEmitted,
+                StrategyDisabled, VerdictIssued, PaperFill, TradingStateChanged, Alert, Heartbeat,
+                OperatorCommand)
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An event as a writer hands it to `Journal.append`."""
+
+    stream: str
+    """e.g. 'md.<source>', 'signal', 'pretrade', 'monitor'."""
+    key: str
+    """Idempotency key, unique across the journal: appending a present key is a no-op."""
+    event: Event
+    event_time_ns: int
+    """When it happened (the source's clock where it has one), unix ns."""
+    recv_time_ns: int
+    """When this process received it, unix ns."""
+    causation_id: str | None = None
+    """The key of the event that caused this one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An event as stored: a Draft plus what the journal assigned."""
+
+    position: int
+    """Journal-wide order, 1-based, gapless in commit order; cursors are positions."""
+    stream: str
+    sequence: int
+    """Per-stream order, 1-based."""
+    key: str
+    event: Event
+    event_time_ns: int
+    recv_time_ns: int
+    causation_id: str | None
+    hash: str
+    """The hash-chain link over the previous row's hash and this row (see `chain`)."""

@@ -1,0 +1,464 @@
+"""The embedded journal backend: one SQLite file in WAL mode, nothing to start.
+
+Tables: `events` (the append-only log; triggers refuse UPDATE and DELETE, and every row carries
+the hash-chain link of `chain`), `streams` (each stream's last sequence, so appends and
+`last_sequence` never scan), `cursors` (durable consumer positions), `snapshots` (projection
+states) and `meta` (format name and schema version, checked on open).
+
+Appends are one `BEGIN IMMEDIATE` transaction per batch: the head position, its hash and the
+streams' sequences are read inside it, so positions stay gapless even if a second process
+writes (it waits for the lock). One writer process plus any number of reader processes (a
+`zkrisk journal tail --follow` on the live file) is the intended use; WAL lets them read while
+it writes. Threads: one `SQLiteJournal` may be shared, every call takes its lock (one
+connection, serialised); open one per thread to read in parallel.
+
+Durability. `durability="process"` (the default) is WAL with synchronous=NORMAL: a committed
+batch is in the WAL file when `append` returns, so it survives the process being killed
+(SIGKILL, OOM, a crash) but not necessarily a power cut or kernel panic, which can lose the
+last commits since the WAL was last synced (never corrupting the file). `durability="power"` is
+synchronous=FULL: every commit fsyncs the WAL, which costs one fsync per batch
+(`benchmarks/bench_journal.py` measures both; with batches of 1,000 the difference is small,
+with single-event batches it is the fsync latency of the disk).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from .base import JournalError
+from .chain import GENESIS, ChainReport, ChainRow, link, verify
+from .crashpoints import crash_point
+from .events import EVENT_ADAPTER, EVENT_TYPES, Draft, Recorded
+
+Durability = Literal["process", "power"]
+FORMAT = "zkrisk-journal"
+SCHEMA_VERSION = 1
+_SYNCHRONOUS: dict[str, str] = {"process": "NORMAL", "power": "FULL"}
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta VALUES ('format', '{FORMAT}'), ('schema_version', '{SCHEMA_VERSION}');
+CREATE TABLE IF NOT EXISTS events (
+    position      INTEGER PRIMARY KEY,
+    stream        TEXT NOT NULL,
+    sequence      INTEGER NOT NULL,
+    key           TEXT NOT NULL UNIQUE,
+    type          TEXT NOT NULL,
+    event_time_ns INTEGER NOT NULL,
+    recv_time_ns  INTEGER NOT NULL,
+    causation_id  TEXT,
+    body          TEXT NOT NULL,
+    prev          TEXT NOT NULL,
+    hash          TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS streams (
+    stream TEXT PRIMARY KEY, sequence INTEGER NOT NULL, position INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cursors (
+    consumer TEXT PRIMARY KEY, position INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    name TEXT PRIMARY KEY, position INTEGER NOT NULL, state BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+"""
+_INSERT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_RECORD_COLUMNS = (
+    "position, stream, sequence, key, body, event_time_ns, recv_time_ns, causation_id, hash"
+)
+CHAIN_COLUMNS = (
+    "position, stream, sequence, key, type, event_time_ns, recv_time_ns, causation_id, body, "
+    "prev, hash"
+)
+_STREAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_MAX_KEY = 1024
+_EVENT_CLASSES = frozenset(EVENT_TYPES.values())
+_IN_CHUNK = 500  # bound parameters per `key IN (...)` lookup
+
+
+def chain_fields(
+    position: int, stream: str, sequence: int, key: str, type_: str,
+    event_time_ns: int, recv_time_ns: int, causation_id: str | None, body: str,
+) -> tuple[int, str, int, str, str, int, int, str | None, str]:  # fmt: skip
+    """What a journal row's link covers, in order (after the previous row's hash)."""
+    return (position, stream, sequence, key, type_, event_time_ns, recv_time_ns,
+            causation_id, body)  # fmt: skip
+
+
+def chain_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[ChainRow]:
+    """Rows in `CHAIN_COLUMNS` order as the shared chain verifier sees them."""
+    for *fields, prev, digest in rows:
+        yield ChainRow(int(fields[0]), chain_fields(*fields), str(prev), str(digest))
+
+
+def _record(row: tuple[Any, ...]) -> Recorded:
+    position, stream, sequence, key, body, event_ns, recv_ns, causation, digest = row
+    event = EVENT_ADAPTER.validate_json(body)
+    return Recorded(position, stream, sequence, key, event, event_ns, recv_ns, causation, digest)
+
+
+def _draft_ok(draft: object, known_streams: set[str]) -> bool:
+    """The common case, checked cheaply; `_draft_problem` says what is wrong otherwise."""
+    return (
+        type(draft) is Draft
+        and type(draft.key) is str
+        and 0 < len(draft.key) <= _MAX_KEY
+        and draft.stream in known_streams
+        and type(draft.event) in _EVENT_CLASSES
+        and type(draft.event_time_ns) is int
+        and draft.event_time_ns >= 0
+        and type(draft.recv_time_ns) is int
+        and draft.recv_time_ns >= 0
+        and (
+            draft.causation_id is None
+            or (type(draft.causation_id) is str and draft.causation_id != "")
+        )
+    )
+
+
+def _draft_problem(index: int, draft: object, known_streams: set[str]) -> str | None:
+    """What makes a draft one the journal could not replay faithfully, and the fix."""
+    where = f"draft {index}"
+    if not isinstance(draft, Draft):
+        return f"{where}: expected a Draft, got {type(draft).__name__}"
+    where += f" (key {draft.key!r})"
+    if not isinstance(draft.key, str) or not 0 < len(draft.key) <= _MAX_KEY:
+        return f"{where}: the key must be a non-empty string of at most {_MAX_KEY} characters"
+    if not isinstance(draft.stream, str) or not _STREAM.match(draft.stream):
+        return f"{where}: stream {draft.stream!r} is not a name like 'md.feed'"
+    known_streams.add(draft.stream)
+    if EVENT_TYPES.get(getattr(draft.event, "type", "")) is not type(draft.event):
+        return f"{where}: {type(draft.event).__name__} is not a journal event (events.Event)"
+    for name in ("event_time_ns", "recv_time_ns"):
+        value = getattr(draft, name)
+        if type(value) is not int or value < 0:
+            return f"{where}: {name} must be unix nanoseconds (an int ≥ 0), not {value!r}"
+    if draft.causation_id is not None and (
+        not isinstance(draft.causation_id, str) or not draft.causation_id
+    ):
+        return f"{where}: causation_id must be the causing event's key, or None"
+    return None
+
+
+class SQLiteJournal:
+    """The `Journal` contract over one SQLite file (see the module docstring)."""
+
+    def __init__(
+        self, path: str | Path, *, durability: Durability = "process", readonly: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        if durability not in _SYNCHRONOUS:
+            raise JournalError(f"durability {durability!r}: use 'process' or 'power'")
+        self.durability = durability
+        self._lock = threading.Lock()
+        self._checked_streams: set[str] = set()
+        self._db = self._connect()
+        self._closed = False
+
+    # --- opening ----------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly and not self.path.is_file():
+            raise JournalError(f"{self.path}: file not found (the run config's journal names it)")
+        try:
+            if self.readonly:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                db = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                     check_same_thread=False, timeout=10.0)  # fmt: skip
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, isolation_level=None,
+                                     check_same_thread=False, timeout=10.0)  # fmt: skip
+            try:
+                self._prepare(db)
+            except BaseException:
+                db.close()
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: not a zkrisk journal ({exc})") from None
+        return db
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not self.readonly:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[self.durability]}")
+            if not tables:
+                db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+                tables = {"meta"}
+        if "meta" not in tables:
+            what = "an empty file" if not tables else f"tables {', '.join(sorted(tables))}"
+            raise JournalError(f"{self.path}: not a zkrisk journal ({what}, no meta table)")
+        meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+        if meta.get("format") != FORMAT:
+            raise JournalError(f"{self.path}: not a zkrisk journal (format {meta.get('format')!r})")
+        version = meta.get("schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise JournalError(
+                f"{self.path}: journal schema version {version}, this zkrisk reads version "
+                f"{SCHEMA_VERSION}; replay it with the zkrisk that wrote it, or start a new file"
+            )
+
+    def _live(self) -> sqlite3.Connection:
+        if self._closed:
+            raise JournalError(f"{self.path}: the journal is closed; open a new SQLiteJournal")
+        return self._db
+
+    def _writable(self) -> sqlite3.Connection:
+        db = self._live()
+        if self.readonly:
+            raise JournalError(f"{self.path}: opened read-only; open it without readonly=True")
+        return db
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def append(
+        self, drafts: Sequence[Draft], *, cursor: tuple[str, int] | None = None
+    ) -> list[Recorded]:
+        """Append a batch atomically; returns one record per draft (originals for repeats)."""
+        with self._lock:
+            db = self._writable()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                out = self._append(db, drafts)
+                crash_point("journal.mid_batch")
+                if cursor is not None:
+                    crash_point("journal.after_append_before_cursor")
+                    self._move_cursor(db, *cursor)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            return out
+
+    def _append(self, db: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Recorded]:
+        known = self._checked_streams
+        for i, draft in enumerate(drafts):
+            if not _draft_ok(draft, known) and (problem := _draft_problem(i, draft, known)):
+                raise JournalError(problem)
+        db.execute("SAVEPOINT batch")
+        try:
+            return self._insert(db, drafts, {})
+        except sqlite3.IntegrityError:
+            # Some keys are already stored (a writer retrying after a crash): look them up and
+            # insert only the rest. Rare, so the common path skips the lookup.
+            db.execute("ROLLBACK TO batch")
+            return self._insert(db, drafts, self._stored(db, [d.key for d in drafts]))
+        finally:
+            db.execute("RELEASE batch")
+
+    def _insert(
+        self, db: sqlite3.Connection, drafts: Sequence[Draft], stored: dict[str, Recorded]
+    ) -> list[Recorded]:
+        last = db.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+        head = last.fetchone()
+        position, prev = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
+        sequences: dict[str, int] = {}
+        rows: list[tuple[Any, ...]] = []
+        out: list[Recorded] = []
+        for d in drafts:
+            original = stored.get(d.key)
+            if original is not None:
+                out.append(original)
+                continue
+            stream = d.stream
+            sequence = sequences.get(stream)
+            if sequence is None:
+                found = db.execute("SELECT sequence FROM streams WHERE stream = ?", (stream,))
+                sequence = (found.fetchone() or (0,))[0]
+            sequence += 1
+            sequences[stream] = sequence
+            position += 1
+            event = d.event
+            body = event.model_dump_json()
+            digest = link(prev, (position, stream, sequence, d.key, event.type, d.event_time_ns,
+                                 d.recv_time_ns, d.causation_id, body))  # fmt: skip
+            rows.append((position, stream, sequence, d.key, event.type, d.event_time_ns,
+                         d.recv_time_ns, d.causation_id, body, prev, digest))  # fmt: skip
+            record = Recorded(position, stream, sequence, d.key, event, d.event_time_ns,
+                              d.recv_time_ns, d.causation_id, digest)  # fmt: skip
+            stored[d.key] = record  # a key repeated later in the batch gets this record
+            out.append(record)
+            prev = digest
+        db.executemany(_INSERT, rows)
+        db.executemany(
+            "INSERT INTO streams VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE "
+            "SET sequence = excluded.sequence, position = excluded.position",
+            [(s, n, position) for s, n in sequences.items()],
+        )
+        return out
+
+    def _stored(self, db: sqlite3.Connection, keys: list[str]) -> dict[str, Recorded]:
+        found: dict[str, Recorded] = {}
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[i : i + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT {_RECORD_COLUMNS} FROM events WHERE key IN ({marks})"
+            for row in db.execute(sql, chunk):
+                found[row[3]] = _record(row)
+        return found
+
+    def _move_cursor(self, db: sqlite3.Connection, consumer: str, position: int) -> None:
+        if not isinstance(consumer, str) or not consumer:
+            raise JournalError("a cursor needs a consumer name (a non-empty string)")
+        if type(position) is not int or position < 0:
+            raise JournalError(f"cursor {consumer!r}: position {position!r} is not an int ≥ 0")
+        row = db.execute("SELECT position FROM cursors WHERE consumer = ?", (consumer,)).fetchone()
+        current = 0 if row is None else int(row[0])
+        if position < current:
+            raise JournalError(
+                f"cursor {consumer!r} cannot move backwards: it is at {current}, asked for "
+                f"{position} (a consumer that must re-read uses a new consumer name)"
+            )
+        head = db.execute("SELECT max(position) FROM events").fetchone()[0] or 0
+        if position > head:
+            raise JournalError(f"cursor {consumer!r}: position {position} is past the head {head}")
+        db.execute(
+            "INSERT INTO cursors VALUES (?, ?) ON CONFLICT (consumer) DO UPDATE "
+            "SET position = excluded.position",
+            (consumer, position),
+        )
+
+    def commit_cursor(self, consumer: str, position: int) -> None:
+        """Move a consumer's cursor (forward only: a lower position is an error)."""
+        with self._lock:
+            db = self._writable()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._move_cursor(db, consumer, position)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    def save_snapshot(self, name: str, position: int, state: bytes) -> None:
+        """Store a projection's state as of `position` (replaces the older one)."""
+        with self._lock:
+            db = self._writable()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                head = db.execute("SELECT max(position) FROM events").fetchone()[0] or 0
+                if type(position) is not int or not 0 <= position <= head:
+                    raise JournalError(
+                        f"snapshot {name!r}: position {position!r} is not between 0 and the "
+                        f"head {head}"
+                    )
+                db.execute(
+                    "INSERT INTO snapshots VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                    "SET position = excluded.position, state = excluded.state",
+                    (name, position, bytes(state)),
+                )
+                crash_point("journal.mid_snapshot")
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def read(
+        self, after: int = 0, *, streams: Collection[str] | None = None, limit: int = 1000
+    ) -> list[Recorded]:
+        """Up to `limit` records with position > `after`, in order, optionally of some streams."""
+        sql = f"SELECT {_RECORD_COLUMNS} FROM events WHERE position > ?"
+        args: list[Any] = [after]
+        if streams is not None:
+            wanted = sorted(set(streams))
+            if not wanted:
+                return []
+            sql += f" AND stream IN ({', '.join('?' * len(wanted))})"
+            args += wanted
+        with self._lock:
+            rows = self._live().execute(f"{sql} ORDER BY position LIMIT ?", [*args, limit])
+            fetched = rows.fetchall()
+        return [_record(row) for row in fetched]
+
+    def iter_from(
+        self, after: int = 0, *, streams: Collection[str] | None = None
+    ) -> Iterator[Recorded]:
+        """Every record with position > `after`, in order (reads in pages)."""
+        while page := self.read(after, streams=streams, limit=1000):
+            yield from page
+            after = page[-1].position
+
+    def get(self, key: str) -> Recorded | None:
+        """The record with this idempotency key, if any."""
+        with self._lock:
+            row = (
+                self._live()
+                .execute(f"SELECT {_RECORD_COLUMNS} FROM events WHERE key = ?", (key,))
+                .fetchone()
+            )
+        return None if row is None else _record(row)
+
+    def head(self) -> int:
+        """The last position (0 when empty)."""
+        with self._lock:
+            return int(self._live().execute("SELECT max(position) FROM events").fetchone()[0] or 0)
+
+    def last_sequence(self, stream: str) -> int:
+        """The last sequence of a stream (0 when it has none)."""
+        with self._lock:
+            row = (
+                self._live()
+                .execute("SELECT sequence FROM streams WHERE stream = ?", (stream,))
+                .fetchone()
+            )
+        return 0 if row is None else int(row[0])
+
+    def streams(self) -> dict[str, int]:
+        """Every stream with its last sequence."""
+        with self._lock:
+            rows = self._live().execute("SELECT stream, sequence FROM streams ORDER BY stream")
+            return {str(s): int(n) for s, n in rows}
+
+    def cursor(self, consumer: str) -> int:
+        """A durable consumer's committed position (0 when it has never committed)."""
+        with self._lock:
+            row = (
+                self._live()
+                .execute("SELECT position FROM cursors WHERE consumer = ?", (consumer,))
+                .fetchone()
+            )
+        return 0 if row is None else int(row[0])
+
+    def load_snapshot(self, name: str) -> tuple[int, bytes] | None:
+        """The latest snapshot of a projection: (position, state)."""
+        with self._lock:
+            row = (
+                self._live()
+                .execute("SELECT position, state FROM snapshots WHERE name = ?", (name,))
+                .fetchone()
+            )
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def verify(self) -> ChainReport:
+        """Walk the hash chain of every event (see `chain.verify`)."""
+        with self._lock:
+            rows = self._live().execute(f"SELECT {CHAIN_COLUMNS} FROM events ORDER BY position")
+            return verify(chain_rows(rows))
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def __enter__(self) -> SQLiteJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,112 @@
+"""The one hash chain of the audit log and the journal: its framing, its verifier, tampering."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from zkrisk.engine.audit import AuditLog, row_hash
+from zkrisk.engine.journal.chain import GENESIS, ChainRow, first_bad, framed, link, verify
+from zkrisk.engine.journal.sqlite import SQLiteJournal
+
+from .journal_fixtures import T0, heartbeat, quote
+
+
+def reference_link(prev: str, fields: list[str | int | None]) -> str:
+    """The chain link as the audit log always computed it: one update per framed part."""
+    h = hashlib.sha256()
+    for part in (prev, *fields):
+        if part is None:
+            h.update(b"\xff" * 8)
+            continue
+        data = str(part).encode()
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+    return h.hexdigest()
+
+
+fields = st.lists(st.one_of(st.none(), st.integers(-(2**70), 2**70), st.text(max_size=40),
+                            st.text(alphabet="ab", min_size=4090, max_size=4100)), max_size=8)  # fmt: skip
+
+
+prevs = st.one_of(st.text("0123456789abcdef", min_size=64, max_size=64), st.text(max_size=70))
+
+
+@given(prevs, fields)
+def test_the_fast_framing_hashes_exactly_like_the_reference(
+    prev: str, parts: list[str | int | None]
+) -> None:
+    assert link(prev, parts) == reference_link(prev, parts)
+
+
+def test_audit_rows_written_before_the_shared_chain_still_verify() -> None:
+    # A link the audit log wrote with its own sha256 code before the chain was shared.
+    old = reference_link(GENESIS, [1, 1_700_000_000, "check", "o-1", "APPROVE", "{}", "{}"])
+    assert row_hash(GENESIS, 1, 1_700_000_000, "check", "o-1", "APPROVE", "{}", "{}") == old
+
+
+def test_framing_keeps_field_boundaries_and_none_apart_from_empty() -> None:
+    assert framed(GENESIS, ["ab", "c"]) != framed(GENESIS, ["a", "bc"])
+    assert link(GENESIS, [None]) != link(GENESIS, [""])
+
+
+def test_verify_names_the_first_row_whose_prev_or_hash_is_wrong() -> None:
+    rows, prev = [], GENESIS
+    for n in range(1, 5):
+        digest = link(prev, [n, f"row {n}"])
+        rows.append(ChainRow(n, (n, f"row {n}"), prev, digest))
+        prev = digest
+    assert verify(rows).intact and verify(rows).entries == 4 and verify(rows).head == prev
+    edited = [*rows[:2], ChainRow(3, (3, "edited"), rows[2].prev, rows[2].hash), rows[3]]
+    assert first_bad(edited) == 3 and "do not hash" in verify(edited).problem
+    assert first_bad([rows[0], rows[2], rows[3]]) == 3  # row 2 deleted
+    assert "is not the hash of the entry before" in verify([rows[0], rows[2]]).problem
+
+
+def _tamper(path: Path, sql: str) -> None:
+    """An edit behind the append-only triggers' back (another tool, a hex editor)."""
+    db = sqlite3.connect(path)
+    db.executescript(f"DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete; {sql}")
+    db.close()
+
+
+def test_the_journal_chain_covers_every_field_of_an_event(tmp_path: Path) -> None:
+    edits = {"stream": "'md.other'", "sequence": "7", "key": "'md:feed:ETH:x'",
+             "type": "'Trade'", "event_time_ns": "1", "recv_time_ns": "1",
+             "causation_id": "'forged'", "body": "replace(body, '3001.1', '3001.2')"}  # fmt: skip
+    for column, value in edits.items():
+        path = tmp_path / f"{column}.db"
+        with SQLiteJournal(path) as j:
+            j.append([quote(1), heartbeat("ingest", T0, cause="md:feed:ETH:1"), quote(2)])
+        _tamper(path, f"UPDATE events SET {column} = {value} WHERE position = 2;"
+                      if column != "body" else
+                      f"UPDATE events SET {column} = {value} WHERE position = 1;")  # fmt: skip
+        with SQLiteJournal(path) as j:
+            report = j.verify()
+        assert report.bad == (1 if column == "body" else 2), column
+
+
+def test_a_deleted_event_breaks_the_chain_at_the_next_one(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with SQLiteJournal(path) as j:
+        j.append([quote(n) for n in range(1, 6)])
+    _tamper(path, "DELETE FROM events WHERE position = 3;")
+    with SQLiteJournal(path) as j:
+        report = j.verify()
+    assert report.bad == 4 and report.entries == 2 and "prev" in report.problem
+
+
+def test_the_audit_log_verifies_through_the_shared_chain(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.sqlite")
+    for n in range(3):
+        log.append("check", f"o-{n}", "APPROVE", "{}", "{}")
+    assert log.verify() is None
+    db = sqlite3.connect(tmp_path / "audit.sqlite")
+    db.executescript("DROP TRIGGER audit_no_update; UPDATE audit SET subject = 'x' WHERE seq = 2;")
+    db.close()
+    assert log.verify() == 2
+    log.close()
