@@ -1,0 +1,373 @@
+"""Stage 6, monitor: live equity, drawdown and daily loss, breakers, heartbeats, alerts.
+
+`Monitor.on_event(recorded) -> list[Draft]` is pure given the monitor's state (plus Prometheus
+gauges it keeps current): the runner feeds it every record in journal order and appends what
+it returns. Everything it decides is derived from the records (event times for the UTC day,
+receive times for heartbeat ages) and keyed off the record that caused it, so a replay after a
+crash re-derives the same drafts and their re-append is a no-op.
+
+- Equity = starting equity + paper P&L (the `PaperBook` projection: fills and marks).
+- Drawdown is measured from the peak equity, and the peak starts at the starting equity, so a
+  loss on the very first mark is a drawdown.
+- Daily loss is measured from the UTC day's opening equity: the equity before the first event
+  stamped in that day.
+- Breakers (`breakers.BreakerPolicy`) move the trading state up, never down; an operator's
+  RESUME command (an `OperatorCommand` on stream 'control') is the only way back, and it resets
+  the breaker baselines (peak and the day's opening equity) to the current equity. The kill
+  switch is the same command path: KILL_SWITCH moves to HALTED through `breakers.transition`.
+- A component whose last heartbeat is older than interval × tolerance raises one
+  'HeartbeatMissed' alert; its next heartbeat raises one 'HeartbeatRecovered'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Annotated
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..journal.crashpoints import crash_point
+from ..journal.events import (
+    Alert,
+    AlertSeverity,
+    Draft,
+    FeedHealth,
+    FeedStatus,
+    Heartbeat,
+    OperatorCommand,
+    PaperFill,
+    Quote,
+    Recorded,
+    StrategyDisabled,
+    TradingStateChanged,
+)
+from ..risk.models import ExactDecimal, TradingState
+from .breakers import BreakerPolicy, Reading, TransitionReason, breach, transition
+from .paper import PaperBook, is_market_data
+from .signal import StrategyStatus
+
+DAY_NS = 86_400 * 1_000_000_000
+_MS = 1_000_000
+CRASH_POINT = "monitor.breaker_transition"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class HeartbeatRule(_Frozen):
+    interval_ms: Annotated[int, Field(ge=1)] = 1_000
+    """How often the component sends a heartbeat."""
+    tolerance: Annotated[ExactDecimal, Field(gt=1)] = Decimal(3)
+    """A heartbeat older than interval × tolerance is missed."""
+
+
+class MonitorConfig(_Frozen):
+    starting_equity_usd: Annotated[ExactDecimal, Field(gt=0)]
+    """Paper equity before the first fill, USD; also the first peak and day's opening equity."""
+    breakers: BreakerPolicy = BreakerPolicy()
+    heartbeats: dict[str, HeartbeatRule] = Field(default_factory=dict)
+    """Components that must send heartbeats (missed from the start if they never do)."""
+    default_heartbeat: HeartbeatRule = HeartbeatRule()
+    """The rule for a component that sends heartbeats without being listed."""
+
+
+@dataclass(slots=True)
+class _Beat:
+    last_ns: int
+    last_key: str
+    missed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatStatus:
+    age_seconds: Decimal
+    missed: bool
+    last_ns: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorStatus:
+    """The monitor's view for `zkrisk status`."""
+
+    trading_state: TradingState
+    reason: str
+    detail: str
+    equity_usd: Decimal
+    pnl_usd: Decimal
+    peak_usd: Decimal
+    drawdown_bps: Decimal
+    daily_loss_usd: Decimal
+    heartbeats: dict[str, HeartbeatStatus]
+    alerts: dict[tuple[str, str], int]
+
+
+class PipelineMetrics:
+    """Prometheus metrics of the pipeline, on a private registry (stable names)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.trading_state = Gauge("zkrisk_pipeline_trading_state",
+            "1 for the current trading state, 0 for the others.", ["state"], registry=r)  # fmt: skip
+        self.equity = Gauge("zkrisk_pipeline_equity_usd", "Paper equity, USD.", registry=r)
+        self.drawdown = Gauge(
+            "zkrisk_pipeline_drawdown_bps", "Drawdown from the peak equity, bps.", registry=r
+        )
+        self.daily_loss = Gauge("zkrisk_pipeline_daily_loss_usd",
+            "Loss since the UTC day's opening equity, USD.", registry=r)  # fmt: skip
+        self.alerts = Counter("zkrisk_pipeline_alerts_total", "Alerts journaled.",
+                              ["name", "severity"], registry=r)  # fmt: skip
+        self.heartbeat_age = Gauge("zkrisk_pipeline_heartbeat_age_seconds",
+            "Seconds since the component's last heartbeat.", ["component"], registry=r)  # fmt: skip
+        self.strategy_pnl = Gauge("zkrisk_pipeline_strategy_pnl_usd",
+            "A strategy's paper P&L, USD.", ["strategy"], registry=r)  # fmt: skip
+        self.strategy_intents = Counter("zkrisk_pipeline_strategy_intents_total",
+            "Intents a strategy emitted.", ["strategy"], registry=r)  # fmt: skip
+        self._intents_seen: dict[str, int] = {}
+        self.set_state(TradingState.ACTIVE)
+
+    def set_state(self, state: TradingState) -> None:
+        for s in TradingState:
+            self.trading_state.labels(state=s.value).set(1 if s is state else 0)
+
+    def observe_strategies(self, strategies: list[StrategyStatus]) -> None:
+        """Copy the signal stage's per-strategy metrics (call after each batch)."""
+        for s in strategies:
+            self.strategy_pnl.labels(strategy=s.id).set(float(s.pnl_usd))
+            delta = s.intents_total - self._intents_seen.get(s.id, 0)
+            if delta > 0:
+                self.strategy_intents.labels(strategy=s.id).inc(delta)
+            self._intents_seen[s.id] = s.intents_total
+
+
+@dataclass(slots=True)
+class Monitor:
+    config: MonitorConfig
+    metrics: PipelineMetrics = field(default_factory=PipelineMetrics)
+    state: TradingState = TradingState.ACTIVE
+    reason: str = ""
+    detail: str = ""
+    book: PaperBook = field(init=False)
+    peak: Decimal = field(init=False)
+    day: int | None = None
+    day_open: Decimal = field(init=False)
+    started_ns: int | None = None
+    clock_ns: int = 0
+    """The latest receive time seen: heartbeat ages are measured against it."""
+    beats: dict[str, _Beat] = field(default_factory=dict)
+    alerts: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        start = self.config.starting_equity_usd
+        self.book = PaperBook(starting_equity=start)
+        self.peak = start
+        self.day_open = start
+        self.metrics.equity.set(float(start))
+
+    # -- the stage ------------------------------------------------------------------------
+
+    def on_event(self, recorded: Recorded) -> list[Draft]:
+        if self.started_ns is None:
+            self.started_ns = recorded.recv_time_ns
+        self.clock_ns = max(self.clock_ns, recorded.recv_time_ns)
+        event = recorded.event
+        drafts: list[Draft] = []
+        if isinstance(event, TradingStateChanged):
+            self._set_state(event.current, event.reason, event.detail)
+        elif isinstance(event, Alert):
+            self._on_alert(event)
+        elif isinstance(event, Heartbeat):
+            drafts.extend(self._on_heartbeat(event, recorded))
+        elif isinstance(event, OperatorCommand):
+            drafts.extend(self._on_command(event, recorded))
+        elif isinstance(event, PaperFill) or (
+            isinstance(event, Quote) and is_market_data(recorded)
+        ):
+            drafts.extend(self._on_book_event(recorded))
+        elif isinstance(event, FeedHealth) and event.status is not FeedStatus.HEALTHY:
+            name = "FeedDown" if event.status is FeedStatus.DOWN else "FeedDegraded"
+            drafts.append(self._alert(name, AlertSeverity.WARNING, recorded,
+                f"source {event.source} is {event.status}: {event.reason}; ingest reads "
+                f"{event.active_source}", component="ingest"))  # fmt: skip
+        elif isinstance(event, StrategyDisabled):
+            drafts.append(self._alert("StrategyDisabled", AlertSeverity.WARNING, recorded,
+                f"strategy {event.strategy_id} disabled ({event.reason}): {event.detail}",
+                component="signal"))  # fmt: skip
+        drafts.extend(self.check_heartbeats(self.clock_ns))
+        return drafts
+
+    def check_heartbeats(self, now_ns: int) -> list[Draft]:
+        """Missed-heartbeat alerts as of `now_ns` (the runner also calls it on a timer)."""
+        drafts = []
+        for component in sorted({*self.config.heartbeats, *self.beats}):
+            beat = self.beats.get(component)
+            if beat is None:
+                if self.started_ns is None:
+                    continue
+                beat = self.beats[component] = _Beat(self.started_ns, "start")
+            rule = self._rule(component)
+            limit_ns = rule.tolerance * rule.interval_ms * _MS
+            if beat.missed or now_ns - beat.last_ns <= limit_ns:
+                continue
+            beat.missed = True
+            age = Decimal(now_ns - beat.last_ns) / 1_000_000_000
+            drafts.append(Draft(stream="monitor",
+                key=f"alert:HeartbeatMissed:{component}:{beat.last_key}",
+                event=Alert(name="HeartbeatMissed", severity=AlertSeverity.CRITICAL,
+                    message=f"{component} sent no heartbeat for {age}s (limit "
+                            f"{rule.interval_ms} ms × {rule.tolerance})", component=component),
+                event_time_ns=now_ns, recv_time_ns=now_ns,
+                causation_id=None if beat.last_key == "start" else beat.last_key))  # fmt: skip
+        return drafts
+
+    def _rule(self, component: str) -> HeartbeatRule:
+        return self.config.heartbeats.get(component, self.config.default_heartbeat)
+
+    def _on_heartbeat(self, event: Heartbeat, recorded: Recorded) -> list[Draft]:
+        beat = self.beats.get(event.component)
+        was_missed = beat is not None and beat.missed
+        self.beats[event.component] = _Beat(recorded.recv_time_ns, recorded.key)
+        if not was_missed:
+            return []
+        return [self._alert("HeartbeatRecovered", AlertSeverity.INFO, recorded,
+            f"{event.component} sends heartbeats again", component=event.component)]  # fmt: skip
+
+    def _on_alert(self, event: Alert) -> None:
+        key = (event.name, event.severity.value)
+        self.alerts[key] = self.alerts.get(key, 0) + 1
+        self.metrics.alerts.labels(name=event.name, severity=event.severity.value).inc()
+        # A replayed alert restores the state that produced it (a live timer may have raised it).
+        beat = self.beats.get(event.component)
+        if beat is not None and event.name in ("HeartbeatMissed", "HeartbeatRecovered"):
+            beat.missed = event.name == "HeartbeatMissed"
+
+    def _on_book_event(self, recorded: Recorded) -> list[Draft]:
+        day = recorded.event_time_ns // DAY_NS
+        if self.day is None or day > self.day:
+            self.day, self.day_open = day, self.book.equity()
+        self.book.apply(recorded)
+        reading = self.reading()
+        self.peak = reading.peak
+        self._publish(reading)
+        found = breach(self.config.breakers, reading)
+        if found is None:
+            return []
+        return self._move(found.target, found.reason, found.detail, recorded)
+
+    def _on_command(self, event: OperatorCommand, recorded: Recorded) -> list[Draft]:
+        said = f"{event.actor}: {event.reason}"
+        if event.command == "KILL_SWITCH":
+            return self._move(TradingState.HALTED, TransitionReason.KILL_SWITCH, said, recorded)
+        if event.resume_to is TradingState.HALTED:
+            return []
+        drafts = self._move(event.resume_to, TransitionReason.RESUME,
+            f"{said}; breaker baselines reset to the current equity", recorded)  # fmt: skip
+        if drafts:
+            self.peak = self.day_open = self.book.equity()
+        return drafts
+
+    def _move(
+        self, to: TradingState, reason: TransitionReason, detail: str, recorded: Recorded
+    ) -> list[Draft]:
+        change = transition(self.state, to, reason, detail)
+        if change is None:
+            return []
+        self._set_state(change.current, change.reason, change.detail)
+        # The decision is made and not yet journaled: the SIGKILL test kills here.
+        crash_point(CRASH_POINT)
+        severity = AlertSeverity.CRITICAL if to is TradingState.HALTED else AlertSeverity.WARNING
+        if reason is TransitionReason.RESUME:
+            severity = AlertSeverity.INFO
+        return [
+            Draft(stream="monitor", key=f"state:{recorded.key}", event=change,
+                  event_time_ns=recorded.event_time_ns, recv_time_ns=recorded.recv_time_ns,
+                  causation_id=recorded.key),
+            self._alert("TradingStateChanged", severity, recorded,
+                f"{change.previous} -> {change.current} ({reason}): {change.detail}"),
+        ]  # fmt: skip
+
+    def _set_state(self, state: TradingState, reason: str, detail: str) -> None:
+        self.state, self.reason, self.detail = state, reason, detail
+        self.metrics.set_state(state)
+
+    def _alert(
+        self,
+        name: str,
+        severity: AlertSeverity,
+        recorded: Recorded,
+        message: str,
+        *,
+        component: str = "monitor",
+    ) -> Draft:
+        return Draft(
+            stream="monitor",
+            key=f"alert:{name}:{recorded.key}",
+            event=Alert(name=name, severity=severity, message=message, component=component),
+            event_time_ns=recorded.event_time_ns,
+            recv_time_ns=recorded.recv_time_ns,
+            causation_id=recorded.key,
+        )
+
+    # -- readings -------------------------------------------------------------------------
+
+    def reading(self) -> Reading:
+        equity = self.book.equity()
+        return Reading(equity=equity, peak=max(self.peak, equity), day_open=self.day_open)
+
+    def _publish(self, reading: Reading) -> None:
+        self.metrics.equity.set(float(reading.equity))
+        self.metrics.drawdown.set(float(reading.drawdown_bps))
+        self.metrics.daily_loss.set(float(reading.daily_loss))
+
+    def status(self, now_ns: int | None = None) -> MonitorStatus:
+        """The monitor's state; heartbeat ages against `now_ns` (default: the monitor clock)."""
+        now = self.clock_ns if now_ns is None else now_ns
+        reading = self.reading()
+        beats = {}
+        for component in sorted({*self.config.heartbeats, *self.beats}):
+            beat = self.beats.get(component)
+            last = None if beat is None or beat.last_key == "start" else beat.last_ns
+            since = last if last is not None else (self.started_ns or now)
+            age = Decimal(max(now - since, 0)) / 1_000_000_000
+            beats[component] = HeartbeatStatus(age, beat is not None and beat.missed, last)
+            self.metrics.heartbeat_age.labels(component=component).set(float(age))
+        return MonitorStatus(
+            trading_state=self.state,
+            reason=self.reason,
+            detail=self.detail,
+            equity_usd=reading.equity,
+            pnl_usd=self.book.pnl(),
+            peak_usd=reading.peak,
+            drawdown_bps=reading.drawdown_bps,
+            daily_loss_usd=reading.daily_loss,
+            heartbeats=beats,
+            alerts=dict(self.alerts),
+        )
+
+
+# --- drafts the runner and the CLI append --------------------------------------------------
+
+
+def heartbeat_draft(component: str, now_ns: int) -> Draft:
+    """A component's heartbeat (stream 'monitor', key 'hb:<component>:<ns>')."""
+    return Draft(stream="monitor", key=f"hb:{component}:{now_ns}",
+                 event=Heartbeat(component=component), event_time_ns=now_ns,
+                 recv_time_ns=now_ns)  # fmt: skip
+
+
+def command_draft(command: OperatorCommand, *, now_ns: int) -> Draft:
+    """An operator's command (stream 'control', key 'cmd:<command>:<actor>:<ns>')."""
+    return Draft(stream="control", key=f"cmd:{command.command}:{command.actor}:{now_ns}",
+                 event=command, event_time_ns=now_ns, recv_time_ns=now_ns)  # fmt: skip
+
+
+def kill_switch_draft(engaged: bool, reason: str, *, actor: str, now_ns: int) -> Draft:
+    """The kill switch as a command: engaging halts; releasing is an explicit resume to ACTIVE
+    (the same two values the risk service's `KillSwitchState` holds)."""
+    command = OperatorCommand(
+        command="KILL_SWITCH" if engaged else "RESUME", actor=actor, reason=reason
+    )
+    return command_draft(command, now_ns=now_ns)

@@ -1,0 +1,23 @@
+"""Strategy plug-ins: the interface and loader (base) and two shipped examples."""
+
+from .base import (
+    BUILTIN,
+    ENTRY_POINT_GROUP,
+    Decision,
+    Strategy,
+    StrategyContext,
+    StrategyLoadError,
+    build,
+    resolve,
+)
+
+__all__ = [
+    "BUILTIN",
+    "ENTRY_POINT_GROUP",
+    "Decision",
+    "Strategy",
+    "StrategyContext",
+    "StrategyLoadError",
+    "build",
+    "resolve",
+]
