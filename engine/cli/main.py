@@ -42,6 +42,7 @@ from . import prove as cli_prove
 from .audit import audit_app
 from .chain import chain_app
 from .common import bad_input, fail
+from .feed import feed_app
 from .help import FullHelpGroup
 from .journal import journal_app
 
@@ -355,6 +356,7 @@ app.command()(cli_prove.setup)
 app.command(epilog="Exit codes: 0 signed, 2 bad input.")(cli_attest.attest)
 app.add_typer(chain_app, name="chain")
 app.add_typer(audit_app, name="audit")
+app.add_typer(feed_app, name="feed")
 app.add_typer(journal_app, name="journal")
 app.command(epilog="Exit codes: 0 stopped, 2 bad input (books, assets, RPC URL).")(
     cli_keeper.keeper

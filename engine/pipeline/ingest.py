@@ -1,0 +1,362 @@
+"""Stage 1, ingest: sources → validate → dedupe → order → batched journal appends.
+
+One asyncio task per source pumps its items into one bounded queue (a full queue stops the
+reading, so a burst is held by the socket, not by memory); one writer task validates
+(validate.py), orders (ordering.py), judges health (health.py) and appends batches of up to
+`batch_size` events, or whatever arrived within `batch_ms`, in one journal transaction each.
+
+Only the active source's messages are journaled (to `md.<source>`; refusals, gaps and health
+changes to `ingest`); the others are kept connected and ordered, as a hot standby, so a failover
+loses nothing that the standby had. On start the last sequence per source and stream comes from
+the journal (heads.py), so a restarted ingest asks the server to resume after it and drops the
+copies that still arrive.
+
+Entry point for the runner: `await run_ingest(journal, config, stop)`; `Ingest` for a status
+view (`snapshot()`) and for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from ..journal.base import Journal
+from ..journal.events import Draft, FeedGap, FeedHealth, Quarantined, Recorded
+from .heads import SequenceHeads
+from .health import Failover, HealthChange, HealthRules
+from .ingest_config import IngestConfig, SourceConfig
+from .ordering import Gap, Monotone, Outcome, Reorderer
+from .sources.base import Item, Link, RawMessage, Source
+from .validate import (
+    Accepted,
+    Reason,
+    Refused,
+    Rules,
+    parse_message,
+    quarantine_key,
+    truncate_raw,
+)
+
+MS = 1_000_000
+TICK_S = 0.02
+"""How often health and reorder timeouts are judged when no message arrives."""
+
+
+class IngestMetrics:
+    """Prometheus metrics on a private registry (serve them with the component's /metrics)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.messages = Counter("zkrisk_feed_messages", "Market-data messages by outcome "
+                                "(accepted, duplicate, quarantined, standby).",
+                                ["source", "outcome"], registry=self.registry)  # fmt: skip
+        self.quarantined = Counter("zkrisk_feed_quarantined", "Quarantined messages by reason.",
+                                   ["source", "reason"], registry=self.registry)  # fmt: skip
+        self.gaps = Counter("zkrisk_feed_gaps", "Sequence gaps declared.", ["source"],
+                            registry=self.registry)  # fmt: skip
+        self.active = Gauge("zkrisk_feed_active_source", "1 for the source ingest reads from.",
+                            ["source"], registry=self.registry)  # fmt: skip
+        self.lag = Gauge("zkrisk_feed_lag_seconds", "Receive time minus event time of the last "
+                         "accepted message.", ["source"], registry=self.registry)  # fmt: skip
+
+
+def build_source(cfg: SourceConfig, symbols: Sequence[str], resume: Any) -> Source:
+    """The source a config entry names (imports lazily: web3 only for chain sources)."""
+    if cfg.kind == "websocket":
+        from .sources.ws import WebSocketSource
+
+        assert cfg.url is not None
+        return WebSocketSource(cfg.name, cfg.url, symbols, resume_points=resume,
+                               backoff_s=cfg.backoff_ms / 1e3,
+                               max_backoff_s=cfg.max_backoff_ms / 1e3)  # fmt: skip
+    if cfg.kind == "file":
+        from .sources.recorded import RecordedSource
+
+        assert cfg.path is not None
+        return RecordedSource(cfg.name, cfg.path, clock=cfg.clock, rate_hz=cfg.rate_hz)
+    from .sources.chain import ChainFeedSource
+
+    assert cfg.url is not None
+    return ChainFeedSource(cfg.name, cfg.url, cfg.feeds, poll_s=cfg.poll_ms / 1e3)
+
+
+@dataclass
+class _Ordered:
+    """What waits in the reorder buffer: an accepted event or a refusal that holds a sequence."""
+
+    msg: RawMessage
+    parsed: Accepted | Refused
+
+
+@dataclass
+class _Counts:
+    by_outcome: dict[str, int] = field(default_factory=dict)
+
+    def add(self, outcome: str, n: int = 1) -> None:
+        self.by_outcome[outcome] = self.by_outcome.get(outcome, 0) + n
+
+
+class Ingest:
+    """The writer side of ingest; `run()` drives it from the sources until `stop` is set."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        config: IngestConfig,
+        *,
+        metrics: IngestMetrics | None = None,
+        sources: Mapping[str, Source] | None = None,
+    ) -> None:
+        self.journal, self.config = journal, config
+        self.metrics = metrics or IngestMetrics()
+        self.symbols = frozenset(config.symbols)
+        self.order = [s.name for s in config.sources]
+        self.rules = {
+            s.name: Rules(self.symbols, s.max_age_ms * MS, s.max_skew_ms * MS)
+            for s in config.sources
+        }
+        now = time.time_ns()
+        down = {s.name: s for s in config.sources}
+        self.failover = Failover(
+            self.order,
+            HealthRules(
+                down_after_ns=min(down[n].down_after_ms for n in self.order) * MS,
+                max_silence_ns=min(down[n].max_silence_ms for n in self.order) * MS,
+                gap_threshold=config.gap_threshold,
+                gap_window_ns=config.gap_window_ms * MS,
+                failback_after_ns=config.failback_after_ms * MS,
+            ),
+            now,
+        )
+        self.heads = SequenceHeads.load(journal, self.order)
+        self.reorder: dict[str, Reorderer[_Ordered]] = {}
+        self.rounds: dict[str, Monotone] = {}
+        for name in self.order:
+            self.reorder[name] = Reorderer(config.reorder_window, config.reorder_timeout_ms * MS)
+            self.rounds[name] = Monotone()
+            for stream, seq in self.heads.heads.get(name, {}).items():
+                (self.rounds if stream.startswith("0x") else self.reorder)[name].seed(stream, seq)
+        self.sources = dict(sources) if sources is not None else {
+            s.name: build_source(s, config.symbols, self._resume_for(s.name))
+            for s in config.sources
+        }  # fmt: skip
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=config.queue_size)
+        self.pending: list[Draft] = []
+        self._pending_since = 0.0
+        self._since_snapshot = 0
+        self.counts = _Counts()
+        self.max_queue_seen = 0
+        self.max_batch_seen = 0
+        self._set_active_metric()
+
+    # --- resume points ---------------------------------------------------------------------
+
+    def _resume_for(self, source: str) -> Any:
+        def points() -> dict[str, int]:
+            return self.resume_points(source)
+
+        return points
+
+    def resume_points(self, source: str) -> dict[str, int]:
+        """Called by a source on each connect: the active one resumes where ingest stands;
+        a standby joins live (its old head would only replay what nobody will journal)."""
+        if source == self.failover.active:
+            return self.reorder[source].heads()
+        for stream in list(self.reorder[source].heads()):
+            self.reorder[source].forget(stream)
+        return {}
+
+    # --- handling one item -----------------------------------------------------------------
+
+    def handle(self, item: Item, now_ns: int) -> None:
+        if isinstance(item, Link):
+            if item.up:
+                self.failover.connected(item.source, now_ns)
+            else:
+                self.failover.disconnected(item.source, now_ns)
+            return
+        self.failover.message(item.source, now_ns)
+        parsed = parse_message(item.source, item.text, item.recv_time_ns, self.rules[item.source])
+        standby = item.source != self.failover.active
+        if isinstance(parsed, Accepted) and parsed.seq is not None and not parsed.gapless:
+            if not self.rounds[item.source].offer(parsed.stream_id, parsed.seq):
+                return self._count(item.source, "duplicate")
+            return self._release(item, parsed, standby)
+        seq = parsed.seq
+        symbol = parsed.stream_id if isinstance(parsed, Accepted) else parsed.symbol
+        if seq is None or symbol not in self.symbols:
+            return self._release(item, parsed, standby)
+        step = self.reorder[item.source].offer(symbol, seq, _Ordered(item, parsed), now_ns)
+        if step.outcome is Outcome.DUPLICATE:
+            self._count(item.source, "duplicate")
+        elif step.outcome is Outcome.LATE:
+            late = Refused(Reason.LATE, f"sequence {seq} of {symbol} arrived after it was "
+                           "declared a gap", symbol, seq)  # fmt: skip
+            self._release(item, late, standby)
+        self._apply_step(item.source, step.released, step.gaps, standby, now_ns)
+
+    def _apply_step(
+        self, source: str, released: list[_Ordered], gaps: list[Gap], standby: bool, now: int
+    ) -> None:
+        for gap in gaps:
+            self.failover.gap(source, now)
+            if not standby:
+                self.metrics.gaps.labels(source).inc()
+                event = FeedGap(source=source, symbol=gap.stream, expected=gap.expected,
+                                received=gap.received)  # fmt: skip
+                key = f"gap:{source}:{gap.stream}:{gap.expected}"
+                self.pending.append(Draft("ingest", key, event, now, now))
+        for item in released:
+            self._release(item.msg, item.parsed, standby)
+
+    def _release(self, msg: RawMessage, parsed: Accepted | Refused, standby: bool) -> None:
+        if standby:
+            return self._count(msg.source, "standby")
+        if isinstance(parsed, Accepted):
+            self.pending.append(Draft(f"md.{msg.source}", parsed.key, parsed.event,
+                                      parsed.event_time_ns, msg.recv_time_ns))  # fmt: skip
+            self.metrics.lag.labels(msg.source).set((msg.recv_time_ns - parsed.event_time_ns) / 1e9)
+            return
+        known = parsed.symbol in self.symbols
+        event = Quarantined(source=msg.source, reason=parsed.reason.value, detail=parsed.detail,
+                            raw=truncate_raw(msg.text), symbol=parsed.symbol if known else None,
+                            source_seq=parsed.seq if known else None)  # fmt: skip
+        key = quarantine_key(msg.source, msg.text)
+        self.pending.append(Draft("ingest", key, event, msg.recv_time_ns, msg.recv_time_ns))
+
+    def _count(self, source: str, outcome: str) -> None:
+        self.counts.add(outcome)
+        self.metrics.messages.labels(source, outcome).inc()
+
+    def tick(self, now_ns: int) -> None:
+        """Reorder timeouts and health: run whenever the queue is idle or a batch is flushed."""
+        for source in self.order:
+            step = self.reorder[source].expire(now_ns)
+            standby = source != self.failover.active
+            self._apply_step(source, step.released, step.gaps, standby, now_ns)
+        for change in self.failover.evaluate(now_ns):
+            self._health(change, now_ns)
+
+    def _health(self, change: HealthChange, now: int) -> None:
+        event = FeedHealth(source=change.source, status=change.status, reason=change.reason,
+                           active_source=change.active_source)  # fmt: skip
+        key = f"health:{change.source}:{change.status.value}:{now}"
+        self.pending.append(Draft("ingest", key, event, now, now))
+        self._set_active_metric()
+
+    def _set_active_metric(self) -> None:
+        for name in self.order:
+            self.metrics.active.labels(name).set(1 if name == self.failover.active else 0)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def flush(self) -> list[Recorded]:
+        if not self.pending:
+            return []
+        drafts, self.pending = self.pending, []
+        self.max_batch_seen = max(self.max_batch_seen, len(drafts))
+        before = self.journal.head()
+        records = self.journal.append(drafts)
+        fresh: set[int] = set()  # a key repeated within the batch returns the same record
+        for rec in records:
+            self.heads.apply(rec)
+            new = rec.position > before and rec.position not in fresh
+            fresh.add(rec.position)
+            if rec.stream.startswith("md."):
+                outcome = "accepted" if new else "duplicate"
+                source = rec.stream[3:]
+            elif isinstance(rec.event, Quarantined):
+                outcome = "quarantined" if new else "duplicate"
+                source = rec.event.source
+                if outcome == "quarantined":
+                    self.metrics.quarantined.labels(source, rec.event.reason).inc()
+            else:
+                continue
+            self._count(source, outcome)
+        self._since_snapshot += len(records)
+        if self._since_snapshot >= self.config.snapshot_every:
+            self.heads.save(self.journal)
+            self._since_snapshot = 0
+        return records
+
+    # --- running ---------------------------------------------------------------------------
+
+    async def _pump(self, source: Source) -> None:
+        await source.connect()
+        async for item in source.stream():
+            await self.queue.put(item)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        pumps = [asyncio.create_task(self._pump(s), name=f"ingest:{n}")
+                 for n, s in self.sources.items()]  # fmt: skip
+        try:
+            await self._write_loop(stop, pumps)
+        finally:
+            for source in self.sources.values():
+                await source.close()
+            for task in pumps:
+                task.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            self.tick(time.time_ns())
+            self.flush()
+            self.heads.save(self.journal)
+
+    async def _write_loop(self, stop: asyncio.Event, pumps: list[asyncio.Task[None]]) -> None:
+        batch_s = self.config.batch_ms / 1e3
+        last_tick = time.monotonic()
+        while not stop.is_set():
+            self.max_queue_seen = max(self.max_queue_seen, self.queue.qsize())
+            if self.queue.empty():
+                if all(t.done() for t in pumps):
+                    for t in pumps:
+                        if not t.cancelled() and t.exception() is not None:
+                            raise t.exception()  # type: ignore[misc]
+                    return  # every source ended (recorded files)
+                wait = batch_s if self.pending else TICK_S
+                try:
+                    item = await asyncio.wait_for(self.queue.get(), wait)
+                except TimeoutError:
+                    item = None
+            else:
+                item = self.queue.get_nowait()
+            now = time.time_ns()
+            if item is not None:
+                if not self.pending:
+                    self._pending_since = time.monotonic()
+                self.handle(item, now)
+            mono = time.monotonic()
+            if mono - last_tick >= TICK_S:
+                self.tick(now)
+                last_tick = mono
+            full = len(self.pending) >= self.config.batch_size
+            if self.pending and (full or mono - self._pending_since >= batch_s or item is None):
+                self.flush()
+                await asyncio.sleep(0)  # let the pumps refill the queue
+
+    def snapshot(self) -> dict[str, Any]:
+        """Per-source health, the active source, counts and stream heads (for `zkrisk status`)."""
+        return {
+            "active_source": self.failover.active,
+            "sources": self.failover.snapshot(),
+            "counts": dict(self.counts.by_outcome),
+            "heads": {s: dict(h) for s, h in self.heads.heads.items()},
+            "queued": self.queue.qsize(),
+        }
+
+
+async def run_ingest(
+    journal: Journal,
+    config: IngestConfig,
+    stop: asyncio.Event,
+    *,
+    metrics: IngestMetrics | None = None,
+) -> Ingest:
+    """Run ingest until `stop` is set (or every source has ended); returns it for its stats."""
+    ingest = Ingest(journal, config, metrics=metrics)
+    await ingest.run(stop)
+    return ingest

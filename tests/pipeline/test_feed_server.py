@@ -1,0 +1,92 @@
+"""The shipped feed server: sequences, resume, faults and outages, and `zkrisk feed serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from zkrisk.engine.chain.anvil import free_port
+from zkrisk.engine.pipeline.feed_server import Faults, FeedServer
+from zkrisk.engine.pipeline.sources.ws import backoff_delay, subscribe_message
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def frames(url: str, resume: dict[str, int], n: int) -> list[dict[str, object]]:
+    async with connect(url) as ws:
+        await ws.send(subscribe_message(["WETH", "WBTC"], resume))
+        return [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(n)]
+
+
+def test_a_resume_point_makes_the_server_resend_what_followed_it_in_order() -> None:
+    async def scenario() -> list[dict[str, object]]:
+        async with FeedServer() as server:
+            server.publish(10)
+            return await frames(server.url, {"WETH": 3}, 2)
+
+    got = asyncio.run(scenario())
+    assert [(m["symbol"], m["seq"]) for m in got] == [("WETH", 4), ("WETH", 5)]
+
+
+def test_the_fault_injector_is_seeded_so_a_run_is_reproducible() -> None:
+    def truth(seed: int) -> list[str]:
+        server = FeedServer(faults=Faults(0.1, 0.1, 0.05, seed=seed))
+        server.publish(500)
+        return [p.text.split('"ts_ns"')[0] + str(p.valid) for p in server.truth]
+
+    assert truth(1) == truth(1) != truth(2)
+    with pytest.raises(ValueError, match="duplicate_rate 2 must be within"):
+        Faults(duplicate_rate=2)
+
+
+def test_during_a_close_outage_connections_are_refused_with_503() -> None:
+    async def scenario() -> None:
+        async with FeedServer() as server:
+            await server.outage(5, "close")
+            with pytest.raises(InvalidStatus, match="503"):
+                await frames(server.url, {}, 1)
+
+    asyncio.run(scenario())
+
+
+def test_backoff_doubles_up_to_its_cap_with_bounded_jitter() -> None:
+    import random
+
+    rng = random.Random(1)
+    waits = [backoff_delay(a, 0.1, 1.0, rng) for a in range(6)]
+    assert all(0.05 <= w <= 0.1 for w in waits[:1]) and all(0.5 <= w <= 1.0 for w in waits[4:])
+
+
+def test_zkrisk_feed_serve_streams_sequenced_quotes_until_its_count() -> None:
+    port = free_port()
+    with subprocess.Popen(
+        [sys.executable, "-m", "zkrisk.engine.cli", "feed", "serve", "--port", str(port),
+         "--rate", "200", "--count", "100", "--seed", "3"],
+        cwd=REPO, stderr=subprocess.PIPE, text=True,
+    ) as proc:  # fmt: skip
+        assert proc.stderr is not None
+        assert f"feed server on ws://127.0.0.1:{port}" in proc.stderr.readline()
+        got = asyncio.run(frames(f"ws://127.0.0.1:{port}", {"WETH": 0, "WBTC": 0}, 20))
+        assert {m["symbol"] for m in got} == {"WETH", "WBTC"}
+        assert proc.wait(timeout=20) == 0
+
+
+def test_zkrisk_feed_serve_refuses_a_bad_rate_and_a_missing_file() -> None:
+    from typer.testing import CliRunner
+
+    from zkrisk.engine.cli.main import app
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, ["feed", "serve", *args])
+        return result.exit_code, result.output
+
+    assert run("--duplicate-rate", "1.5")[0] == 2
+    code, output = run("--file", "nope.jsonl")
+    assert code == 2 and "--file nope.jsonl: no such file" in output
