@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,7 +82,9 @@ def build_source(cfg: SourceConfig, symbols: Sequence[str], resume: Any) -> Sour
     from .sources.chain import ChainFeedSource
 
     assert cfg.url is not None
-    return ChainFeedSource(cfg.name, cfg.url, cfg.feeds, poll_s=cfg.poll_ms / 1e3)
+    return ChainFeedSource(cfg.name, cfg.url, cfg.feeds, poll_s=cfg.poll_ms / 1e3,
+                           resume_points=resume, backoff_s=cfg.backoff_ms / 1e3,
+                           max_backoff_s=cfg.max_backoff_ms / 1e3)  # fmt: skip
 
 
 @dataclass
@@ -111,8 +113,11 @@ class Ingest:
         *,
         metrics: IngestMetrics | None = None,
         sources: Mapping[str, Source] | None = None,
+        on_records: Callable[[list[Recorded]], None] | None = None,
     ) -> None:
+        """`on_records` sees each appended batch (the runner folds it without reading it back)."""
         self.journal, self.config = journal, config
+        self.on_records = on_records
         self.metrics = metrics or IngestMetrics()
         self.symbols = frozenset(config.symbols)
         self.order = [s.name for s in config.sources]
@@ -166,7 +171,7 @@ class Ingest:
         """Called by a source on each connect: the active one resumes where ingest stands;
         a standby joins live (its old head would only replay what nobody will journal)."""
         if source == self.failover.active:
-            return self.reorder[source].heads()
+            return {**self.reorder[source].heads(), **self.rounds[source].heads()}
         for stream in list(self.reorder[source].heads()):
             self.reorder[source].forget(stream)
         return {}
@@ -282,6 +287,8 @@ class Ingest:
         if self._since_snapshot >= self.config.snapshot_every:
             self.heads.save(self.journal)
             self._since_snapshot = 0
+        if self.on_records is not None:
+            self.on_records(records)
         return records
 
     # --- running ---------------------------------------------------------------------------
@@ -333,8 +340,11 @@ class Ingest:
             if mono - last_tick >= TICK_S:
                 self.tick(now)
                 last_tick = mono
+            # Group commit: append as soon as nothing more is queued (a lone quote waits for
+            # no one), so batches grow only under a burst, up to batch_size / batch_ms.
             full = len(self.pending) >= self.config.batch_size
-            if self.pending and (full or mono - self._pending_since >= batch_s or item is None):
+            drained = self.queue.empty()
+            if self.pending and (full or drained or mono - self._pending_since >= batch_s):
                 self.flush()
                 await asyncio.sleep(0)  # let the pumps refill the queue
 

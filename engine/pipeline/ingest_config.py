@@ -74,7 +74,8 @@ class IngestConfig(_Frozen):
     """Messages buffered between the sources and the writer (a full queue pauses the reading)."""
     batch_size: int = Field(default=500, ge=1)
     batch_ms: float = Field(default=5.0, gt=0)
-    """A batch is appended when it holds `batch_size` events or its oldest is this old."""
+    """A batch is appended as soon as nothing more is queued (group commit), or when it holds
+    `batch_size` events, or when its oldest is this old (a steady trickle)."""
     snapshot_every: int = Field(default=10_000, ge=1)
     """Save the sequence-heads projection every this many journaled events."""
 

@@ -13,7 +13,7 @@ object per message:
     {"type": "trade", "symbol": "WBTC", "seq": 8, "ts_ns": ..., "price": "60000", "size": "0.1",
      "side": "BUY"}
     {"type": "round", "symbol": "WETH", "feed": "0x…", "round_id": 3, "answer": "300000000000",
-     "decimals": 8, "updated_at": 1767225600}
+     "decimals": 8, "updated_at": 1767225600, "answered_in_round": 3}
 
 `seq` is optional: a message without one is keyed by the sha256 of its text.
 """
@@ -55,6 +55,8 @@ class Reason(StrEnum):
     FUTURE_DATED = "FUTURE_DATED"
     LATE = "LATE"
     """Arrived after its sequence was already declared a gap (see ordering.py)."""
+    STALE_ANSWER = "STALE_ANSWER"
+    """An oracle round carrying the answer of an earlier round (answeredInRound < roundId)."""
 
 
 class _NotFinite(ValueError):
@@ -114,6 +116,7 @@ class WireRound(_Wire):
     answer: WireNumber
     decimals: int = Field(ge=0, le=36)
     updated_at: int = Field(ge=0)
+    answered_in_round: int | None = Field(default=None, ge=0)
 
 
 _WIRE_TYPES: dict[str, type[_Wire]] = {"quote": WireQuote, "trade": WireTrade, "round": WireRound}
@@ -227,8 +230,15 @@ def _check_values(wire: _Wire) -> tuple[Reason, str] | None:
             return Reason.NON_POSITIVE_PRICE, f"price {wire.price} must be > 0"
         if wire.size <= 0:
             return Reason.NON_POSITIVE_SIZE, f"size {wire.size} must be > 0"
-    elif isinstance(wire, WireRound) and wire.answer <= 0:
-        return Reason.NON_POSITIVE_PRICE, f"answer {wire.answer} must be > 0"
+    elif isinstance(wire, WireRound):
+        if wire.answer <= 0:
+            return Reason.NON_POSITIVE_PRICE, f"answer {wire.answer} must be > 0"
+        carried = wire.answered_in_round
+        if carried is not None and carried < wire.round_id:
+            return Reason.STALE_ANSWER, (
+                f"round {wire.round_id} carries the answer of round {carried} (answeredInRound "
+                "< roundId): the feed did not complete this round"
+            )
     return None
 
 
@@ -278,6 +288,9 @@ def parse_message(source: str, raw: str, recv_time_ns: int, rules: Rules) -> Acc
         kinds = ", ".join(_WIRE_TYPES)
         return Refused(Reason.MALFORMED, f"type {data.get('type')!r} is not one of {kinds}",
                        symbol, seq)  # fmt: skip
+    if model is WireRound and isinstance(data.get("error"), str):  # sources/chain.py
+        return Refused(Reason.MALFORMED, f"the feed {data.get('feed')} failed to answer: "
+                       f"{data['error'][:200]}", symbol, seq)  # fmt: skip
     try:
         wire = model.model_validate(data)
     except ValidationError as exc:
