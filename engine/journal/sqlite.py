@@ -1,9 +1,10 @@
 """The embedded journal backend: one SQLite file in WAL mode, nothing to start.
 
 Tables: `events` (the append-only log; triggers refuse UPDATE and DELETE, and every row carries
-the hash-chain link of `chain`), `streams` (each stream's last sequence, so appends and
-`last_sequence` never scan), `cursors` (durable consumer positions), `snapshots` (projection
-states) and `meta` (format name and schema version, checked on open).
+its hash-chain link of `chain` as 32 bytes, with no `prev` column: positions are gapless, so a
+row's prev is the hash of the row before), `streams` (each stream's last sequence, so appends
+and `last_sequence` never scan), `cursors` (durable consumer positions), `snapshots`
+(projection states) and `meta` (format name and schema version, checked on open).
 
 Appends are one `BEGIN IMMEDIATE` transaction per batch: the head position, its hash and the
 streams' sequences are read inside it, so positions stay gapless even if a second process
@@ -19,10 +20,16 @@ last commits since the WAL was last synced (never corrupting the file). `durabil
 synchronous=FULL: every commit fsyncs the WAL, which costs one fsync per batch
 (`benchmarks/bench_journal.py` measures both; with batches of 1,000 the difference is small,
 with single-event batches it is the fsync latency of the disk).
+
+Append cost. Per event the journal serialises the body once (pydantic's Rust `to_json`), frames
+the link with one f-string and hashes it once (`_row_digest`, the same bytes as `chain.framed`),
+and builds a `Recorded` tuple; SQLite inserts the rows of a batch with one `executemany`, the
+values bound in types sqlite3 takes without adapting them (see `INSERT`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 import threading
@@ -31,13 +38,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .base import JournalError
-from .chain import GENESIS, ChainReport, ChainRow, link, verify
+from .chain import GENESIS, NONE_TEXT, SHORT, TEXT_PREFIX, ChainReport, ChainRow, framed, verify
 from .crashpoints import crash_point
 from .events import EVENT_ADAPTER, EVENT_TYPES, Draft, Recorded
 
 Durability = Literal["process", "power"]
 FORMAT = "zkrisk-journal"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: the link is stored as 32 bytes, and no `prev` column (version 1 stored both in hex)."""
 _SYNCHRONOUS: dict[str, str] = {"process": "NORMAL", "power": "FULL"}
 
 _SCHEMA = f"""
@@ -53,8 +61,7 @@ CREATE TABLE IF NOT EXISTS events (
     recv_time_ns  INTEGER NOT NULL,
     causation_id  TEXT,
     body          TEXT NOT NULL,
-    prev          TEXT NOT NULL,
-    hash          TEXT NOT NULL
+    hash          BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS streams (
     stream TEXT PRIMARY KEY, sequence INTEGER NOT NULL, position INTEGER NOT NULL
@@ -70,18 +77,22 @@ BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 """
-_INSERT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# sqlite3 binds int, str and bytearray directly but looks any other value (None, bytes) up in its
+# adapter registry first, about 1 µs each, a quarter of SQLite's own insert of the row: so the
+# link is bound as a bytearray and a missing causation as '' (drafts refuse '' as a causation).
+INSERT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, ''), ?, ?)"
+"""The append statement (the benchmark's bare-executemany baseline binds rows the same way)."""
 _RECORD_COLUMNS = (
     "position, stream, sequence, key, body, event_time_ns, recv_time_ns, causation_id, hash"
 )
 CHAIN_COLUMNS = (
-    "position, stream, sequence, key, type, event_time_ns, recv_time_ns, causation_id, body, "
-    "prev, hash"
+    "position, stream, sequence, key, type, event_time_ns, recv_time_ns, causation_id, body, hash"
 )
 _STREAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _MAX_KEY = 1024
 _EVENT_CLASSES = frozenset(EVENT_TYPES.values())
 _IN_CHUNK = 500  # bound parameters per `key IN (...)` lookup
+_new_record = tuple.__new__
 
 
 def chain_fields(
@@ -93,16 +104,53 @@ def chain_fields(
             causation_id, body)  # fmt: skip
 
 
+def _hex(digest: object) -> str:
+    """A stored link as the hex the chain compares (anything but 32 bytes cannot match one)."""
+    return digest.hex() if isinstance(digest, bytes) else repr(digest)
+
+
 def chain_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[ChainRow]:
-    """Rows in `CHAIN_COLUMNS` order as the shared chain verifier sees them."""
-    for *fields, prev, digest in rows:
-        yield ChainRow(int(fields[0]), chain_fields(*fields), str(prev), str(digest))
+    """Rows in `CHAIN_COLUMNS` order as the shared chain verifier sees them (verify them with
+    `gapless=True`: each row's prev is the row before it)."""
+    for *fields, digest in rows:
+        yield ChainRow(int(fields[0]), chain_fields(*fields), None, _hex(digest))
+
+
+def _row_digest(
+    prev: str, position: int, stream: str, sequence: int, key: str, type_: str,
+    event_time_ns: int, recv_time_ns: int, causation_id: str | None, body: bytes,
+) -> bytes:  # fmt: skip
+    """sha256(chain.framed(prev, chain_fields(...))), with `body` as UTF-8 JSON: the append
+    hot path frames the row with one f-string where `framed` loops over the fields. Text is
+    framed as latin-1 with cached length prefixes, right only for short ASCII (the common
+    case: the body is already bytes); anything else takes `framed`."""
+    if causation_id is None:
+        cause = NONE_TEXT
+    elif causation_id.isascii() and len(causation_id) < SHORT:
+        cause = TEXT_PREFIX[len(causation_id)] + causation_id
+    else:
+        cause = ""
+    short_ascii = (
+        cause
+        and key.isascii() and stream.isascii() and type_.isascii() and prev.isascii()
+        and len(key) < SHORT and len(stream) < SHORT and len(type_) < SHORT and len(prev) == 64
+    )  # fmt: skip
+    if not short_ascii:
+        fields = chain_fields(position, stream, sequence, key, type_, event_time_ns,
+                              recv_time_ns, causation_id, body.decode())  # fmt: skip
+        return hashlib.sha256(framed(prev, fields)).digest()
+    p, n, et, rt = str(position), str(sequence), str(event_time_ns), str(recv_time_ns)
+    head = (f"{TEXT_PREFIX[64]}{prev}{TEXT_PREFIX[len(p)]}{p}{TEXT_PREFIX[len(stream)]}{stream}"
+            f"{TEXT_PREFIX[len(n)]}{n}{TEXT_PREFIX[len(key)]}{key}{TEXT_PREFIX[len(type_)]}{type_}"
+            f"{TEXT_PREFIX[len(et)]}{et}{TEXT_PREFIX[len(rt)]}{rt}{cause}")  # fmt: skip
+    return hashlib.sha256(head.encode("latin-1") + len(body).to_bytes(8, "big") + body).digest()
 
 
 def _record(row: tuple[Any, ...]) -> Recorded:
     position, stream, sequence, key, body, event_ns, recv_ns, causation, digest = row
     event = EVENT_ADAPTER.validate_json(body)
-    return Recorded(position, stream, sequence, key, event, event_ns, recv_ns, causation, digest)
+    return Recorded(position, stream, sequence, key, event, event_ns, recv_ns, causation,
+                    _hex(digest))  # fmt: skip
 
 
 def _draft_ok(draft: object, known_streams: set[str]) -> bool:
@@ -262,12 +310,13 @@ class SQLiteJournal:
     ) -> list[Recorded]:
         last = db.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
         head = last.fetchone()
-        position, prev = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
+        position, prev = (0, GENESIS) if head is None else (int(head[0]), _hex(head[1]))
         sequences: dict[str, int] = {}
         rows: list[tuple[Any, ...]] = []
         out: list[Recorded] = []
         for d in drafts:
-            original = stored.get(d.key)
+            key = d.key
+            original = stored.get(key)
             if original is not None:
                 out.append(original)
                 continue
@@ -279,18 +328,22 @@ class SQLiteJournal:
             sequence += 1
             sequences[stream] = sequence
             position += 1
-            event = d.event
-            body = event.model_dump_json()
-            digest = link(prev, (position, stream, sequence, d.key, event.type, d.event_time_ns,
-                                 d.recv_time_ns, d.causation_id, body))  # fmt: skip
-            rows.append((position, stream, sequence, d.key, event.type, d.event_time_ns,
-                         d.recv_time_ns, d.causation_id, body, prev, digest))  # fmt: skip
-            record = Recorded(position, stream, sequence, d.key, event, d.event_time_ns,
-                              d.recv_time_ns, d.causation_id, digest)  # fmt: skip
-            stored[d.key] = record  # a key repeated later in the batch gets this record
+            event, cause = d.event, d.causation_id
+            event_ns, recv_ns = d.event_time_ns, d.recv_time_ns
+            type_ = event.type
+            body = event.__pydantic_serializer__.to_json(event)  # model_dump_json, as bytes
+            digest = _row_digest(prev, position, stream, sequence, key, type_, event_ns, recv_ns,
+                                 cause, body)  # fmt: skip
+            prev = digest.hex()
+            # bound as INSERT says: no causation as '', the link as a bytearray
+            rows.append((position, stream, sequence, key, type_, event_ns, recv_ns, cause or "",
+                         body.decode(), bytearray(digest)))  # fmt: skip
+            # tuple.__new__: the NamedTuple's own __new__ is a Python function, twice the cost
+            record = _new_record(Recorded, (position, stream, sequence, key, event, event_ns,
+                                            recv_ns, cause, prev))  # fmt: skip
+            stored[key] = record  # a key repeated later in the batch gets this record
             out.append(record)
-            prev = digest
-        db.executemany(_INSERT, rows)
+        db.executemany(INSERT, rows)
         db.executemany(
             "INSERT INTO streams VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE "
             "SET sequence = excluded.sequence, position = excluded.position",
@@ -449,7 +502,7 @@ class SQLiteJournal:
         """Walk the hash chain of every event (see `chain.verify`)."""
         with self._lock:
             rows = self._live().execute(f"SELECT {CHAIN_COLUMNS} FROM events ORDER BY position")
-            return verify(chain_rows(rows))
+            return verify(chain_rows(rows), gapless=True)
 
     def close(self) -> None:
         with self._lock:

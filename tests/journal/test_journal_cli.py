@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from zkrisk.engine.cli.main import app
 from zkrisk.engine.journal.projection import Heads, StreamHeads, load_projection
-from zkrisk.engine.journal.sqlite import SQLiteJournal
+from zkrisk.engine.journal.sqlite import SCHEMA_VERSION, SQLiteJournal
 
 from .journal_fixtures import T0, heartbeat, quote
 
@@ -135,8 +135,11 @@ def test_bad_input_exits_2_with_an_error_line(tmp_path: Path) -> None:
     with SQLiteJournal(tmp_path / "future.db"):
         pass
     db = sqlite3.connect(tmp_path / "future.db")
-    db.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
+    db.execute(
+        "UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+    )
     db.commit()
     db.close()
     code, _, err = run("journal", "verify", str(tmp_path / "future.db"))
-    assert code == 2 and "schema version 2, this zkrisk reads version 1" in " ".join(err.split())
+    wanted = f"schema version {SCHEMA_VERSION + 1}, this zkrisk reads version {SCHEMA_VERSION}"
+    assert code == 2 and wanted in " ".join(err.split())

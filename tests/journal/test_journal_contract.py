@@ -40,6 +40,12 @@ def test_appends_get_gapless_positions_and_per_stream_sequences(journal: SQLiteJ
     assert journal.read() == [*out, *more]
 
 
+def test_records_are_immutable(journal: SQLiteJournal) -> None:
+    (record,) = journal.append([quote(1)])
+    with pytest.raises(AttributeError):
+        record.position = 2  # type: ignore[misc]
+
+
 def test_a_repeated_key_returns_the_original_and_stores_nothing(journal: SQLiteJournal) -> None:
     first = journal.append([quote(1), quote(2)])
     again = journal.append([quote(2), quote(3), quote(1)])
@@ -183,10 +189,10 @@ def test_opening_what_is_not_a_journal_says_so(tmp_path: Path) -> None:
     with SQLiteJournal(tmp_path / "old.db"):
         pass
     db = sqlite3.connect(tmp_path / "old.db")
-    db.execute("UPDATE meta SET value = '99' WHERE name = 'schema_version'")
+    db.execute("UPDATE meta SET value = '1' WHERE name = 'schema_version'")  # hex prev + hash
     db.commit()
     db.close()
-    with pytest.raises(JournalError, match="schema version 99, this zkrisk reads version 1"):
+    with pytest.raises(JournalError, match="schema version 1, this zkrisk reads version 2"):
         SQLiteJournal(tmp_path / "old.db")
 
 
