@@ -17,16 +17,20 @@ crash re-derives the same drafts and their re-append is a no-op.
   switch is the same command path: KILL_SWITCH moves to HALTED through `breakers.transition`.
 - A component whose last heartbeat is older than interval × tolerance raises one
   'HeartbeatMissed' alert; its next heartbeat raises one 'HeartbeatRecovered'.
+
+Snapshots: `to_bytes()` / `Monitor.from_bytes(config, data)` carry every piece of state in a
+`stage_snapshot` envelope (the Prometheus metrics are re-published from it); a record at or
+before `position` is ignored, so a tail replay cannot apply one twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from ..journal.crashpoints import crash_point
 from ..journal.events import (
@@ -47,10 +51,14 @@ from ..risk.models import ExactDecimal, TradingState
 from .breakers import BreakerPolicy, Reading, TransitionReason, breach, transition
 from .paper import PaperBook, is_market_data
 from .signal import StrategyStatus
+from .stage_snapshot import SnapshotError, decode, encode
+from .strategies.base import DecimalText, StateModel
 
 DAY_NS = 86_400 * 1_000_000_000
 _MS = 1_000_000
 CRASH_POINT = "monitor.breaker_transition"
+SNAPSHOT = "monitor.stage"
+"""The journal snapshot name of the monitor (`stage_snapshot.load_stage`)."""
 
 
 class _Frozen(BaseModel):
@@ -159,6 +167,10 @@ class Monitor:
     """The latest receive time seen: heartbeat ages are measured against it."""
     beats: dict[str, _Beat] = field(default_factory=dict)
     alerts: dict[tuple[str, str], int] = field(default_factory=dict)
+    position: int = 0
+    """The position of the last record applied."""
+    last_hash: str = ""
+    """That record's hash (binds a snapshot to its journal)."""
 
     def __post_init__(self) -> None:
         start = self.config.starting_equity_usd
@@ -170,6 +182,9 @@ class Monitor:
     # -- the stage ------------------------------------------------------------------------
 
     def on_event(self, recorded: Recorded) -> list[Draft]:
+        if recorded.position <= self.position:
+            return []  # applied already (a replay re-delivering the snapshot's last records)
+        self.position, self.last_hash = recorded.position, recorded.hash
         if self.started_ns is None:
             self.started_ns = recorded.recv_time_ns
         self.clock_ns = max(self.clock_ns, recorded.recv_time_ns)
@@ -346,6 +361,76 @@ class Monitor:
             heartbeats=beats,
             alerts=dict(self.alerts),
         )
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The whole state (not the Prometheus metrics, which derive from it) as a snapshot."""
+        state = {
+            "state": self.state.value,
+            "reason": self.reason,
+            "detail": self.detail,
+            "book": self.book.to_json(),
+            "peak": str(self.peak),
+            "day": self.day,
+            "day_open": str(self.day_open),
+            "started_ns": self.started_ns,
+            "clock_ns": self.clock_ns,
+            "beats": {c: [b.last_ns, b.last_key, b.missed] for c, b in self.beats.items()},
+            "alerts": sorted([name, severity, n] for (name, severity), n in self.alerts.items()),
+        }
+        return encode("monitor", self.config, self.position, self.last_hash, state)
+
+    @classmethod
+    def from_bytes(
+        cls, config: MonitorConfig, data: bytes, *, metrics: PipelineMetrics | None = None
+    ) -> Monitor:
+        """A new monitor in the state `to_bytes` saved (see `restore`)."""
+        monitor = cls(config) if metrics is None else cls(config, metrics)
+        monitor.restore(data)
+        return monitor
+
+    def restore(self, data: bytes) -> None:
+        """Load a snapshot into this monitor, which must not have applied a record yet, and
+        publish its metrics as a replay would have. `SnapshotError` (and the monitor unchanged)
+        when the snapshot is not one of this config's or is damaged."""
+        if self.position or self.started_ns is not None:
+            raise SnapshotError(
+                f"monitor snapshot: this monitor has applied records up to {self.position}; "
+                "restore into a freshly built one"
+            )
+        opened = decode("monitor", self.config, data)
+        try:
+            s = _MonitorState.model_validate(opened.state)
+            book = PaperBook.from_json(s.book)
+        except ValueError as exc:
+            raise SnapshotError(f"monitor snapshot: the state is malformed: {exc}") from exc
+        self.book, self.peak, self.day, self.day_open = book, s.peak, s.day, s.day_open
+        self.started_ns, self.clock_ns = s.started_ns, s.clock_ns
+        self.position, self.last_hash = opened.position, opened.hash
+        self.beats = {c: _Beat(ns, key, missed) for c, (ns, key, missed) in s.beats.items()}
+        self.alerts = {(name, severity): n for name, severity, n in s.alerts}
+        self._set_state(s.state, s.reason, s.detail)
+        self._publish(self.reading())
+        for (name, severity), n in self.alerts.items():
+            self.metrics.alerts.labels(name=name, severity=severity).inc(n)
+
+
+_Row = Strict(False)  # a JSON array is a row (strict mode would want a tuple); cells stay strict
+
+
+class _MonitorState(StateModel):
+    state: Annotated[TradingState, Strict(False)]
+    reason: str
+    detail: str
+    book: dict[str, Any]
+    peak: DecimalText
+    day: int | None
+    day_open: DecimalText
+    started_ns: int | None
+    clock_ns: int
+    beats: dict[str, Annotated[tuple[int, str, bool], _Row]]
+    alerts: list[Annotated[tuple[str, str, Annotated[int, Field(ge=1)]], _Row]]
 
 
 # --- drafts the runner and the CLI append --------------------------------------------------

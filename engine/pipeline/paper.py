@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
-from typing import NamedTuple
+from typing import Annotated, Any, NamedTuple
+
+from pydantic import Field, Strict
 
 from ..journal.events import Draft, PaperFill, Quote, Recorded
 from ..risk import fixed_point as fp
@@ -31,7 +33,7 @@ from ..risk.models import (
     Verdict,
     VerdictKind,
 )
-from .strategies.base import DECIMAL, mid
+from .strategies.base import DECIMAL, DecimalText, StateModel, mid
 
 ZERO = Decimal(0)
 _QTY_STEP = Decimal(1).scaleb(-fp.QTY_DECIMALS)
@@ -245,18 +247,26 @@ class PaperBook:
         }
         return json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
 
+    def to_json(self) -> Any:
+        """The state as plain JSON (what a stage snapshot embeds)."""
+        return json.loads(self.to_bytes())
+
     @classmethod
     def from_bytes(cls, data: bytes) -> PaperBook:
-        state = json.loads(data)
+        return cls.from_json(json.loads(data))
+
+    @classmethod
+    def from_json(cls, state: Any) -> PaperBook:
+        """The book from `to_json`'s output; checked field by field (ValueError when it does not
+        fit), since a snapshot is data read back from a file."""
+        s = _BookState.model_validate(state)
         return cls(
-            starting_equity=Decimal(state["starting_equity"]),
-            position=state["position"],
-            cash=Decimal(state["cash"]),
-            holdings={(o, s): Holding(Decimal(q), Decimal(a)) for o, s, q, a in state["holdings"]},
-            marks={s: Mark(Decimal(p), t, q) for s, p, t, q in state["marks"]},
-            strategies={
-                k: StrategyRecord(Decimal(r), c, h, f) for k, r, c, h, f in state["strategies"]
-            },
+            starting_equity=s.starting_equity,
+            position=s.position,
+            cash=s.cash,
+            holdings={(o, sym): Holding(q, a) for o, sym, q, a in s.holdings},
+            marks={sym: Mark(p, t, q) for sym, p, t, q in s.marks},
+            strategies={k: StrategyRecord(r, c, h, f) for k, r, c, h, f in s.strategies},
         )
 
     def copy(self) -> PaperBook:
@@ -317,6 +327,21 @@ class PaperBook:
                 trading_state=trading_state, now=now, recent_order_times=recent_order_times
             ),
         )
+
+
+_Count = Annotated[int, Field(ge=0)]
+_Row = Strict(False)  # a JSON array is a row (strict mode would want a tuple); cells stay strict
+
+
+class _BookState(StateModel):
+    """The schema of `PaperBook.to_json()`."""
+
+    starting_equity: DecimalText
+    position: _Count
+    cash: DecimalText
+    holdings: list[Annotated[tuple[str, str, DecimalText, DecimalText], _Row]]
+    marks: list[Annotated[tuple[str, DecimalText, int, _Count], _Row]]
+    strategies: list[Annotated[tuple[str, DecimalText, _Count, _Count, _Count], _Row]]
 
 
 @dataclass(frozen=True, slots=True)

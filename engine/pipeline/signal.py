@@ -20,6 +20,12 @@ after `min_closing_fills` closing fills, or it produces an intent the risk model
 
 Paper mode is the only mode until order send lands: intents go to the journal (and the runner's
 pre-trade gate); fills come from `paper.paper_fill`.
+
+Snapshots: `to_bytes()` / `SignalStage.from_bytes(config, data)` carry every piece of state
+(each strategy's own `state()`, disable reasons, metric counters, feed health, the clock and the
+paper book) in a `stage_snapshot` envelope; start-up is `stage_snapshot.load_stage` + the tail.
+A record at or before `position` (the last one applied) is ignored, so a tail replay that
+re-delivers one cannot apply it twice.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -54,10 +61,21 @@ from ..journal.events import (
 from ..risk import fixed_point as fp
 from ..risk.models import ExactDecimal, OrderIntent, Symbol
 from .paper import PaperBook, is_market_data
-from .strategies.base import Decision, Strategy, StrategyContext, build, mid
+from .stage_snapshot import SnapshotError, decode, encode
+from .strategies.base import (
+    Decision,
+    StatefulStrategy,
+    StateModel,
+    Strategy,
+    StrategyContext,
+    build,
+    mid,
+)
 
 MINUTE_NS = 60 * 1_000_000_000
 _MS = 1_000_000
+SNAPSHOT = "signal.stage"
+"""The journal snapshot name of the signal stage (`stage_snapshot.load_stage`)."""
 
 StrategyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")]
 
@@ -169,10 +187,17 @@ class SignalStage:
         self.book = PaperBook(starting_equity=Decimal(0))
         self.health: dict[str, FeedStatus] = {}
         self.clock_ns = 0
+        self.position = 0
+        """The position of the last record applied."""
+        self.last_hash = ""
+        """That record's hash (binds a snapshot to its journal)."""
 
     # -- the stage ------------------------------------------------------------------------
 
     def on_event(self, recorded: Recorded) -> list[Draft]:
+        if recorded.position <= self.position:
+            return []  # applied already (a replay re-delivering the snapshot's last records)
+        self.position, self.last_hash = recorded.position, recorded.hash
         self.clock_ns = max(self.clock_ns, recorded.recv_time_ns)
         self.book.apply(recorded)
         event = recorded.event
@@ -341,3 +366,141 @@ class SignalStage:
 
     def strategy(self, strategy_id: str) -> Strategy:
         return self._runtimes[strategy_id].strategy
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def snapshot_refusal(self) -> str | None:
+        """Why this stage cannot be snapshotted (a strategy without state/restore), or None."""
+        lacking = [f"{sid} ({r.config.strategy})" for sid, r in self._runtimes.items()
+                   if not isinstance(r.strategy, StatefulStrategy)]  # fmt: skip
+        if not lacking:
+            return None
+        return (
+            f"strategies without state() and restore() cannot be snapshotted: "
+            f"{', '.join(lacking)}; add both (see strategies.base.StatefulStrategy) or start-up "
+            "replays the journal from genesis"
+        )
+
+    def to_bytes(self) -> bytes:
+        """The whole state as a snapshot (`SnapshotError` when `snapshot_refusal()` says why)."""
+        refusal = self.snapshot_refusal()
+        if refusal is not None:
+            raise SnapshotError(f"signal snapshot: {refusal}")
+        runtimes = {
+            sid: {
+                "disabled": r.disabled,
+                "intent_times": list(r.intent_times),
+                "intents_total": r.intents_total,
+                "skipped_stale": r.skipped_stale,
+                "skipped_degraded": r.skipped_degraded,
+                "last_shown_degraded": r.last_shown_degraded,
+                "strategy": _stateful(r).state(),
+            }
+            for sid, r in self._runtimes.items()
+        }
+        state = {"clock_ns": self.clock_ns, "book": self.book.to_json(),
+                 "health": {k: v.value for k, v in self.health.items()}, "runtimes": runtimes}  # fmt: skip
+        return encode("signal", self.config, self.position, self.last_hash, state)
+
+    @classmethod
+    def from_bytes(
+        cls,
+        config: SignalConfig,
+        data: bytes,
+        *,
+        strategies: Mapping[str, Strategy] | None = None,
+    ) -> SignalStage:
+        """A new stage in the state `to_bytes` saved (see `restore`)."""
+        stage = cls(config, strategies=strategies)
+        stage.restore(data)
+        return stage
+
+    def restore(self, data: bytes) -> None:
+        """Load a snapshot into this stage, which must not have applied a record yet.
+
+        `SnapshotError` (and the stage unchanged) when the snapshot is not one of this config's
+        (another strategy set, other params), is damaged, or a strategy refuses its state.
+        """
+        if self.position:
+            raise SnapshotError(
+                f"signal snapshot: this stage has applied records up to {self.position}; "
+                "restore into a freshly built stage"
+            )
+        opened = decode("signal", self.config, data, explain=_strategy_ids_differ)
+        refusal = self.snapshot_refusal()
+        if refusal is not None:
+            raise SnapshotError(f"signal snapshot: {refusal}")
+        try:
+            state = _SignalState.model_validate(opened.state)
+            book = PaperBook.from_json(state.book)
+        except ValueError as exc:
+            raise SnapshotError(f"signal snapshot: the state is malformed: {exc}") from exc
+        if state.runtimes.keys() != self._runtimes.keys():
+            raise SnapshotError(
+                f"signal snapshot holds strategies {sorted(state.runtimes)} but the config has "
+                f"{sorted(self._runtimes)}"
+            )
+        before = {sid: _stateful(r).state() for sid, r in self._runtimes.items()}
+        for sid, saved in state.runtimes.items():
+            try:
+                _stateful(self._runtimes[sid]).restore(saved.strategy)
+            except (ValueError, TypeError, KeyError) as exc:
+                for other, previous in before.items():  # all or nothing
+                    _stateful(self._runtimes[other]).restore(previous)
+                raise SnapshotError(
+                    f"signal snapshot: strategy {sid!r} refuses its saved state: {exc}"
+                ) from exc
+        for sid, saved in state.runtimes.items():
+            runtime = self._runtimes[sid]
+            runtime.disabled = saved.disabled
+            runtime.intent_times = deque(saved.intent_times)
+            runtime.intents_total = saved.intents_total
+            runtime.skipped_stale = saved.skipped_stale
+            runtime.skipped_degraded = saved.skipped_degraded
+            runtime.last_shown_degraded = dict(saved.last_shown_degraded)
+        self.book, self.health, self.clock_ns = book, dict(state.health), state.clock_ns
+        self.position, self.last_hash = opened.position, opened.hash
+
+
+def _strategy_ids(config: Any) -> set[str]:
+    strategies = config.get("strategies") if isinstance(config, dict) else None
+    if not isinstance(strategies, list):
+        return set()
+    return {str(s.get("id")) for s in strategies if isinstance(s, dict)}
+
+
+def _strategy_ids_differ(saved: Any, current: Any) -> str | None:
+    """The clearest account of a config change: strategies added or removed."""
+    was, now = _strategy_ids(saved), _strategy_ids(current)
+    gone, new = sorted(was - now), sorted(now - was)
+    if not gone and not new:
+        return None
+    parts = [f"{', '.join(gone)} no longer configured" if gone else "",
+             f"{', '.join(new)} not in the snapshot" if new else ""]  # fmt: skip
+    return "strategies " + "; ".join(p for p in parts if p)
+
+
+def _stateful(runtime: _Runtime) -> StatefulStrategy:
+    if not isinstance(runtime.strategy, StatefulStrategy):
+        raise SnapshotError(f"strategy {runtime.config.id!r} has no state() and restore()")
+    return runtime.strategy
+
+
+_Count = Annotated[int, Field(ge=0)]
+
+
+class _RuntimeState(StateModel):
+    disabled: str
+    intent_times: list[int]
+    intents_total: _Count
+    skipped_stale: _Count
+    skipped_degraded: _Count
+    last_shown_degraded: dict[str, int]
+    strategy: dict[str, Any]
+
+
+class _SignalState(StateModel):
+    clock_ns: int
+    book: dict[str, Any]
+    health: dict[str, Annotated[FeedStatus, Strict(False)]]
+    runtimes: dict[str, _RuntimeState]

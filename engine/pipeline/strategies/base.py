@@ -10,6 +10,13 @@ name of an entry point in the group `zkrisk.strategies`, or by a shipped short n
 Determinism: a strategy's decisions must be a pure function of the events it was shown (in
 order) and the contexts it was given; no clocks, no randomness, Decimal arithmetic only. That is
 what makes a replay after a crash emit the same intents with the same ids.
+
+Snapshots: a strategy that also has `state()` and `restore(state)` (`StatefulStrategy`) lets the
+signal stage be snapshotted, so start-up replays only the journal's tail. The state is plain
+JSON (Decimals as strings), never pickle: a journal file must not be able to run code. There is
+deliberately no default: "no state" would be silently wrong for a plug-in that keeps some, so a
+stage with a strategy lacking them refuses to snapshot (saying which) and the runner replays
+from genesis.
 """
 
 from __future__ import annotations
@@ -19,9 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from importlib.metadata import entry_points
-from typing import Any, Protocol, runtime_checkable
+from typing import Annotated, Any, Protocol, TypeAlias, runtime_checkable
 
-from pydantic import ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, ValidationError
 
 from ...journal.events import Quote, Trade
 from ...risk.models import Side
@@ -67,6 +74,55 @@ class Strategy(Protocol):
     def on_quote(self, quote: Quote, context: StrategyContext) -> Sequence[Decision]: ...
 
     def on_trade(self, trade: Trade, context: StrategyContext) -> Sequence[Decision]: ...
+
+
+#: What a strategy's `state()` may hold: JSON without floats (Decimals travel as strings).
+JSONValue: TypeAlias = str | int | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
+
+
+@runtime_checkable
+class StatefulStrategy(Strategy, Protocol):
+    """A strategy whose state can be snapshotted (optional; see the module docstring)."""
+
+    def state(self) -> dict[str, JSONValue]:
+        """Everything its future decisions depend on beyond its params, as canonical JSON."""
+        ...
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Load `state()`'s output into a freshly built instance (same id and params);
+        raise ValueError when it does not fit (e.g. a longer window than the params allow)."""
+        ...
+
+
+def _decimal_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError(f"a Decimal in a snapshot is a string such as '101.5', not {value!r}")
+    return value
+
+
+#: A Decimal as a snapshot stores it: a string, finite (pydantic refuses NaN and infinities).
+DecimalText = Annotated[Decimal, Strict(False), BeforeValidator(_decimal_text)]
+
+
+class StateModel(BaseModel):
+    """Base of the shipped strategies' state schemas: strict, frozen, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+def mids_state(mids: Mapping[str, Sequence[Decimal]]) -> dict[str, JSONValue]:
+    """Per-symbol mids as JSON (oldest first, Decimals as strings)."""
+    return {symbol: [str(m) for m in values] for symbol, values in sorted(mids.items())}
+
+
+def check_window(mids: Mapping[str, Sequence[Decimal]], window: int, name: str) -> None:
+    """A restored window may not hold more mids than the params keep."""
+    for symbol, values in mids.items():
+        if len(values) > window:
+            raise ValueError(
+                f"state holds {len(values)} mids of {symbol} but {name} is {window}: the "
+                "snapshot was taken with other params"
+            )
 
 
 class StrategyLoadError(ValueError):

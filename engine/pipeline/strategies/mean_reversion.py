@@ -16,7 +16,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...journal.events import Quote, Trade
 from ...risk.models import ExactDecimal
-from .base import DECIMAL, Decision, StrategyContext, mid, target_decision
+from .base import (
+    DECIMAL,
+    DecimalText,
+    Decision,
+    JSONValue,
+    StateModel,
+    StrategyContext,
+    check_window,
+    mid,
+    mids_state,
+    target_decision,
+)
 
 
 class MeanReversionParams(BaseModel):
@@ -46,6 +57,13 @@ def z_score(value: Decimal, history: Sequence[Decimal]) -> Decimal | None:
     if variance == 0:
         return None
     return DECIMAL.divide(DECIMAL.subtract(value, mean), DECIMAL.sqrt(variance))
+
+
+class MeanReversionState(StateModel):
+    """What `MeanReversionStrategy.state()` returns (the schema `restore` checks)."""
+
+    mids: dict[str, list[DecimalText]]
+    target: dict[str, DecimalText]
 
 
 class MeanReversionStrategy:
@@ -82,3 +100,15 @@ class MeanReversionStrategy:
 
     def on_trade(self, trade: Trade, context: StrategyContext) -> Sequence[Decision]:
         return []
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def state(self) -> dict[str, JSONValue]:
+        target: dict[str, JSONValue] = {s: str(t) for s, t in sorted(self._target.items())}
+        return {"mids": mids_state(self._mids), "target": target}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        loaded = MeanReversionState.model_validate(state)
+        check_window(loaded.mids, self.params.window, "window")
+        self._mids = {s: deque(m, maxlen=self.params.window) for s, m in loaded.mids.items()}
+        self._target = dict(loaded.target)

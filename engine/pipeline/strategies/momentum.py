@@ -11,13 +11,24 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...journal.events import Quote, Trade
 from ...risk.models import ExactDecimal
-from .base import DECIMAL, Decision, StrategyContext, mid, target_decision
+from .base import (
+    DECIMAL,
+    DecimalText,
+    Decision,
+    JSONValue,
+    StateModel,
+    StrategyContext,
+    check_window,
+    mid,
+    mids_state,
+    target_decision,
+)
 
 
 class MomentumParams(BaseModel):
@@ -37,6 +48,13 @@ class MomentumParams(BaseModel):
         if self.fast >= self.slow:
             raise ValueError(f"fast ({self.fast}) must be below slow ({self.slow})")
         return self
+
+
+class MomentumState(StateModel):
+    """What `MomentumStrategy.state()` returns (the schema `restore` checks)."""
+
+    mids: dict[str, list[DecimalText]]
+    trend: dict[str, Literal[-1, 1]]
 
 
 class MomentumStrategy:
@@ -73,3 +91,15 @@ class MomentumStrategy:
 
     def on_trade(self, trade: Trade, context: StrategyContext) -> Sequence[Decision]:
         return []
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def state(self) -> dict[str, JSONValue]:
+        trend: dict[str, JSONValue] = {s: t for s, t in sorted(self._trend.items())}
+        return {"mids": mids_state(self._mids), "trend": trend}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        loaded = MomentumState.model_validate(state)
+        check_window(loaded.mids, self.params.slow, "slow")
+        self._mids = {s: deque(m, maxlen=self.params.slow) for s, m in loaded.mids.items()}
+        self._trend = {s: int(t) for s, t in loaded.trend.items()}
