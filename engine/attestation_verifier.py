@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from zkrisk.prover import pyverify, snarkjs_cli
 from zkrisk.prover.artifacts import build
@@ -26,11 +25,10 @@ from zkrisk.prover.artifacts import build
 from .attestation_bundle import AttestationBundle, CircuitId, load_bundle, vkey_sha256
 from .expectation import Expectation, ExpectedStatement, expected_statement, load_expectation
 from .paths import repo_root
+from .proof_kinds import Verifier as Verifier
 from .risk.fixed_point import BPS_BITS
 from .signal_fields import Signal, field_of, reads, threshold_mode_fields
 from .statements.health import HealthMode
-
-Verifier = Literal["python", "snarkjs"]
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from zkrisk.prover.registry import CircuitSpec
 
 from .files import load_model
+from .proof_kinds import StatementKind as StatementKind
 from .risk.models import Asset, Portfolio, PriceSnapshot, ScenarioSet, usd_to_loss
 from .statements.attestation import AttestationStatement, attestation_statement
 from .statements.binding import Action, action_binding
@@ -42,14 +42,6 @@ from .statements.health import HealthMode, HealthStatement, health_statement
 from .statements.limits import LimitParams, LimitsStatement, limit_params, limits_statement
 
 Statement = HealthStatement | LimitsStatement | AttestationStatement
-
-
-class StatementKind(StrEnum):
-    """What `zkrisk prove` proves."""
-
-    HEALTH = "health"
-    LIMITS = "limits"
-    ATTEST = "attest"
 
 
 #: The registry template each statement is proven with, and the default circuit.

@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from eth_account import Account
-from eth_utils.address import is_address, to_checksum_address
-from web3 import Web3
 
-from ..chain.attestation import AttestationDomain, AttestationError, attest_book, check_freshness
-from ..chain.deployments import load_deployment
-from ..files import load_model
-from ..keeper.books import BookFile
-from ..risk.models import Portfolio
 from .common import bad_input, fail
+
+if TYPE_CHECKING:  # web3 and eth_account cost a second at start-up: imported where used
+    from web3 import Web3
+
+    from ..risk.models import Portfolio
 
 ATTESTER_KEY_ENV = "ZKRISK_ATTESTER_KEY"
 
@@ -66,6 +63,10 @@ _SYMBOL_ABI: list[dict[str, Any]] = [
 
 def _load_book(path: Path) -> Portfolio:
     """A book file (salt + [portfolio]) or a plain portfolio file."""
+    from ..files import load_model
+    from ..keeper.books import BookFile
+    from ..risk.models import Portfolio
+
     try:
         return load_model(path, BookFile).portfolio
     except Exception:
@@ -126,6 +127,18 @@ def attest(
 
     The attester key comes from $ZKRISK_ATTESTER_KEY. The commitment is computed from the book, the account and the salt exactly as the circuits open it; the sequence, the time and the signer are checked as the vault will check them.
     """  # fmt: skip
+    from eth_account import Account
+    from eth_utils.address import is_address, to_checksum_address
+    from web3 import Web3
+
+    from ..chain.attestation import (
+        AttestationDomain,
+        AttestationError,
+        attest_book,
+        check_freshness,
+    )
+    from ..chain.deployments import load_deployment
+
     with bad_input():
         key = os.environ.get(ATTESTER_KEY_ENV)
         if not key:

@@ -16,37 +16,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from web3 import Web3
-from web3.logs import DISCARD
 
-from zkrisk.prover.artifacts import CircuitArtifacts, build
-from zkrisk.prover.backends import CHOICES, create_backend
-from zkrisk.prover.errors import BackendUnavailable
-from zkrisk.prover.ptau import PtauError
-from zkrisk.prover.registry import get_circuit, load_registry
+from zkrisk.prover.backend_names import CHOICES
 
-from ..chain import dev_scenario
-from ..chain.anvil import DEV_PRIVATE_KEYS
-from ..chain.attestation import SignedAttestation, check_signature
-from ..chain.client import ChainClient, TransactionReverted
-from ..chain.deployments import save_deployment
-from ..chain.governance import deploy_governance
-from ..chain.vault import ProofMismatch
-from ..chain.vault_deploy import deploy_vault_stack
-from ..chain.vault_statement import StatementDoesNotHold
-from ..chain.vault_types import feed_answer
-from ..files import load_assets
-from ..keeper.books import load_book
-from ..keeper.proving import prove_action
-from ..keeper.vault_access import VaultHandle, circuit_artifacts, open_vault, slot_assets
-from ..paths import registry_path, repo_root
-from ..statements.binding import Action
+from ..anvil_keys import DEV_PRIVATE_KEYS
 from . import govern as cli_govern
 from .common import EXIT_FAILED, bad_input, fail
 from .help import FullHelpGroup
+
+# web3, the chain layer and the prover load in the commands that use them: `zkrisk --help`
+# and every other command would pay for them otherwise (tests/cli/test_cli_startup.py).
+if TYPE_CHECKING:
+    from zkrisk.prover.artifacts import CircuitArtifacts
+
+    from ..chain.attestation import SignedAttestation
+    from ..chain.client import ChainClient
+    from ..keeper.vault_access import VaultHandle
+    from ..statements.binding import Action
 
 chain_app = typer.Typer(
     help="Deploy a RiskVault stack; commit attested books, withdraw, liquidate, govern, inspect.",
@@ -84,6 +73,8 @@ Backend = Annotated[str, typer.Option(help=f"Prover backend: {', '.join(CHOICES)
 
 
 def _connect(rpc_url: str, private_key: str | None, dev_account: int | None) -> ChainClient:
+    from ..chain.client import ChainClient
+
     if (private_key is None) == (dev_account is None):
         raise ValueError(
             "give exactly one of --private-key ($ZKRISK_PRIVATE_KEY) and --dev-account"
@@ -100,6 +91,8 @@ def _connect(rpc_url: str, private_key: str | None, dev_account: int | None) -> 
 def open_handle(
     rpc_url: str, private_key: str | None, dev_account: int | None, folder: Path | None
 ) -> VaultHandle:
+    from ..keeper.vault_access import open_vault
+
     chain = _connect(rpc_url, private_key, dev_account)
     try:
         return open_vault(chain, folder)
@@ -118,6 +111,12 @@ def _emit(data: dict[str, Any], as_json: bool) -> None:
 @contextmanager
 def _refused() -> Iterator[None]:
     """Reverts, statements that do not hold and mismatched proofs: exit 1 with the reason."""
+    from zkrisk.prover.errors import BackendUnavailable
+
+    from ..chain.client import TransactionReverted
+    from ..chain.vault import ProofMismatch
+    from ..chain.vault_statement import StatementDoesNotHold
+
     try:
         yield
     except TransactionReverted as exc:
@@ -188,6 +187,13 @@ def deploy(
 
     The dev scenario's assets (USDC margin, WETH, WBTC) as MockERC20 / MockAggregator; the deployment is recorded per chain id and pins the setup (zkey and verification key hashes): every later proof for it uses exactly that zkey. With --owners, a Safe (SafeL2 1.4.1 behind SafeProxyFactory, CompatibilityFallbackHandler) proposes to an OpenZeppelin TimelockController (--delay) that is the admin of the price book and the vault; the deployer keeps no role.
     """  # fmt: skip
+    from web3 import Web3
+
+    from ..chain import dev_scenario
+    from ..chain.deployments import save_deployment
+    from ..chain.governance import deploy_governance
+    from ..chain.vault_deploy import deploy_vault_stack
+
     with bad_input():
         chain = _connect(rpc_url, private_key, dev_account)
         owner_list = _addresses("--owners", owners) if owners is not None else None
@@ -226,6 +232,8 @@ def deploy(
 
 
 def _addresses(name: str, text: str) -> list[str]:
+    from web3 import Web3
+
     items = [a.strip() for a in text.split(",") if a.strip()]
     bad = [a for a in items if not Web3.is_address(a)]
     if bad or not items:
@@ -235,6 +243,13 @@ def _addresses(name: str, text: str) -> list[str]:
 
 
 def _setup_for_deploy(circuit: str, ptau: Path | None) -> CircuitArtifacts:
+    from zkrisk.prover.artifacts import build
+    from zkrisk.prover.ptau import PtauError
+    from zkrisk.prover.registry import get_circuit, load_registry
+
+    from ..keeper.vault_access import circuit_artifacts
+    from ..paths import registry_path, repo_root
+
     if ptau is None:
         return circuit_artifacts(circuit)
     spec = get_circuit(load_registry(registry_path()), circuit)
@@ -281,6 +296,13 @@ def _proven(
     amount: int = 0,
     commitment: int | None = None,
 ) -> Any:
+    from zkrisk.prover.backends import create_backend
+
+    from ..files import load_assets
+    from ..keeper.books import load_book
+    from ..keeper.proving import prove_action
+    from ..keeper.vault_access import slot_assets
+
     with bad_input():
         if handle.client.latest_snapshot_id() == 0:
             raise ValueError(
@@ -301,6 +323,8 @@ AttestationArg = Annotated[
 
 
 def _attestation(path: Path) -> SignedAttestation:
+    from ..chain.attestation import SignedAttestation
+
     try:
         text = path.read_text()
     except OSError as exc:
@@ -329,6 +353,8 @@ def update_book(
     as_json: AsJson = False,
 ) -> None:
     """The desk commits its attester's newer book with a proof of HF ≥ the vault's minimum (also the first commit)."""  # fmt: skip
+    from ..statements.binding import Action
+
     with bad_input():
         handle = open_handle(rpc_url, private_key, dev_account, deployments)
         signed = _attestation(attestation)
@@ -360,6 +386,8 @@ def submit_book(
     as_json: AsJson = False,
 ) -> None:
     """Publish an account's newer attested book (anyone may; no proof): the desk cannot hide a worse book by not updating."""  # fmt: skip
+    from ..chain.attestation import check_signature
+
     with bad_input():
         vault = open_handle(rpc_url, private_key, dev_account, deployments).client
         signed = _attestation(attestation)
@@ -384,6 +412,8 @@ def prove_health(
     as_json: AsJson = False,
 ) -> None:
     """Re-prove HF ≥ the vault's minimum for the current attested book: restarts the proof clock (no liquidation for staleness)."""  # fmt: skip
+    from ..statements.binding import Action
+
     with bad_input():
         handle = open_handle(rpc_url, private_key, dev_account, deployments)
     vault = handle.client
@@ -408,6 +438,8 @@ def withdraw(
     as_json: AsJson = False,
 ) -> None:
     """Withdraw margin with a proof that the book stays healthy without it."""
+    from ..statements.binding import Action
+
     with bad_input():
         handle = open_handle(rpc_url, private_key, dev_account, deployments)
         units = _token_units(amount, handle.client.token_decimals())
@@ -442,6 +474,12 @@ def liquidate(
 
     Give --book and --assets to prove HF < 0.95 (the whole escrow) or HF < 1 (the close factor) at the latest snapshot, bound to the signer; --stale when the account has not proven health for longer than the policy allows.
     """
+    from web3 import Web3
+    from web3.logs import DISCARD
+
+    from ..chain.vault_statement import StatementDoesNotHold
+    from ..statements.binding import Action
+
     with bad_input():
         if stale == (book is not None):
             raise ValueError("give either --book (and --assets) or --stale")
@@ -512,6 +550,7 @@ def set_price(
             raise ValueError(f"{symbol} is not listed; listed: {', '.join(listed)}")
         chain = handle.client.chain
         from ..chain.vault_deploy import compile_vault_contracts
+        from ..chain.vault_types import feed_answer
 
         abi = compile_vault_contracts(handle.artifacts)["MockAggregator"].abi
         feed = chain.w3.eth.contract(address=listed[symbol].feed, abi=abi)  # type: ignore[call-overload]
@@ -533,6 +572,8 @@ def status(
     as_json: AsJson = False,
 ) -> None:
     """The vault, its policy, the latest snapshot and one account's state."""
+    from web3 import Web3
+
     with bad_input():
         if account is not None and not Web3.is_address(account):
             raise ValueError(f"{account!r} is not an address")
@@ -640,6 +681,8 @@ def advance_time_cmd(
     as_json: AsJson = False,
 ) -> None:
     """Dev chains (Anvil): move the node's clock ahead and mine a block (a timelock delay, a cooldown)."""  # fmt: skip
+    from web3 import Web3
+
     with bad_input():
         w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
         if not w3.is_connected():

@@ -1,4 +1,8 @@
-"""What every `zkrisk` command shares: exit codes and turning bad input into `error:` lines."""
+"""What every `zkrisk` command shares: exit codes and turning bad input into `error:` lines.
+
+Imports that cost start-up time (rich, pydantic, the risk domain) wait inside the functions:
+every command imports this module, most never fail.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,15 @@ from contextlib import contextmanager
 from typing import NoReturn
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
-
-from ..risk.fixed_point import FixedPointError
-from ..risk.policy import PolicyError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def fail(lines: list[str], code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print `error: line` for each line on stderr and exit with `code`."""
+    from rich.console import Console
+    from rich.markup import escape
+
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for line in lines:
         err.print(f"[bold red]error:[/] {escape(line)}", markup=True)
@@ -28,6 +29,11 @@ def fail(lines: list[str], code: int = EXIT_BAD_INPUT) -> NoReturn:
 @contextmanager
 def bad_input() -> Iterator[None]:
     """Turn input problems into `error: file:line: field: what` lines and exit code 2."""
+    from pydantic import ValidationError
+
+    from ..risk.fixed_point import FixedPointError
+    from ..risk.policy import PolicyError
+
     try:
         yield
     except PolicyError as exc:  # InputError too: every file loader reports this way

@@ -10,8 +10,6 @@ Exit codes: 0 stopped (Ctrl-C / SIGTERM, or `--count` messages sent), 2 bad inpu
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +30,9 @@ Rate = Annotated[float, typer.Option(min=0.0, max=1.0)]
 
 async def _serve(host: str, port: int, file: Path | None, rate: float, count: int | None,
                  faults: object) -> None:  # fmt: skip
+    import asyncio
+    import signal
+
     from ..pipeline.feed_server import Faults, FeedServer
 
     assert isinstance(faults, Faults)
@@ -74,6 +75,8 @@ def serve(
 
     Clients send {"op": "subscribe", "symbols": [...], "resume": {"WETH": 41}} and receive one JSON message per frame; a resume point makes the server resend what followed it.
     """
+    import asyncio  # here, not at the top: asyncio costs every `zkrisk` command start-up time
+
     from ..pipeline.feed_server import Faults
 
     with bad_input():

@@ -19,16 +19,16 @@ from __future__ import annotations
 import os
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from web3 import Web3
 
-from ..chain.governance import Governance, GovernanceError, calldata, compile_governance_contracts
-from ..chain.safe_tx import SafeTxError
-from ..chain.vault_types import VaultPolicy
-from ..keeper.vault_access import VaultHandle
 from .common import EXIT_FAILED, bad_input, fail
+
+if TYPE_CHECKING:  # web3 and the chain layer load where used: they cost start-up time
+    from ..chain.governance import Governance
+    from ..chain.vault_types import VaultPolicy
+    from ..keeper.vault_access import VaultHandle
 
 OWNER_KEYS_ENV = "ZKRISK_OWNER_KEYS"
 ACTIONS = ("set-attester", "set-policy", "unpause")
@@ -51,6 +51,8 @@ OwnerKeys = Annotated[
 
 def governance_of(handle: VaultHandle) -> Governance:
     """The deployment's Safe and timelock (ValueError naming the fix when it has none)."""
+    from ..chain.governance import Governance, compile_governance_contracts
+
     record = handle.record
     if record.governance is None or "Safe" not in record.contracts:
         raise ValueError(
@@ -98,6 +100,10 @@ def planned_call(
     settings: list[str] | None,
 ) -> tuple[str, bytes, dict[str, Any]]:
     """(target, call data, what it does) for ACTION; ValueError naming a bad option."""
+    from web3 import Web3
+
+    from ..chain.governance import calldata
+
     vault = handle.client
     if action == "set-attester":
         if account is None or not Web3.is_address(account):
@@ -120,6 +126,8 @@ def planned_call(
 
 
 def _changed_policy(current: VaultPolicy, settings: list[str]) -> VaultPolicy:
+    from ..chain.vault_types import VaultPolicy
+
     if not settings:
         raise ValueError("set-policy needs at least one --set FIELD=VALUE")
     names = [f.name for f in fields(VaultPolicy)]
@@ -148,6 +156,9 @@ def run_govern(
     keys_file: Path | None,
 ) -> dict[str, Any]:
     """propose / execute / status; the printed result."""
+    from ..chain.governance import GovernanceError
+    from ..chain.safe_tx import SafeTxError
+
     with bad_input():
         gov = governance_of(handle)
         target, data, what = planned_call(handle, action, account=account, attester=attester,

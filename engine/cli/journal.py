@@ -15,15 +15,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..journal.base import JournalError
-from ..journal.events import Recorded
-from ..journal.projection import Projection, StreamHeads, check_projection
-from ..journal.sqlite import SQLiteJournal
 from .common import EXIT_FAILED, fail
+
+if TYPE_CHECKING:  # the journal's modules (pydantic events) load where used: start-up time
+    from ..journal.events import Recorded
+    from ..journal.projection import Projection
+    from ..journal.sqlite import SQLiteJournal
 from .help import FullHelpGroup
 
 journal_app = typer.Typer(
@@ -34,7 +35,15 @@ journal_app = typer.Typer(
 )
 
 DEFAULT_JOURNAL = Path("build/run/journal.db")  # what `zkrisk run` writes unless told otherwise
-PROJECTIONS: dict[str, Callable[[], Projection[Any]]] = {"heads": StreamHeads}
+
+
+def _stream_heads() -> Projection[Any]:
+    from ..journal.projection import StreamHeads
+
+    return StreamHeads()
+
+
+PROJECTIONS: dict[str, Callable[[], Projection[Any]]] = {"heads": _stream_heads}
 
 JournalOption = Annotated[
     Path,
@@ -44,6 +53,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (one object
 
 
 def _open(path: Path) -> SQLiteJournal:
+    from ..journal.base import JournalError
+    from ..journal.sqlite import SQLiteJournal
+
     try:
         return SQLiteJournal(path, readonly=True)
     except JournalError as exc:
@@ -147,6 +159,8 @@ def replay(
     make = PROJECTIONS.get(projection)
     if make is None:
         fail([f"--projection {projection!r}: unknown; choose one of {', '.join(PROJECTIONS)}"])
+    from ..journal.projection import check_projection
+
     j = _open(journal)
     try:
         check = check_projection(j, make())

@@ -10,16 +10,8 @@ from typing import Annotated
 
 import typer
 
-from zkrisk.prover.backends import CHOICES, create_backend
-from zkrisk.prover.errors import BackendUnavailable
+from zkrisk.prover.backend_names import CHOICES
 
-from ..files import load_assets
-from ..keeper.books import load_books
-from ..keeper.factory import build_keeper
-from ..keeper.health import serve_health
-from ..keeper.keeper import KeeperSettings
-from ..keeper.metrics import KeeperMetrics, serve_metrics
-from ..paths import repo_root
 from .chain import Deployments, DevAccount, PrivateKey, RpcUrl, open_handle
 from .common import bad_input
 
@@ -65,6 +57,18 @@ def keeper(
 
     Watches the oracle, snapshots new rounds, re-evaluates the books it can see, proves HF < 1 and liquidates; liquidates without a proof an account whose last health proof is too old. Every error is classified: retry, re-sync the nonce, drop the attempt, or alert.
     """
+    # Imported here, not at the top: every `zkrisk` command would pay for them.
+    from zkrisk.prover.backends import create_backend
+    from zkrisk.prover.errors import BackendUnavailable
+
+    from ..files import load_assets
+    from ..keeper.books import load_books
+    from ..keeper.factory import build_keeper
+    from ..keeper.health import serve_health
+    from ..keeper.keeper import KeeperSettings
+    from ..keeper.metrics import KeeperMetrics, serve_metrics
+    from ..paths import repo_root
+
     with bad_input():
         handle = open_handle(rpc_url, private_key, dev_account, deployments)
         watched = load_books(books)

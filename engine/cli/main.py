@@ -12,30 +12,14 @@ import gc
 import json
 import time
 from decimal import Decimal
-from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from zkrisk.prover.artifacts import build
-from zkrisk.prover.registry import load_registry
-from zkrisk.prover.toolchain import ToolchainError, check_all
-
-from ..files import (
-    asset_map,
-    load_assets,
-    load_order,
-    load_policy_file,
-    load_portfolio,
-    load_prices,
-    load_scenarios,
-    validate,
-)
-from ..paths import registry_path, repo_root
-from ..risk.checks import RiskEngine
-from ..risk.models import CheckState, OrderIntent, OrderType, Side, TradingState, VerdictKind
+# Only what the command signatures need is imported here: every import at the top of a
+# command module is paid by every `zkrisk` invocation (tests/cli/test_cli_startup.py).
+from ..risk.kinds import Side, TradingState, VerdictKind
 from . import attest as cli_attest
 from . import keeper as cli_keeper
 from . import prove as cli_prove
@@ -45,6 +29,9 @@ from .common import bad_input, fail
 from .feed import feed_app
 from .help import FullHelpGroup
 from .journal import journal_app
+
+if TYPE_CHECKING:
+    from ..risk.models import OrderIntent
 
 app = typer.Typer(
     help="zkrisk: a private trading risk engine with Groth16-proven verdicts.",
@@ -58,6 +45,8 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
+        from importlib.metadata import version as package_version
+
         typer.echo(f"zkrisk {package_version('zkrisk')}")
         raise typer.Exit()
 
@@ -94,6 +83,8 @@ _bad_input = bad_input
 @app.command()
 def toolchain() -> None:
     """Show where every tool of the pinned toolchain was found."""
+    from zkrisk.prover.toolchain import ToolchainError, check_all
+
     try:
         found = check_all()
     except ToolchainError as exc:
@@ -109,6 +100,11 @@ def build_circuits(
     ] = None,
 ) -> None:
     """Compile circuits and run their Groth16 setup (cached by content hash)."""
+    from zkrisk.prover.artifacts import build
+    from zkrisk.prover.registry import load_registry
+
+    from ..paths import registry_path, repo_root
+
     registry = load_registry(registry_path())
     for circuit in name or list(registry):
         artifacts = build(registry[circuit], repo_root(), log=typer.echo)
@@ -128,6 +124,9 @@ def _order_from_options(
     client_order_id: str | None,
     strategy: str,
 ) -> OrderIntent:
+    from ..files import validate
+    from ..risk.models import OrderIntent, OrderType
+
     market = max_slippage_bps is not None and limit_price is None
     data = {
         "client_order_id": client_order_id or f"cli-{time.time_ns()}",
@@ -204,6 +203,19 @@ def check(
 
     Prints APPROVE, REJECT or FLAG_FOR_REVIEW with every reason. Give the order with --order-file FILE, or with --side --symbol --quantity --limit-price --counterparty (--max-slippage-bps instead of --limit-price makes it a MARKET order).
     """
+    from rich.console import Console
+
+    from ..files import (
+        load_assets,
+        load_order,
+        load_policy_file,
+        load_portfolio,
+        load_prices,
+        load_scenarios,
+    )
+    from ..risk.checks import RiskEngine
+    from ..risk.models import CheckState
+
     with _bad_input():
         if order_file is not None:
             given = [n for n, v in (("--side", side), ("--symbol", symbol), ("--quantity", quantity),
@@ -253,6 +265,9 @@ def risk(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Health factor, exposures and VaR / ES by method (historical, parametric, Monte Carlo)."""
+    from rich.console import Console
+
+    from ..files import asset_map, load_assets, load_portfolio, load_prices, load_scenarios
     from ..risk.report import MissingData, risk_report
 
     with _bad_input():
@@ -337,6 +352,7 @@ def demo(
     Deploys the vault, deposits, proves health to withdraw, crashes a price, lets the keeper prove and liquidate, and shows forged and replayed proofs rejected.
     """
     from zkrisk.prover.errors import BackendUnavailable
+    from zkrisk.prover.toolchain import ToolchainError
 
     from ..demo import run_demo
 

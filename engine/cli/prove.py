@@ -14,40 +14,29 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from zkrisk.prover import pyverify, snarkjs_cli
-from zkrisk.prover.artifacts import CircuitArtifacts, build, compile_circuit
-from zkrisk.prover.backends import CHOICES, create_backend
-from zkrisk.prover.errors import BackendUnavailable, WitnessError
-from zkrisk.prover.proof import Proof
-from zkrisk.prover.ptau import PtauError, resolve_ptau
-from zkrisk.prover.registry import RegistryError, get_circuit, load_registry
+from zkrisk.prover.backend_names import CHOICES
 
-from ..attestation_bundle import DEV_WARNING, load_bundle, make_bundle
-from ..attestation_verifier import Verifier, verify_attestation
-from ..expectation import load_expectation, parse_commitment
-from ..files import load_assets, load_portfolio, load_prices, load_scenarios
-from ..paths import registry_path, repo_root
-from ..prove_params import (
-    DEFAULT_CIRCUITS,
-    ProveInputs,
-    ProveParams,
-    StatementKind,
-    breaches,
-    build_statement,
-    load_params,
-)
-from ..risk.policy import PolicyError
-from ..statements.commitment import new_salt
+from ..proof_kinds import StatementKind, Verifier
 from .common import EXIT_FAILED, bad_input, fail
+
+# The prover, the statements and the verifiers load in the commands that use them: every
+# `zkrisk` command would pay for them otherwise (tests/cli/test_cli_startup.py).
+if TYPE_CHECKING:
+    from zkrisk.prover.artifacts import CircuitArtifacts
+    from zkrisk.prover.proof import Proof
 
 
 def artifacts_for(name: str, *, quiet: bool = True) -> CircuitArtifacts:
     """The built (cached) artefacts of circuit `name`; RegistryError for an unknown one."""
+    from zkrisk.prover.artifacts import build
+    from zkrisk.prover.registry import get_circuit, load_registry
+
+    from ..paths import registry_path, repo_root
+
     spec = get_circuit(load_registry(registry_path()), name)
     say = (lambda _line: None) if quiet else (lambda line: typer.echo(line, err=True))
     return build(spec, repo_root(), log=say)
@@ -108,6 +97,25 @@ def prove(
     ] = False,
 ) -> None:
     """Prove a statement about a private book; writes an attestation bundle + snarkjs files."""
+    from rich.console import Console
+
+    from zkrisk.prover.backends import create_backend
+    from zkrisk.prover.errors import BackendUnavailable, WitnessError
+    from zkrisk.prover.registry import get_circuit, load_registry
+
+    from ..attestation_bundle import DEV_WARNING, make_bundle
+    from ..files import load_assets, load_portfolio, load_prices, load_scenarios
+    from ..paths import registry_path
+    from ..prove_params import (
+        DEFAULT_CIRCUITS,
+        ProveInputs,
+        ProveParams,
+        breaches,
+        build_statement,
+        load_params,
+    )
+    from ..statements.commitment import new_salt
+
     with bad_input():
         kind = StatementKind(statement)
         name = circuit or DEFAULT_CIRCUITS[kind]
@@ -159,6 +167,10 @@ def _load_bundle_or_proof(
     file: Path, circuit: str | None, public: Path | None
 ) -> tuple[Proof, str, bool]:
     """(proof with its own public signals, circuit, dev flag claimed) for --trust-public-signals."""
+    from zkrisk.prover.proof import Proof
+
+    from ..attestation_bundle import load_bundle
+
     try:
         doc = json.loads(file.read_text())
     except FileNotFoundError:
@@ -189,6 +201,11 @@ TRUST_WARNING = (
 def _verify_trusting(
     file: Path, circuit: str | None, public: Path | None, with_: Verifier, calldata: bool
 ) -> None:
+    from zkrisk.prover import pyverify, snarkjs_cli
+    from zkrisk.prover.registry import RegistryError
+
+    from ..attestation_bundle import DEV_WARNING
+
     typer.echo(f"warning: {TRUST_WARNING}", err=True)
     with bad_input():
         proof, name, _ = _load_bundle_or_proof(file, circuit, public)
@@ -266,6 +283,13 @@ def verify(
     ] = False,
 ) -> None:
     """Verify an attestation bundle against YOUR statement (--expect): exit 0 accepted, 1 refused."""
+    from zkrisk.prover.registry import RegistryError
+
+    from ..attestation_bundle import DEV_WARNING, load_bundle
+    from ..attestation_verifier import verify_attestation
+    from ..expectation import load_expectation, parse_commitment
+    from ..risk.policy import PolicyError
+
     if trust_public_signals:
         if expect is not None or commitment is not None:
             fail(["--trust-public-signals and --expect / --commitment exclude each other"])
@@ -316,9 +340,15 @@ def setup(
 
     The ptau is --ptau if given, else the first folder with a big enough one among $ZKRISK_PTAU_DIRS, ../shared/ptau and the cache ($ZKRISK_CACHE/ptau, default ~/.cache/zkrisk/ptau), else a generated development ptau (written to the cache).
     """
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from zkrisk.prover.ptau import cache_dir, search_dirs
+    from zkrisk.prover.artifacts import build, compile_circuit
+    from zkrisk.prover.ptau import PtauError, cache_dir, resolve_ptau, search_dirs
+    from zkrisk.prover.registry import RegistryError, get_circuit, load_registry
+
+    from ..attestation_bundle import DEV_WARNING
+    from ..paths import registry_path, repo_root
 
     with bad_input():
         try:

@@ -12,11 +12,8 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -29,6 +26,16 @@ from pydantic import (
 )
 
 from . import fixed_point as fp
+
+# The plain enums live in `kinds` (no pydantic, no numpy: the CLI offers them as choices).
+from .kinds import OrderType as OrderType
+from .kinds import Side as Side
+from .kinds import TradingState as TradingState
+from .kinds import VerdictKind as VerdictKind
+
+if TYPE_CHECKING:  # numpy loads in the one method that needs it: the models load everywhere
+    import numpy as np
+    import numpy.typing as npt
 
 
 def _refuse_float(value: object) -> object:
@@ -260,22 +267,14 @@ class ScenarioSet(_Frozen):
 
     def returns_matrix(self) -> npt.NDArray[np.float64]:
         """Returns as a float64 K × n matrix (for the fast screening path)."""
+        import numpy as np
+
         return np.asarray(self._fixed, dtype=np.float64) / fp.RETURN_SCALE
 
     @property
     def size(self) -> int:
         """K, the number of scenarios."""
         return len(self.returns)
-
-
-class Side(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-
-class OrderType(StrEnum):
-    LIMIT = "LIMIT"
-    MARKET = "MARKET"
 
 
 class OrderIntent(_Frozen):
@@ -516,15 +515,6 @@ class RiskPolicy(_Frozen):
         return limits.get(symbol, self.fixed("max_position_quantity"))
 
 
-class TradingState(StrEnum):
-    """The desk's kill-switch state."""
-
-    ACTIVE = "ACTIVE"
-    REDUCING = "REDUCING"
-    """Only orders that shrink |position| without flipping its sign pass."""
-    HALTED = "HALTED"
-
-
 class CheckState(_Frozen):
     """Everything a pre-trade check needs besides the order, book and prices."""
 
@@ -534,12 +524,6 @@ class CheckState(_Frozen):
     """The clock, unix seconds (passed in: the engine never reads a clock)."""
     recent_order_times: tuple[int, ...] = ()
     """Send times of the desk's earlier orders (for the rate limit), unix seconds."""
-
-
-class VerdictKind(StrEnum):
-    APPROVE = "APPROVE"
-    REJECT = "REJECT"
-    FLAG_FOR_REVIEW = "FLAG_FOR_REVIEW"
 
 
 class Reason(_Frozen):

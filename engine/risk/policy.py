@@ -10,13 +10,16 @@ import re
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import ValidationError
 
 from .models import RiskPolicy
+
+if TYPE_CHECKING:  # yaml loads when a YAML file is read (most files are TOML)
+    import yaml
 
 Lines = dict[tuple[str, ...], int]
 
@@ -135,11 +138,21 @@ def _read_toml(text: str, source: str) -> tuple[Any, Lines]:
 # ---- YAML ------------------------------------------------------------------------------------
 
 
-class _DecimalLoader(yaml.SafeLoader):
-    """SafeLoader that reads floats as exact Decimals from their text."""
+@cache
+def _decimal_loader() -> type[yaml.SafeLoader]:
+    """SafeLoader that reads floats as exact Decimals from their text (made on first use)."""
+    import yaml
+
+    class _DecimalLoader(yaml.SafeLoader):
+        pass
+
+    _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+    return _DecimalLoader
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
+    import yaml
+
     text = str(loader.construct_scalar(node)).replace("_", "").lower()
     special = {".inf": "Infinity", "+.inf": "Infinity", "-.inf": "-Infinity", ".nan": "NaN"}
     try:
@@ -150,10 +163,9 @@ def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decima
         ) from None
 
 
-_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
-
-
 def _yaml_lines(node: yaml.Node, path: tuple[str, ...], lines: Lines) -> None:
+    import yaml
+
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -166,7 +178,9 @@ def _yaml_lines(node: yaml.Node, path: tuple[str, ...], lines: Lines) -> None:
 
 
 def _read_yaml(text: str, source: str) -> tuple[Any, Lines]:
-    loader = _DecimalLoader(text)
+    import yaml
+
+    loader = _decimal_loader()(text)
     try:
         node = loader.get_single_node()
         data = None if node is None else loader.construct_document(node)

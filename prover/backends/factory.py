@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from ..backend_names import BACKEND_NAMES as BACKEND_NAMES
+from ..backend_names import CHOICES as CHOICES
 from ..errors import BackendUnavailable
 from ..toolchain import ToolchainError, node, tool_command
 from .base import ProvingBackend
@@ -12,10 +14,6 @@ from .native import NativeBackend, groth16py_missing
 from .snarkjs_cli import SnarkjsCliBackend
 from .worker import WorkerBackend
 
-#: Every backend, fastest first (Health(16) medians in the README's benchmark table).
-BACKEND_NAMES = ("native", "worker", "snarkjs-cli")
-#: What a config or --backend flag may say; "best" is the fastest available backend.
-CHOICES = (*BACKEND_NAMES, "best")
 #: Environment variable naming the backend when the caller does not.
 ENV_VAR = "ZKRISK_PROVER_BACKEND"
 
