@@ -29,6 +29,9 @@ from .common import bad_input, fail
 from .feed import feed_app
 from .help import FullHelpGroup
 from .journal import journal_app
+from .run import killswitch_app
+from .run import run as run_command
+from .run import status as status_command
 
 if TYPE_CHECKING:
     from ..risk.models import OrderIntent
@@ -374,6 +377,9 @@ app.add_typer(chain_app, name="chain")
 app.add_typer(audit_app, name="audit")
 app.add_typer(feed_app, name="feed")
 app.add_typer(journal_app, name="journal")
+app.command("run", epilog="Exit codes: 0 stopped, 2 bad input (config, journal).")(run_command)
+app.command("status", epilog="Exit codes: 0, 2 bad input (config, no journal).")(status_command)
+app.add_typer(killswitch_app, name="killswitch")
 app.command(epilog="Exit codes: 0 stopped, 2 bad input (books, assets, RPC URL).")(
     cli_keeper.keeper
 )

@@ -1,0 +1,111 @@
+"""Stage 3, pre-trade: every intent goes through `RiskEngine.check`; paper mode fills approvals.
+
+The gate judges the book the monitor marks (the monitor's `PaperBook`: positions, cash from the
+starting equity and the fills, the latest mids) in the monitor's trading state, so a breaker
+that trips on a mark refuses the very next intent (`RiskEngine.check` reports TRADING_HALTED or
+REDUCING_ONLY). The check's clock is the intent's event time, never the wall clock, so a replay
+decides exactly as the live run did. Rate limits count the desk's earlier approvals, also from
+the journal.
+
+Outputs: `VerdictIssued` (key 'verdict:<client order id>', every reason kept) and, in paper mode,
+a `PaperFill` at the quote the intent would cross (key 'paperfill:<client order id>').
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from decimal import Decimal
+
+from ..journal.events import EVENT_ADAPTER, Draft, IntentEmitted, Quote, Recorded, VerdictIssued
+from ..risk.checks import RiskEngine
+from ..risk.models import TradingState, VerdictKind
+from .paper import PaperBook, is_market_data, paper_fill_draft
+
+_NS = 1_000_000_000
+
+
+class PreTradeStage:
+    """The gate between signal and order send; `on_event` is pure given its state."""
+
+    def __init__(
+        self,
+        engine: RiskEngine,
+        book: PaperBook,
+        *,
+        account: str,
+        quote_price: Decimal = Decimal(1),
+        paper: bool = True,
+    ) -> None:
+        self.engine, self.book = engine, book
+        self.account, self.quote_price, self.paper = account, quote_price, paper
+        self.quotes: dict[str, Quote] = {}
+        window = engine.policy.rate_window_seconds
+        self._window = window
+        self.approved_at: deque[int] = deque()
+        """Unix seconds of approvals inside the rate window (the policy's rate limit)."""
+        self.verdicts = {kind: 0 for kind in VerdictKind}
+
+    def on_event(self, recorded: Recorded, trading_state: TradingState) -> list[Draft]:
+        event = recorded.event
+        if isinstance(event, Quote) and is_market_data(recorded):
+            self.quotes[event.symbol] = event
+        elif isinstance(event, IntentEmitted):
+            return self._decide(event, recorded, trading_state)
+        return []
+
+    def _decide(
+        self, event: IntentEmitted, recorded: Recorded, trading_state: TradingState
+    ) -> list[Draft]:
+        intent = event.intent
+        now = recorded.event_time_ns // _NS
+        while self.approved_at and self.approved_at[0] <= now - self._window:
+            self.approved_at.popleft()
+        inputs = self.book.check_inputs(
+            intent,
+            account=self.account,
+            quote_symbol=self.engine.policy.quote_symbol,
+            trading_state=trading_state,
+            now=now,
+            recent_order_times=tuple(self.approved_at),
+            quote_price=self.quote_price,
+        )
+        verdict = self.engine.check(intent, *inputs)
+        self.verdicts[verdict.kind] += 1
+        key = f"verdict:{intent.client_order_id}"
+        drafts = [Draft(stream="pretrade", key=key, event=VerdictIssued(verdict=verdict),
+                        event_time_ns=recorded.event_time_ns, recv_time_ns=recorded.recv_time_ns,
+                        causation_id=recorded.key)]  # fmt: skip
+        if verdict.approved:
+            self.approved_at.append(now)
+            quote = self.quotes.get(intent.symbol)
+            if self.paper and quote is not None:
+                fill = paper_fill_draft(intent, verdict, quote, verdict_key=key,
+                                        event_time_ns=recorded.event_time_ns,
+                                        recv_time_ns=recorded.recv_time_ns)  # fmt: skip
+                if fill is not None:
+                    drafts.append(fill)
+        return drafts
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({
+            "version": 1,
+            "quotes": {s: q.model_dump(mode="json") for s, q in sorted(self.quotes.items())},
+            "approved_at": list(self.approved_at),
+            "verdicts": {k.value: n for k, n in self.verdicts.items()},
+        }, sort_keys=True).encode()  # fmt: skip
+
+    def restore(self, data: bytes) -> None:
+        state = json.loads(data)
+        if state.get("version") != 1:
+            raise ValueError(f"pre-trade snapshot version {state.get('version')!r} is not 1")
+        self.quotes = {}
+        for symbol, raw in state["quotes"].items():
+            quote = EVENT_ADAPTER.validate_python(raw)
+            if not isinstance(quote, Quote):
+                raise ValueError(f"pre-trade snapshot holds a {quote.type} as {symbol}'s quote")
+            self.quotes[symbol] = quote
+        self.approved_at = deque(int(t) for t in state["approved_at"])
+        self.verdicts = {VerdictKind(k): int(n) for k, n in state["verdicts"].items()}

@@ -1,0 +1,107 @@
+"""The run config (`zkrisk run --config run.toml`): one file names everything a bot run needs.
+
+Paths are relative to the config file. The tables are the stages' own config models (ingest,
+signal, monitor), so a field means the same here as in the stage that reads it; `[run]` and
+`[pretrade]` hold what only the runner needs. Bad input is reported with the field's path and
+what to write instead, like every other input file (engine/files.py).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..files import load_assets, load_model, load_policy_file, load_scenarios
+from ..risk.checks import RiskEngine
+from ..risk.models import Asset, ExactDecimal, RiskPolicy, ScenarioSet
+from .ingest_config import IngestConfig
+from .monitor import MonitorConfig
+from .signal import SignalConfig
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class RunSection(_Frozen):
+    journal: Path = Path("../build/run/journal.db")
+    """The journal file (created on first run; a restart continues it)."""
+    account: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    """The desk's account (its vault address): the pre-trade book is this account's."""
+    heartbeat_ms: Annotated[int, Field(ge=10, le=60_000)] = 1_000
+    """How often each component journals a heartbeat."""
+    snapshot_every: Annotated[int, Field(ge=1)] = 5_000
+    """Save the stages' snapshot every this many processed records (and at a clean stop)."""
+    poll_ms: Annotated[int, Field(ge=1, le=10_000)] = 50
+    """How often the runner looks for records other processes appended (kill switch)."""
+
+
+class PreTradeSection(_Frozen):
+    policy: Path
+    """The risk policy (TOML or YAML) `RiskEngine.check` applies to every intent."""
+    assets: Path
+    """The asset list (lending parameters) the policy's checks value the book with."""
+    scenarios: Path | None = None
+    """Optional VaR scenario set; without it the policy's VaR / ES limits reject every order
+    (fail closed)."""
+    quote_price_usd: ExactDecimal = Field(default=Decimal(1), gt=0)
+    """Price of the policy's quote asset (the paper cash), USD."""
+
+
+class RunConfig(_Frozen):
+    run: RunSection
+    pretrade: PreTradeSection
+    ingest: IngestConfig
+    signal: SignalConfig = SignalConfig()
+    monitor: MonitorConfig
+
+    @model_validator(mode="after")
+    def _strategies_trade_known_symbols(self) -> RunConfig:
+        known = set(self.ingest.symbols)
+        for s in self.signal.strategies:
+            unknown = sorted(set(s.symbols) - known)
+            if unknown:
+                raise ValueError(
+                    f"strategy {s.id!r} trades {', '.join(unknown)}, which [ingest] symbols "
+                    f"does not list: add them there or remove them from the strategy"
+                )
+        return self
+
+
+class LoadedRun:
+    """A run config with its files read: the policy, assets and scenarios, resolved paths."""
+
+    def __init__(self, path: Path, config: RunConfig) -> None:
+        self.path, self.config = path, config
+        base = path.parent
+        self.journal_path = (base / config.run.journal).resolve()
+        self.policy: RiskPolicy = load_policy_file(base / config.pretrade.policy)
+        self.assets: tuple[Asset, ...] = load_assets(base / config.pretrade.assets)
+        self.scenarios: ScenarioSet | None = (
+            None if config.pretrade.scenarios is None
+            else load_scenarios(base / config.pretrade.scenarios)
+        )  # fmt: skip
+        self.ingest = config.ingest.model_copy(
+            update={"sources": tuple(
+                s.model_copy(update={"path": base / s.path}) if s.path is not None else s
+                for s in config.ingest.sources
+            )}
+        )  # fmt: skip
+        missing = sorted(set(config.ingest.symbols) - set(self.policy.instruments))
+        if missing:
+            raise ValueError(
+                f"{path}: [ingest] symbols {', '.join(missing)} are not instruments of policy "
+                f"{self.policy.policy_id!r}: add them to its instruments or drop them here"
+            )
+
+    def engine(self) -> RiskEngine:
+        return RiskEngine(self.policy, self.assets, self.scenarios)
+
+
+def load_run_config(path: str | Path) -> LoadedRun:
+    """Read and validate a run config and the files it names."""
+    p = Path(path)
+    return LoadedRun(p, load_model(p, RunConfig))

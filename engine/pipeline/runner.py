@@ -1,0 +1,328 @@
+"""The runner: ingest → signal → pre-trade → (orders: part 2) → monitor, in one process.
+
+Two halves share one journal:
+- ingest (its own asyncio tasks) validates market data and appends it;
+- the `Pipeline` folds every journal record, in position order, through the monitor, the signal
+  stage and the pre-trade gate, and appends what they derive, committing its cursor in the same
+  transaction. Its own outputs are records too, so they are folded when their position comes:
+  live and replay see the same order, which is what makes a replay reproduce the run.
+
+Exactly-once across a crash: every derived event is keyed off its cause (intent ids from the
+quote's key, 'verdict:<id>', 'state:<cause>', ...), so re-deriving after a restart re-appends
+nothing; the stages' state is restored from the newest snapshot and the tail is folded again.
+Records other processes append (the kill switch, `zkrisk killswitch`) are picked up by polling
+the journal's head.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..journal.base import Journal
+from ..journal.events import Draft, Recorded
+from .ingest import Ingest, IngestMetrics
+from .monitor import Monitor, MonitorStatus, PipelineMetrics, heartbeat_draft
+from .pretrade import PreTradeStage
+from .run_config import LoadedRun
+from .signal import SignalStage, StrategyStatus
+from .stage_snapshot import SnapshotError, check_binding
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "pipeline"
+SNAPSHOT = "pipeline/v1"
+COMPONENTS = ("ingest", "pipeline")
+"""The components that journal heartbeats (the monitor alerts when one stops)."""
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+@dataclass
+class FoldStats:
+    records: int = 0
+    derived: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+    decision_ns: list[int] = field(default_factory=list)
+    """Quote received → verdict computed, ns, for each verdict decided live (bounded)."""
+
+
+class Pipeline:
+    """Stages 2, 3 and 6 as one fold over the journal (see the module docstring)."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        run: LoadedRun,
+        *,
+        metrics: PipelineMetrics | None = None,
+        clock: Callable[[], int] = _now_ns,
+    ) -> None:
+        self.journal, self.run, self.clock = journal, run, clock
+        cfg = run.config
+        self.monitor = Monitor(cfg.monitor, metrics=metrics or PipelineMetrics())
+        self.signal = SignalStage(cfg.signal)
+        self.pretrade = PreTradeStage(run.engine(), self.monitor.book,
+                                      account=cfg.run.account,
+                                      quote_price=cfg.pretrade.quote_price_usd)  # fmt: skip
+        self.position = 0
+        """The last position folded."""
+        self.inbox: dict[int, Recorded] = {}
+        """Records known to be in the journal but not folded yet (no re-read needed)."""
+        self.stats = FoldStats()
+        self.since_snapshot = 0
+        self.restored_from = 0
+        self.snapshot_refused = ""
+        self.restore_note = ""
+        self.cursor_at = journal.cursor(CONSUMER)
+
+    # -- start-up -------------------------------------------------------------------------
+
+    def restore(self) -> int:
+        """Load the newest snapshot; returns the position it restores to (0: none, or one that
+        does not fit this config or journal, said in `restore_note`, and the fold starts over)."""
+        found = self.journal.load_snapshot(SNAPSHOT)
+        if found is None:
+            return 0
+        position, blob = found
+        cfg = self.run.config
+        try:
+            state = json.loads(blob)
+            if not isinstance(state, dict) or state.get("version") != 1:
+                raise SnapshotError("the pipeline snapshot is not version 1")
+            monitor = Monitor.from_bytes(cfg.monitor, state["monitor"].encode(),
+                                         metrics=self.monitor.metrics)  # fmt: skip
+            signal = SignalStage.from_bytes(cfg.signal, state["signal"].encode())
+            for stage in (monitor, signal):
+                check_binding(self.journal, stage, position)
+            self.pretrade.restore(state["pretrade"].encode())
+        except (SnapshotError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            self.restore_note = f"snapshot at position {position} not used ({exc}): folding from 0"
+            log.warning("%s", self.restore_note)
+            self.pretrade = PreTradeStage(self.run.engine(), self.monitor.book,
+                                          account=cfg.run.account,
+                                          quote_price=cfg.pretrade.quote_price_usd)  # fmt: skip
+            return 0
+        self.monitor, self.signal = monitor, signal
+        self.pretrade.book = self.monitor.book
+        self.position = self.restored_from = position
+        return position
+
+    def save_snapshot(self) -> None:
+        """Snapshot every stage as of `position` (skipped, once said, when a plug-in strategy
+        cannot be snapshotted: start-up then folds the journal from genesis)."""
+        self.since_snapshot = 0
+        refusal = self.signal.snapshot_refusal()
+        if refusal is not None:
+            if not self.snapshot_refused:
+                self.snapshot_refused = refusal
+                log.warning("no snapshots: %s", refusal)
+            return
+        blob = json.dumps({
+            "version": 1,
+            "monitor": self.monitor.to_bytes().decode(),
+            "signal": self.signal.to_bytes().decode(),
+            "pretrade": self.pretrade.to_bytes().decode(),
+        }, sort_keys=True).encode()  # fmt: skip
+        self.journal.save_snapshot(SNAPSHOT, self.position, blob)
+
+    # -- the fold -------------------------------------------------------------------------
+
+    def offer(self, records: list[Recorded]) -> None:
+        """Records just appended (by ingest or by us): fold them without reading them back."""
+        for rec in records:
+            if rec.position > self.position:
+                self.inbox[rec.position] = rec
+
+    def drain(self, *, live: bool = True) -> int:
+        """Fold every record up to the journal's head; returns how many were folded."""
+        folded = 0
+        while True:
+            rec = self.inbox.pop(self.position + 1, None)
+            if rec is None:
+                page = self.journal.read(after=self.position, limit=1000)
+                if not page:
+                    break
+                self.offer(page)
+                continue
+            self.fold(rec, live=live)
+            folded += 1
+        self.inbox = {p: r for p, r in self.inbox.items() if p > self.position}
+        return folded
+
+    def fold(self, rec: Recorded, *, live: bool = True) -> list[Recorded]:
+        """One record through the monitor, the signal stage and the gate, in that order (a
+        breaker the record trips refuses the intent the same record causes)."""
+        drafts = self.monitor.on_event(rec)
+        drafts += self.signal.on_event(rec)
+        drafts += self.pretrade.on_event(rec, self.monitor.state)
+        self.position = rec.position
+        self.stats.records += 1
+        name = rec.event.type
+        self.stats.by_type[name] = self.stats.by_type.get(name, 0) + 1
+        written: list[Recorded] = []
+        if drafts:
+            # Re-folding behind the committed cursor (a snapshot older than it) re-derives
+            # outputs that are already there: they dedupe by key and the cursor stays put.
+            ahead = rec.position > self.cursor_at
+            written = self.journal.append(
+                drafts, cursor=(CONSUMER, rec.position) if ahead else None
+            )
+            self.cursor_at = max(self.cursor_at, rec.position)
+            self.offer(written)
+            self.stats.derived += len(drafts)
+            if live and name == "IntentEmitted" and len(self.stats.decision_ns) < 100_000:
+                self.stats.decision_ns.append(self.clock() - rec.recv_time_ns)
+        self.since_snapshot += 1
+        if self.since_snapshot >= self.run.config.run.snapshot_every:
+            self.save_snapshot()
+        return written
+
+    def append(self, drafts: list[Draft]) -> None:
+        """Append records that no folded record caused (heartbeats, timer alerts)."""
+        if drafts:
+            self.offer(self.journal.append(drafts))
+
+    def commit(self) -> None:
+        """Move the cursor to the last folded position (a clean stop)."""
+        if self.position > self.cursor_at:
+            self.journal.commit_cursor(CONSUMER, self.position)
+            self.cursor_at = self.position
+
+    # -- status ---------------------------------------------------------------------------
+
+    def status(self, now_ns: int | None = None) -> tuple[MonitorStatus, list[StrategyStatus]]:
+        return self.monitor.status(now_ns), self.signal.status()
+
+
+def rebuild(journal: Journal, run: LoadedRun) -> Pipeline:
+    """The pipeline's state as of the journal's head, without appending (for `zkrisk status`).
+
+    Folds with a read-only view: derived drafts are discarded (the runner appended them, or
+    will when it restarts)."""
+    pipeline = Pipeline(_ReadOnly(journal), run)
+    pipeline.restore()
+    pipeline.drain(live=False)
+    return pipeline
+
+
+class _ReadOnly:
+    """A journal view that reads through and drops writes (folding without side effects)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._j = journal
+
+    def append(
+        self, drafts: Sequence[Draft], *, cursor: tuple[str, int] | None = None
+    ) -> list[Recorded]:
+        return []
+
+    def read(
+        self, after: int = 0, *, streams: Collection[str] | None = None, limit: int = 1000
+    ) -> list[Recorded]:
+        return self._j.read(after, streams=streams, limit=limit)
+
+    def iter_from(
+        self, after: int = 0, *, streams: Collection[str] | None = None
+    ) -> Iterator[Recorded]:
+        return self._j.iter_from(after, streams=streams)
+
+    def get(self, key: str) -> Recorded | None:
+        return self._j.get(key)
+
+    def head(self) -> int:
+        return self._j.head()
+
+    def last_sequence(self, stream: str) -> int:
+        return self._j.last_sequence(stream)
+
+    def cursor(self, consumer: str) -> int:
+        return self._j.cursor(consumer)
+
+    def commit_cursor(self, consumer: str, position: int) -> None:
+        return None
+
+    def save_snapshot(self, name: str, position: int, state: bytes) -> None:
+        return None
+
+    def load_snapshot(self, name: str) -> tuple[int, bytes] | None:
+        return self._j.load_snapshot(name)
+
+    def close(self) -> None:
+        return None
+
+
+# --- the process -----------------------------------------------------------------------------
+
+
+class Runner:
+    """Ingest and the pipeline on one event loop, plus heartbeats and a poll for commands."""
+
+    def __init__(self, journal: Journal, run: LoadedRun) -> None:
+        self.journal, self.run = journal, run
+        self.feed_metrics = IngestMetrics()
+        self.pipeline = Pipeline(journal, run)
+        self.ingest = Ingest(journal, run.ingest, metrics=self.feed_metrics,
+                             on_records=self._on_ingested)  # fmt: skip
+        self.started_ns = _now_ns()
+        self.ingest_done = False
+
+    def _on_ingested(self, records: list[Recorded]) -> None:
+        self.pipeline.offer(records)
+        self.pipeline.drain()
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        self.pipeline.restore()
+        self.pipeline.drain()  # catch up on whatever the last run journaled but did not fold
+        ingest = asyncio.create_task(self._ingest(stop), name="ingest")
+        beats = asyncio.create_task(self._housekeeping(stop), name="housekeeping")
+        try:
+            await stop.wait()
+        finally:
+            stop.set()
+            await asyncio.gather(ingest, beats, return_exceptions=False)
+            self.pipeline.drain()
+            self.pipeline.commit()
+            self.pipeline.save_snapshot()
+
+    async def _ingest(self, stop: asyncio.Event) -> None:
+        try:
+            await self.ingest.run(stop)
+        finally:
+            self.ingest_done = True
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        cfg = self.run.config.run
+        next_beat = 0.0
+        while not stop.is_set():
+            now = time.monotonic()
+            if now >= next_beat:
+                at = _now_ns()
+                alive = [c for c in COMPONENTS if c != "ingest" or not self.ingest_done]
+                self.pipeline.append([heartbeat_draft(c, at) for c in alive])
+                next_beat = now + cfg.heartbeat_ms / 1e3
+            self.pipeline.drain()  # records other processes appended (commands)
+            self.pipeline.append(self.pipeline.monitor.check_heartbeats(_now_ns()))
+            self.pipeline.drain()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), cfg.poll_ms / 1e3)
+
+
+def decision_percentiles(samples: list[int]) -> dict[str, Decimal]:
+    """p50 / p99 of quote-received → verdict times, µs."""
+    if not samples:
+        return {}
+    ordered = sorted(samples)
+
+    def at(q: float) -> Decimal:
+        return Decimal(ordered[min(len(ordered) - 1, int(q * len(ordered)))]) / 1000
+
+    return {"p50_us": at(0.50), "p99_us": at(0.99)}
