@@ -60,6 +60,10 @@ def run(
         bool | None,
         typer.Option("--live/--no-live", help="The live terminal view (default: on a terminal)."),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.", min=1, max=65535),
+    ] = None,
 ) -> None:
     """Run the bot: ingest → signal → pre-trade → monitor, journaled; paper mode for now.
 
@@ -88,6 +92,13 @@ def run(
     console = Console(highlight=False, soft_wrap=True)
     show_live = sys.stdout.isatty() if live is None else live
     runner = Runner(journal, loaded)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        try:
+            start_http_server(metrics_port, addr="127.0.0.1", registry=runner.registry)
+        except OSError as exc:
+            fail([f"--metrics-port {metrics_port}: {exc.strerror}: choose a free port"])
     title = f"zkrisk run: paper mode, journal {loaded.journal_path}"
 
     async def main() -> None:

@@ -25,6 +25,8 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from prometheus_client import CollectorRegistry
+
 from ..journal.base import Journal
 from ..journal.events import Draft, Recorded
 from .ingest import Ingest, IngestMetrics
@@ -268,8 +270,10 @@ class Runner:
 
     def __init__(self, journal: Journal, run: LoadedRun) -> None:
         self.journal, self.run = journal, run
-        self.feed_metrics = IngestMetrics()
-        self.pipeline = Pipeline(journal, run)
+        self.registry = CollectorRegistry(auto_describe=True)
+        """Every component's metrics (zkrisk_feed_*, zkrisk_pipeline_*), for one /metrics."""
+        self.feed_metrics = IngestMetrics(self.registry)
+        self.pipeline = Pipeline(journal, run, metrics=PipelineMetrics(self.registry))
         self.ingest = Ingest(journal, run.ingest, metrics=self.feed_metrics,
                              on_records=self._on_ingested)  # fmt: skip
         self.started_ns = _now_ns()
@@ -312,6 +316,7 @@ class Runner:
             self.pipeline.drain()  # records other processes appended (commands)
             self.pipeline.append(self.pipeline.monitor.check_heartbeats(_now_ns()))
             self.pipeline.drain()
+            self.pipeline.monitor.metrics.observe_strategies(self.pipeline.signal.status())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), cfg.poll_ms / 1e3)
 

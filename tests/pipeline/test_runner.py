@@ -13,6 +13,7 @@ from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 
 from zkrisk.engine.journal.events import (
@@ -47,6 +48,13 @@ strategy = "tests.pipeline.plugin_strategies:BuyEveryQuote"
 symbols = ["WETH"]
 params = { quantity = "100" }
 """
+
+
+def _metrics(port: int) -> bytes:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).content
+    except httpx.TransportError:
+        return b""
 
 
 def assert_exactly_once(recs: list[Recorded]) -> dict[str, Recorded]:
@@ -106,7 +114,14 @@ def test_a_paper_run_journals_quotes_intents_verdicts_and_fills_exactly_once(
     tmp_path: Path, feed: int
 ) -> None:
     config = write_config(tmp_path, feed)
-    run = start_runner(config, "--duration", "4")
+    port = free_port()
+    run = start_runner(config, "--duration", "5", "--metrics-port", str(port))
+    wait_until(lambda: b"zkrisk_feed_messages_total{" in _metrics(port), what="metrics")
+    scraped = _metrics(port).decode()
+    for name in ("zkrisk_pipeline_trading_state{state=\"ACTIVE\"} 1.0",
+                 "zkrisk_pipeline_equity_usd", "zkrisk_pipeline_strategy_intents_total",
+                 "zkrisk_feed_active_source{source=\"feed\"} 1.0"):  # fmt: skip
+        assert name in scraped, name
     out, err = run.communicate(timeout=60)
     assert run.returncode == 0, err.decode()
     text = out.decode()
