@@ -78,13 +78,17 @@ def run(
 
     from ..journal.base import JournalError
     from ..journal.sqlite import SQLiteJournal
-    from ..pipeline.runner import Runner, decision_percentiles
+    from ..pipeline.runner import RunLocked, Runner, decision_percentiles, lock_journal
 
     if not paper:
         fail(["--no-paper: order send to a venue is not built yet (pipeline part 2); "
               "run in paper mode"])  # fmt: skip
     loaded = _load(config)
     loaded.journal_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = lock_journal(loaded.journal_path)
+    except RunLocked as exc:
+        fail([str(exc)])
     try:
         journal = SQLiteJournal(loaded.journal_path)
     except JournalError as exc:
@@ -120,6 +124,7 @@ def run(
         asyncio.run(main())
     finally:
         journal.close()
+        lock.close()
     with closing(SQLiteJournal(loaded.journal_path, readonly=True)) as reader:
         console.print(_view(runner.pipeline, reader, title))
         stats = runner.pipeline.stats

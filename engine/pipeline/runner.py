@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
+from typing import IO
 
 from prometheus_client import CollectorRegistry
 
@@ -319,6 +323,31 @@ class Runner:
             self.pipeline.monitor.metrics.observe_strategies(self.pipeline.signal.status())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), cfg.poll_ms / 1e3)
+
+
+class RunLocked(RuntimeError):
+    """Another runner holds this journal."""
+
+
+def lock_journal(journal_path: Path) -> IO[str]:
+    """Hold `<journal>.lock` for the life of the process, so two runners never fold and write
+    one journal (their cursors and derived events would interleave); the OS drops the lock when
+    the process dies, even by SIGKILL."""
+    handle = (journal_path.parent / f"{journal_path.name}.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise RunLocked(
+            f"{journal_path}: another zkrisk run ({holder}) is using this journal: stop it, or "
+            "give this run its own [run] journal"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle
 
 
 def decision_percentiles(samples: list[int]) -> dict[str, Decimal]:

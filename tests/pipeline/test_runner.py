@@ -274,3 +274,23 @@ def test_a_snapshot_of_another_config_is_not_used_and_the_fold_starts_over(
         assert "not used" in changed.restore_note and "params" in changed.restore_note
         changed.drain()
         assert changed.position == journal.head()
+
+
+def test_a_second_runner_on_the_same_journal_is_refused_while_the_first_runs(
+    tmp_path: Path, feed: int
+) -> None:
+    config = write_config(tmp_path, feed)
+    first = start_runner(config, "--duration", "20")
+    try:
+        wait_until(lambda: count_types(records_so_far(tmp_path / "journal.db"))["Quote"] > 0,
+                   what="the first run's quotes")  # fmt: skip
+        second = zkrisk("run", "--config", str(config), "--no-live", "--duration", "1")
+        assert second.returncode == 2
+        assert (
+            "another zkrisk run (pid" in second.stderr and "its own [run] journal" in second.stderr
+        )
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert first.returncode == 0
+    assert_exactly_once(records(tmp_path / "journal.db"))
