@@ -12,7 +12,6 @@ audit database).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,7 +21,7 @@ import typer
 
 from ..journal.chain import ChainReport, ChainRow
 from ..journal.chain import verify as verify_chain
-from .common import EXIT_FAILED, fail
+from .common import fail, report_chain
 from .help import FullHelpGroup
 
 audit_app = typer.Typer(
@@ -80,12 +79,5 @@ def verify(
         report = verify_rows(read_rows(db))
     except ValueError as exc:
         fail([str(exc)])
-    if as_json:
-        typer.echo(json.dumps({"db": str(db), "intact": report.intact, "entries": report.entries,
-                               "head": report.head, "bad_seq": report.bad,
-                               "problem": report.problem or None}))  # fmt: skip
-    elif report.intact:
-        typer.echo(f"OK: {db}: {report.entries} entries, hash chain intact; head {report.head}")
-    if not report.intact:
-        fail([f"{db}: audit chain broken at entry seq {report.bad}: {report.problem} "
-              f"({report.entries} entries before it verify)"], EXIT_FAILED)  # fmt: skip
+    report_chain(db, report, log="audit", unit="entries", at="entry seq", bad_key="bad_seq",
+                 as_json=as_json)  # fmt: skip

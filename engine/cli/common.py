@@ -6,11 +6,16 @@ every command imports this module, most never fail.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from ..journal.chain import ChainReport
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -42,3 +47,19 @@ def bad_input() -> Iterator[None]:
         fail([f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors()])
     except (FixedPointError, ValueError) as exc:
         fail([str(exc)])
+
+
+def report_chain(db: Path, report: ChainReport, *, log: str, unit: str, at: str, bad_key: str,
+                 as_json: bool) -> None:  # fmt: skip
+    """Print a hash-chain check (the audit log's or the journal's) and exit 1 when it is broken:
+    `unit` names the rows ('entries'), `at` where a bad one sits ('entry seq'), `bad_key` its
+    JSON field."""
+    if as_json:
+        typer.echo(json.dumps({"db": str(db), "intact": report.intact, unit: report.entries,
+                               "head": report.head, bad_key: report.bad,
+                               "problem": report.problem or None}))  # fmt: skip
+    elif report.intact:
+        typer.echo(f"OK: {db}: {report.entries} {unit}, hash chain intact; head {report.head}")
+    if not report.intact:
+        fail([f"{db}: {log} chain broken at {at} {report.bad}: {report.problem} "
+              f"({report.entries} {unit} before it verify)"], EXIT_FAILED)  # fmt: skip

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .common import EXIT_FAILED, fail
+from .common import EXIT_FAILED, fail, report_chain
 
 if TYPE_CHECKING:  # the journal's modules (pydantic events) load where used: start-up time
     from ..journal.events import Recorded
@@ -201,12 +201,5 @@ def verify(
         report = j.verify()
     finally:
         j.close()
-    if as_json:
-        typer.echo(json.dumps({"db": str(db), "intact": report.intact, "events": report.entries,
-                               "head": report.head, "bad_position": report.bad,
-                               "problem": report.problem or None}))  # fmt: skip
-    elif report.intact:
-        typer.echo(f"OK: {db}: {report.entries} events, hash chain intact; head {report.head}")
-    if not report.intact:
-        fail([f"{db}: journal chain broken at position {report.bad}: {report.problem} "
-              f"({report.entries} events before it verify)"], EXIT_FAILED)  # fmt: skip
+    report_chain(db, report, log="journal", unit="events", at="position",
+                 bad_key="bad_position", as_json=as_json)  # fmt: skip

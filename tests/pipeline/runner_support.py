@@ -16,15 +16,11 @@ from zkrisk.engine.journal.base import JournalError
 from zkrisk.engine.journal.events import Recorded
 from zkrisk.engine.journal.sqlite import SQLiteJournal
 
+from ..api.server_fixtures import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 ZKRISK = [sys.executable, "-m", "zkrisk.engine.cli"]
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(tmp: Path, port: int, *, extra: str = "", strategies: str | None = None,
