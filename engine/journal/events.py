@@ -14,6 +14,7 @@ class to `Event`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, NamedTuple
 
@@ -154,6 +155,149 @@ class PaperFill(_Event):
     price: ExactDecimal
 
 
+# --- stage 4: order send ---------------------------------------------------------------------
+
+
+class OrderSpec(_Event):
+    """What is sent to a venue for one approved intent (the venue's order, before any ack).
+
+    `client_order_id` is the intent's, and the idempotency key end to end: a venue that sees it
+    twice (a retry after a crash) holds one order. Amounts are asset units and USD."""
+
+    client_order_id: str = Field(min_length=1, max_length=64)
+    strategy_id: str = ""
+    venue: str
+    """The venue's name in the run config (e.g. 'simex', 'uniswap')."""
+    symbol: Symbol
+    side: Side
+    quantity: ExactDecimal = Field(gt=0)
+    limit_price: ExactDecimal | None = Field(default=None, gt=0)
+    """Worst acceptable price, USD (None: a market order bounded by `max_slippage_bps`)."""
+    max_slippage_bps: int | None = Field(default=None, ge=0, le=10_000)
+    reference_price: ExactDecimal = Field(gt=0)
+    """The price the gate judged the order at (the base of the slippage bound)."""
+
+
+class OrderSubmitted(_Event):
+    """Written before the order goes out (write-ahead: a crash after this re-sends the same
+    client order id, which the venue dedupes). Key 'order:<client order id>'."""
+
+    type: Literal["OrderSubmitted"] = "OrderSubmitted"
+    order: OrderSpec
+
+
+class OrderAccepted(_Event):
+    """The venue acknowledged the order (for a chain venue: the transaction was broadcast and
+    its hash is known). Key 'ack:<client order id>'."""
+
+    type: Literal["OrderAccepted"] = "OrderAccepted"
+    client_order_id: str
+    venue: str
+    venue_order_id: str
+    """The venue's id (the exchange's order id; a transaction hash on a chain)."""
+
+
+class OrderRejected(_Event):
+    type: Literal["OrderRejected"] = "OrderRejected"
+    client_order_id: str
+    venue: str
+    reason: str
+    """A stable code: 'SIMULATION_REVERTED', 'INSUFFICIENT_BALANCE', 'VENUE_REJECTED', ..."""
+    detail: str
+
+
+class OrderCancelRequested(_Event):
+    type: Literal["OrderCancelRequested"] = "OrderCancelRequested"
+    client_order_id: str
+    venue: str
+    reason: str
+
+
+class OrderCanceled(_Event):
+    """The venue confirmed the cancel (a late fill may still follow: see orders.TRANSITIONS)."""
+
+    type: Literal["OrderCanceled"] = "OrderCanceled"
+    client_order_id: str
+    venue: str
+    reason: str
+
+
+class OrderRetried(_Event):
+    type: Literal["OrderRetried"] = "OrderRetried"
+    client_order_id: str
+    venue: str
+    attempt: int = Field(ge=1)
+    reason: str
+
+
+class OrderTimedOut(_Event):
+    """No final answer after the bounded status queries: the order is final here (EXPIRED); a
+    fill that still arrives is applied (late fill)."""
+
+    type: Literal["OrderTimedOut"] = "OrderTimedOut"
+    client_order_id: str
+    venue: str
+    queries: int = Field(ge=0)
+    detail: str
+
+
+class OrderReplaced(_Event):
+    """A chain venue re-sent a stuck transaction with the same nonce and a higher fee."""
+
+    type: Literal["OrderReplaced"] = "OrderReplaced"
+    client_order_id: str
+    venue: str
+    previous_venue_order_id: str
+    venue_order_id: str
+    detail: str
+
+
+class VenueHealth(_Event):
+    """A venue left routing (failed repeatedly) or came back (a health probe passed)."""
+
+    type: Literal["VenueHealth"] = "VenueHealth"
+    venue: str
+    up: bool
+    reason: str
+
+
+# --- stage 5: fills and positions ------------------------------------------------------------
+
+
+class OrderFilled(_Event):
+    """A fill from a venue, matched to its order. Key 'fill:<venue>:<fill id>' (or
+    'fill:<venue>:<client order id>:<fill sequence>' where the venue has no fill id), so a
+    duplicate fill is a no-op; unknown fills and overfills are `Quarantined` instead."""
+
+    type: Literal["OrderFilled"] = "OrderFilled"
+    client_order_id: str
+    venue: str
+    fill_id: str
+    venue_order_id: str = ""
+    strategy_id: str = ""
+    symbol: Symbol
+    side: Side
+    quantity: ExactDecimal = Field(gt=0)
+    price: ExactDecimal = Field(gt=0)
+    fee: ExactDecimal = Field(default=Decimal(0), ge=0)
+    """In `fee_currency` (USD for the quote asset)."""
+    fee_currency: str = "USDC"
+    venue_time_ns: int = Field(default=0, ge=0)
+    """When the venue says it filled (0: unknown)."""
+
+
+class ReconcileMismatch(_Event):
+    """The book and the venue disagree on a position by more than the tolerance."""
+
+    type: Literal["ReconcileMismatch"] = "ReconcileMismatch"
+    venue: str
+    symbol: str
+    book_quantity: ExactDecimal
+    venue_quantity: ExactDecimal
+    tolerance: ExactDecimal
+    detail: str
+
+
 # --- stage 6: monitor ------------------------------------------------------------------------
 
 
@@ -209,6 +353,17 @@ Event = Annotated[
     | StrategyDisabled
     | VerdictIssued
     | PaperFill
+    | OrderSubmitted
+    | OrderAccepted
+    | OrderRejected
+    | OrderCancelRequested
+    | OrderCanceled
+    | OrderRetried
+    | OrderTimedOut
+    | OrderReplaced
+    | VenueHealth
+    | OrderFilled
+    | ReconcileMismatch
     | TradingStateChanged
     | Alert
     | Heartbeat
@@ -219,8 +374,10 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 EVENT_TYPES: dict[str, type[_Event]] = {
     cls.model_fields["type"].default: cls
     for cls in (Quote, Trade, OracleRound, Quarantined, FeedGap, FeedHealth, IntentEmitted,
-                StrategyDisabled, VerdictIssued, PaperFill, TradingStateChanged, Alert, Heartbeat,
-                OperatorCommand)
+                StrategyDisabled, VerdictIssued, PaperFill, OrderSubmitted, OrderAccepted,
+                OrderRejected, OrderCancelRequested, OrderCanceled, OrderRetried, OrderTimedOut,
+                OrderReplaced, VenueHealth, OrderFilled, ReconcileMismatch, TradingStateChanged,
+                Alert, Heartbeat, OperatorCommand)
 }  # fmt: skip
 
 
@@ -229,7 +386,7 @@ class Draft:
     """An event as a writer hands it to `Journal.append`."""
 
     stream: str
-    """e.g. 'md.<source>', 'signal', 'pretrade', 'monitor'."""
+    """e.g. 'md.<source>', 'signal', 'pretrade', 'orders', 'fills', 'monitor'."""
     key: str
     """Idempotency key, unique across the journal: appending a present key is a no-op."""
     event: Event
