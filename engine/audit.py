@@ -12,7 +12,6 @@ leaves a gap, never a duplicate.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from .journal.chain import GENESIS, ChainRow, link
 from .journal.chain import verify as verify_chain
+from .wal_db import open_wal_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -73,13 +73,7 @@ class AuditLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        # WAL + synchronous=NORMAL: a commit is durable against a process crash without an
-        # fsync per decision (the pre-trade latency budget is milliseconds).
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_wal_db(self.path, _SCHEMA)  # durable against a process crash
         self._lock = threading.Lock()
         last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         self._next = 1 if last is None else int(last[0]) + 1

@@ -17,6 +17,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..wal_db import open_wal_db
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS approvals (
     account         TEXT NOT NULL,
@@ -50,12 +52,7 @@ class ServiceState:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        # WAL + synchronous=NORMAL, as the audit log: durable against a process crash.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_wal_db(self.path, _SCHEMA)  # as the audit log's
         self._lock = threading.Lock()
 
     def issued(self, account: str, client_order_id: str) -> Issued | None:
