@@ -14,6 +14,7 @@ of the limit, so the verdict equals the exact integer rule's.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -188,7 +189,10 @@ class RiskEngine:
                 f"Counterparty {intent.counterparty!r} is not on the allowlist.",
             )
         start = now - policy.rate_window_seconds
-        recent = sum(1 for t in state.recent_order_times if start < t <= now)
+        # C-speed counting: a busy desk has hundreds of orders in the window (sorted() is
+        # linear on the already-ordered times the callers pass)
+        times = sorted(state.recent_order_times)
+        recent = bisect_right(times, now) - bisect_right(times, start)
         if recent + 1 > policy.max_orders_per_window:
             fail(
                 ReasonCode.RATE_LIMIT,

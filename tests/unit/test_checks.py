@@ -317,6 +317,17 @@ def test_rate_limit_forgets_orders_exactly_one_window_old() -> None:
     assert C.RATE_LIMIT not in found
 
 
+
+def test_rate_limit_counts_unordered_times_and_ignores_future_ones() -> None:
+    # callers pass times in any order; a time after `now` (clock skew) is not in the window
+    inside = (NOW, NOW - 5, NOW - 9)
+    over = codes(policy={"max_orders_per_window": 3},
+                 st=state(recent_order_times=(NOW + 3, *inside, NOW - 10)))  # fmt: skip
+    assert C.RATE_LIMIT in over
+    fits = codes(policy={"max_orders_per_window": 3},
+                 st=state(recent_order_times=(NOW + 3, NOW - 5, NOW - 10, NOW - 9)))  # fmt: skip
+    assert C.RATE_LIMIT not in fits
+
 # -- market data fails closed ---------------------------------------------------------------
 
 
