@@ -13,7 +13,7 @@ export FOUNDRY_SOLC := $(NATIVE_SOLC)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup cpp-deps demo test lint typecheck unit circuits e2e contracts-test test-slow bench build clean
+.PHONY: help setup cpp-deps monitoring-deps demo test lint typecheck unit circuits e2e contracts-test test-slow bench build clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -42,7 +42,10 @@ cpp-deps: ## Debian build deps of the C++ witness generator (optional: installed
 	else echo "note: no C++ witness generator (needs apt-get install -y $(CPP_DEPS) as root);" \
 	  "witnesses use WASM (slower, same result)"; fi
 
-setup: $(NPM_STAMP) $(PY_STAMP) cpp-deps ## Install the pinned JS toolchain (npm ci), the Python venv, C++ witness deps
+monitoring-deps: ## Debian's prometheus and prometheus-alertmanager for the alerting tests (if missing and root)
+	@bash scripts/monitoring_deps.sh
+
+setup: $(NPM_STAMP) $(PY_STAMP) cpp-deps monitoring-deps ## Install the pinned JS toolchain (npm ci), the Python venv, C++ witness deps, Prometheus
 	@$(BIN)/zkrisk toolchain >/dev/null
 
 demo: setup ## Run the end-to-end demo: build, prove, verify on a local Anvil node

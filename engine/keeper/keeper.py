@@ -169,12 +169,15 @@ class Keeper:
             books = [b for b in self.books if fresh or b.portfolio.account.lower() in due]
         self._due.clear()
         sent: list[tuple[PendingTx, float | None]] = []
+        self.metrics.prove_queue.set(len(books))
         for book in books:
             try:
                 outcome = self._evaluate(book, snapshot_id)
             except Exception as exc:
                 self._account_failed(to_checksum_address(book.portfolio.account), exc)
                 continue
+            finally:
+                self.metrics.prove_queue.dec()
             if outcome is not None:
                 sent.append(outcome)
         done += self._await_receipts(sent)

@@ -37,6 +37,11 @@ class KeeperMetrics:
         self.pending = Gauge(
             "zkrisk_keeper_pending_txs", "Liquidations sent, not mined.", registry=r
         )
+        self.prove_queue = Gauge(
+            "zkrisk_keeper_prove_queue_accounts",
+            "Accounts of this round still waiting to be evaluated (and proven if unhealthy).",
+            registry=r,
+        )
 
 
 def serve_metrics(metrics: KeeperMetrics, port: int, addr: str = "127.0.0.1") -> WSGIServer:

@@ -47,6 +47,7 @@ from ..journal.events import (
     StrategyDisabled,
     TradingStateChanged,
 )
+from ..risk import fixed_point as fp
 from ..risk.models import ExactDecimal, TradingState
 from .breakers import BreakerPolicy, Reading, TransitionReason, breach, transition
 from .paper import PaperBook, is_market_data
@@ -121,21 +122,37 @@ class PipelineMetrics:
         self.trading_state = Gauge("zkrisk_pipeline_trading_state",
             "1 for the current trading state, 0 for the others.", ["state"], registry=r)  # fmt: skip
         self.equity = Gauge("zkrisk_pipeline_equity_usd", "Paper equity, USD.", registry=r)
-        self.drawdown = Gauge(
-            "zkrisk_pipeline_drawdown_bps", "Drawdown from the peak equity, bps.", registry=r
-        )
+        self.drawdown = Gauge("zkrisk_pipeline_drawdown_ratio",
+            "Drawdown from the peak equity, as a fraction of the peak (0.05 = 5%).", registry=r)  # fmt: skip
+        self.drawdown_limit = Gauge("zkrisk_pipeline_drawdown_limit_ratio",
+            "The drawdown breaker that moves to `state` (one series per configured breaker).",
+            ["state"], registry=r)  # fmt: skip
         self.daily_loss = Gauge("zkrisk_pipeline_daily_loss_usd",
             "Loss since the UTC day's opening equity, USD.", registry=r)  # fmt: skip
         self.alerts = Counter("zkrisk_pipeline_alerts_total", "Alerts journaled.",
                               ["name", "severity"], registry=r)  # fmt: skip
         self.heartbeat_age = Gauge("zkrisk_pipeline_heartbeat_age_seconds",
             "Seconds since the component's last heartbeat.", ["component"], registry=r)  # fmt: skip
+        self.heartbeat_missed = Gauge("zkrisk_pipeline_heartbeat_missed",
+            "1 while the monitor holds the component's heartbeat missed.", ["component"],
+            registry=r)  # fmt: skip
+        self.reconcile_mismatches = Counter("zkrisk_pipeline_reconcile_mismatches_total",
+            "ReconcileMismatch events: the book disagrees with the venue (incremented by "
+            "reconciliation, issue 13; 0 until it lands).", registry=r)  # fmt: skip
         self.strategy_pnl = Gauge("zkrisk_pipeline_strategy_pnl_usd",
             "A strategy's paper P&L, USD.", ["strategy"], registry=r)  # fmt: skip
         self.strategy_intents = Counter("zkrisk_pipeline_strategy_intents_total",
             "Intents a strategy emitted.", ["strategy"], registry=r)  # fmt: skip
         self._intents_seen: dict[str, int] = {}
         self.set_state(TradingState.ACTIVE)
+
+    def set_breakers(self, policy: BreakerPolicy) -> None:
+        """Publish the drawdown breakers, so an alert can compare the drawdown with them."""
+        limits = {TradingState.REDUCING: policy.reducing_drawdown_bps,
+                  TradingState.HALTED: policy.halt_drawdown_bps}  # fmt: skip
+        for state, bps in limits.items():
+            if bps is not None:
+                self.drawdown_limit.labels(state=state.value).set(bps / fp.BPS_SCALE)
 
     def set_state(self, state: TradingState) -> None:
         for s in TradingState:
@@ -178,6 +195,7 @@ class Monitor:
         self.peak = start
         self.day_open = start
         self.metrics.equity.set(float(start))
+        self.metrics.set_breakers(self.config.breakers)
 
     # -- the stage ------------------------------------------------------------------------
 
@@ -258,6 +276,7 @@ class Monitor:
         beat = self.beats.get(event.component)
         if beat is not None and event.name in ("HeartbeatMissed", "HeartbeatRecovered"):
             beat.missed = event.name == "HeartbeatMissed"
+            self.metrics.heartbeat_missed.labels(component=event.component).set(beat.missed)
 
     def _on_book_event(self, recorded: Recorded) -> list[Draft]:
         day = recorded.event_time_ns // DAY_NS
@@ -334,7 +353,7 @@ class Monitor:
 
     def _publish(self, reading: Reading) -> None:
         self.metrics.equity.set(float(reading.equity))
-        self.metrics.drawdown.set(float(reading.drawdown_bps))
+        self.metrics.drawdown.set(float(reading.drawdown_bps / fp.BPS_SCALE))
         self.metrics.daily_loss.set(float(reading.daily_loss))
 
     def status(self, now_ns: int | None = None) -> MonitorStatus:
@@ -414,6 +433,8 @@ class Monitor:
         self._publish(self.reading())
         for (name, severity), n in self.alerts.items():
             self.metrics.alerts.labels(name=name, severity=severity).inc(n)
+        for component, beat in self.beats.items():
+            self.metrics.heartbeat_missed.labels(component=component).set(beat.missed)
 
 
 _Row = Strict(False)  # a JSON array is a row (strict mode would want a tuple); cells stay strict

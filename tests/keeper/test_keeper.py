@@ -40,6 +40,7 @@ def test_keeper_proves_and_liquidates_an_unhealthy_book_and_leaves_a_healthy_one
     ticked = keeper.tick()
     assert len(ticked) == 1, [e.get("error") for e in logged.events() if e["level"] != "info"]
     (done,) = ticked
+    assert keeper.metrics.prove_queue._value.get() == 0  # both accounts of the round evaluated
 
     assert done.account.lower() == risky.portfolio.account and done.path == "PROOF"
     assert len(liquidated_events(stack, done.account)) == 1

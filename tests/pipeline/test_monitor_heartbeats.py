@@ -116,7 +116,7 @@ def test_metrics_have_stable_names_on_a_private_registry() -> None:
         'zkrisk_pipeline_trading_state{state="ACTIVE"} 1.0',
         'zkrisk_pipeline_trading_state{state="HALTED"} 0.0',
         "zkrisk_pipeline_equity_usd 1000.0",
-        "zkrisk_pipeline_drawdown_bps 0.0",
+        "zkrisk_pipeline_drawdown_ratio 0.0",
         "zkrisk_pipeline_daily_loss_usd 0.0",
         'zkrisk_pipeline_alerts_total{name="HeartbeatMissed",severity="CRITICAL"} 1.0',
         'zkrisk_pipeline_heartbeat_age_seconds{component="ingest"} 5.0',
