@@ -30,6 +30,7 @@ MODULES = (
     "bench_keeper",
     "bench_journal",
     "bench_pipeline",
+    "bench_uniswap",
 )
 
 

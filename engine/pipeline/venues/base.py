@@ -100,6 +100,18 @@ class Canceled:
 
 
 @dataclass(frozen=True, slots=True)
+class Replaced:
+    """A chain venue re-sent a stuck transaction (same nonce, higher fee): the order's venue id
+    is now `venue_order_id` (journaled as OrderReplaced)."""
+
+    client_order_id: str
+    previous_venue_order_id: str
+    venue_order_id: str
+    detail: str
+    venue_time_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class OrderReport:
     """One order as the venue sees it now (`query`, `open_orders`)."""
 
@@ -113,7 +125,7 @@ class OrderReport:
     average_price: Decimal | None = None
 
 
-VenueReport = Ack | Reject | Fill | Canceled | OrderReport
+VenueReport = Ack | Reject | Fill | Canceled | OrderReport | Replaced
 
 
 @runtime_checkable
