@@ -280,11 +280,15 @@ contract PriceBook is IPriceBook, AccessControlDefaultAdminRules {
     /// @inheritdoc IPriceBook
     /// @dev The sequencer term is read live from the uptime feed (an unreadable feed counts as
     ///      down: fail closed); the oracle term uses the current oracleGrace.
+    ///      Reads sequencerGrace's slot only when there is a sequencer feed (withdrawals and
+    ///      liquidations call this: one cold slot less on L1).
     function graceEndsAt() external view returns (uint64) {
-        LivenessConfig memory rules = _liveness;
-        uint256 ends = lastOutageEndedAt == 0 ? 0 : uint256(lastOutageEndedAt) + rules.oracleGrace;
-        if (address(rules.sequencerFeed) != address(0)) {
-            (bool up, uint256 upSince) = _sequencerStatus(rules.sequencerFeed);
+        LivenessConfig storage rules = _liveness;
+        uint256 outageEndedAt = lastOutageEndedAt;
+        uint256 ends = outageEndedAt == 0 ? 0 : outageEndedAt + rules.oracleGrace;
+        AggregatorV3Interface feed = rules.sequencerFeed;
+        if (address(feed) != address(0)) {
+            (bool up, uint256 upSince) = _sequencerStatus(feed);
             if (!up) return type(uint64).max;
             uint256 sequencerEnds = upSince + rules.sequencerGrace;
             if (sequencerEnds > ends) ends = sequencerEnds;

@@ -75,6 +75,8 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     uint16 public constant FULL_LIQUIDATION_HF_BPS = 9_500;
     /// @notice A paused vault lets desks withdraw (with a proof) once paused longer than this.
     uint256 public constant MAX_PAUSE_BEFORE_EXIT = 3 days;
+    /// @notice Bound of the policy's minLeftover, in whole tokens of the margin token.
+    uint256 public constant MAX_MIN_LEFTOVER_TOKENS = 100_000;
     /// @notice EIP-712 type of a book attestation.
     bytes32 public constant BOOK_ATTESTATION_TYPEHASH =
         keccak256("BookAttestation(address account,uint256 commitment,uint64 sequence,uint64 issuedAt)");
@@ -105,7 +107,9 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     /// @param maxPriceAge A snapshot whose oldest price is older than this is refused, [60 s, 2 days].
     /// @param snapshotWindow Proofs use snapshots at most this old, [60 s, 3600 s].
     /// @param maxAttestationAge A book attestation older than this is refused, [60 s, 30 days].
-    /// @param minLeftover Dust rule: a liquidation leaving less escrow than this takes it all (token units).
+    /// @param minLeftover Dust rule: a liquidation leaving less escrow than this takes it all (token
+    ///        units), [0, maxMinLeftover = 100_000 whole tokens]: a typo must not turn every
+    ///        liquidation, the stale path's included, into a seizure of the whole escrow.
     struct Policy {
         uint16 minHealthBps;
         uint16 degradedMinHealthBps;
@@ -121,7 +125,8 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     }
 
     /// @notice One account's state in three storage slots: the first is read and written by every
-    ///         action, the commitment by every proof, the third by attestations only.
+    ///         action, the commitment by every proof, the third by attestations (written) and by
+    ///         withdrawals, liquidations and the stale deadline (read).
     /// @param escrow Margin held, in token units (≤ maxEscrow < 2^96).
     /// @param nonce Proof-gated actions and liquidations so far; every proof binds the current value.
     /// @param lastProofAt `takenAt` of the snapshot of the last accepted health proof (for an
@@ -132,6 +137,9 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     /// @param commitment The latest attested book commitment (0 = none yet).
     /// @param attester Who signs this account's books (set by governance; 0 = none).
     /// @param bookSequence Sequence of the latest attested book (0 = none yet).
+    /// @param bookIssuedAt `issuedAt` of the latest attested book (0 = none yet): bounds the age
+    ///        of the book a withdrawal opens, the proof path after a liquidation and the re-proof
+    ///        grace (seconds: 32 bits last until 2106; books issued later are refused).
     struct AccountState {
         uint96 escrow;
         uint32 nonce;
@@ -141,6 +149,7 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         uint256 commitment;
         address attester;
         uint64 bookSequence;
+        uint32 bookIssuedAt;
     }
 
     /// @notice The generated Groth16 verifier of Health(N), N = priceBook.slots(). Immutable.
@@ -151,6 +160,8 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     IERC20 public immutable marginToken;
     /// @notice Largest escrow: its QTY amount fits the circuit's QTY_BITS and it fits uint96.
     uint256 public immutable maxEscrow;
+    /// @notice Largest policy minLeftover: 100_000 whole tokens (100_000 · 10^decimals).
+    uint256 public immutable maxMinLeftover;
     // token amount → QTY fixed point: amount · _qtyMul / _qtyDiv (one of them is 1).
     uint256 internal immutable _qtyMul;
     uint256 internal immutable _qtyDiv;
@@ -214,8 +225,17 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     error RiskVault__AttestationTooOld(uint64 issuedAt, uint256 maxAttestationAge);
     /// @notice Only `account` itself may update its book with a proof; `sender` is not it.
     error RiskVault__NotAccount(address account, address sender);
-    /// @notice No liquidation before `graceEndsAt` (after an oracle or sequencer outage).
+    /// @notice No liquidation or withdrawal before `graceEndsAt` (after an oracle or sequencer
+    ///         outage; type(uint64).max while the sequencer is down).
     error RiskVault__GracePeriod(uint256 graceEndsAt);
+    /// @notice The book a withdrawal would open was issued at `issuedAt`, more than
+    ///         `maxAttestationAge` seconds ago: have the attester sign the current book again.
+    error RiskVault__WithdrawOnOldBook(uint64 issuedAt, uint256 maxAttestationAge);
+    /// @notice `account` was liquidated at `liquidatedAt`; its book (issued at `issuedAt`) still
+    ///         carries the debt that liquidation repaid: the proof path needs a book issued later.
+    error RiskVault__BookPredatesLiquidation(address account, uint64 issuedAt, uint256 liquidatedAt);
+    /// @notice The attestation's issuedAt does not fit the vault's 32-bit time (after 2106).
+    error RiskVault__IssuedAtTooLarge(uint64 issuedAt);
     /// @notice Keepers prove HF < 10_000 or HF < 9_500 bps, not `hfBelowBps`.
     error RiskVault__UnsupportedHfThreshold(uint16 hfBelowBps);
     /// @notice The keeper's provenMargin is below the escrow's QTY amount `minMargin`.
@@ -299,6 +319,7 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         if (listed != address(marginToken_)) revert RiskVault__MarginAssetMismatch(address(marginToken_), listed);
         uint8 decimals = marginToken_.decimals();
         if (decimals > 36) revert RiskVault__UnsupportedDecimals(decimals);
+        maxMinLeftover = MAX_MIN_LEFTOVER_TOKENS * 10 ** decimals;
         verifier = verifier_;
         priceBook = priceBook_;
         marginToken = IERC20(address(marginToken_));
@@ -402,6 +423,14 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     /// @notice Withdraw `amount` with a proof that the latest attested book, with the escrow left
     ///         after the withdrawal, has HF ≥ minHealthBps (degradedMinHealthBps at a degraded
     ///         snapshot). While paused: only once paused for longer than MAX_PAUSE_BEFORE_EXIT.
+    ///         Refused when that book was issued more than maxAttestationAge seconds ago, and
+    ///         during the price book's grace period (fail closed, as liquidations).
+    /// @dev Book age: submitAttestedBook bounds an attestation's age only when it lands, so
+    ///      without this a desk that receives its attester's newer, worse book first could keep
+    ///      it off chain and withdraw on the older one for ever. The bound is the policy's
+    ///      maxAttestationAge, the age at which the vault already stops trusting an attestation:
+    ///      an active desk's attester re-signs its book at least that often (the same book may be
+    ///      re-signed under a new sequence); a desk's withholding window is at most that long.
     /// @param amount Token units to withdraw (0 < amount ≤ escrow).
     /// @param snapshotId A snapshot within the window, not older than the last proof's, fresh prices.
     /// @param proof Groth16 proof in zkrisk's uint256[8] layout.
@@ -416,6 +445,11 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         uint256 escrow = a.escrow;
         if (amount > escrow) revert RiskVault__InsufficientEscrow(escrow, amount);
         Policy storage p = _policy;
+        uint64 issuedAt = a.bookIssuedAt;
+        uint256 maxAge = p.maxAttestationAge;
+        if (block.timestamp - issuedAt > maxAge) revert RiskVault__WithdrawOnOldBook(issuedAt, maxAge);
+        uint256 grace = priceBook.graceEndsAt();
+        if (block.timestamp < grace) revert RiskVault__GracePeriod(grace);
         (uint256 nonce,) = _acceptHealthProof(a, p, Action.WITHDRAW, amount, snapshotId, escrow - amount, proof);
         // forge-lint: disable-next-line(unsafe-typecast)
         a.escrow = uint96(escrow - amount); // < escrow
@@ -435,7 +469,14 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     ///      stalled by a dust deposit landing before its transaction, while a deposit that truly
     ///      restores HF ≥ 1 raises the escrow above every margin at which HF < 1 was provable.
     ///      Refused while paused, during the price book's grace period and within the cooldown.
-    /// @param account The account to liquidate (attested book, escrow > 0, not in cooldown).
+    ///      After any liquidation the next proof-path one needs a book issued strictly after it:
+    ///      the old book still carries the debt that liquidation repaid, so HF < 1 on it says
+    ///      nothing about the desk now. A newer sequence alone is not enough (a book the attester
+    ///      signed before the liquidation, submitted after it, carries the repaid debt too), hence
+    ///      issuedAt > lastLiquidatedAt; a book signed in the liquidation's own second waits for
+    ///      the next one. Until the attester signs, the stale path (no book needed) still applies.
+    /// @param account The account to liquidate (attested book issued after its last liquidation,
+    ///        escrow > 0, not in cooldown).
     /// @param snapshotId A snapshot within the window, not older than the account's last proof's.
     /// @param provenMargin The proof's margin, ≥ marginQuantity(escrow, true).
     /// @param hfBelowBps 10_000 or 9_500.
@@ -450,6 +491,10 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         AccountState storage a = _accounts[account];
         Policy storage p = _policy;
         uint256 escrow = _requireLiquidatable(account, a, p);
+        uint256 liquidatedAt = a.lastLiquidatedAt;
+        if (liquidatedAt != 0 && a.bookIssuedAt <= liquidatedAt) {
+            revert RiskVault__BookPredatesLiquidation(account, a.bookIssuedAt, liquidatedAt);
+        }
         uint256 closeBps = _closeBps(hfBelowBps, p);
         uint256 minMargin = _qty(escrow, true);
         if (provenMargin < minMargin) revert RiskVault__MarginBelowEscrow(provenMargin, minMargin);
@@ -458,8 +503,9 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     }
 
     /// @notice Liquidate `account` without a proof because it stopped proving: now is later than
-    ///         max(max(lastProofAt, provingResumedAt) + maxProofAge, priceBook.graceEndsAt())
-    ///         (fail closed). Takes staleSliceBps of the escrow (dust rule applies) per cooldown.
+    ///         max(due, priceBook.graceEndsAt()), due = max(lastProofAt, provingResumedAt) +
+    ///         maxProofAge, moved to bookIssuedAt + snapshotWindow when that book was issued at
+    ///         or before the due and its re-proof grace ends later (fail closed). Takes staleSliceBps of the escrow (dust rule applies) per cooldown.
     /// @dev Staleness is measured in time, not in snapshots, so snapshot spam cannot age an
     ///      account; a pause restarts the clock; an outage's grace period only postpones a
     ///      deadline that falls inside it, so it cannot shelter an account that stopped proving.
@@ -685,8 +731,11 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
             (err != ECDSA.RecoverError.NoError || signer != attester)
                 && !SignatureChecker.isValidERC1271SignatureNowCalldata(attester, digest, signature)
         ) revert RiskVault__InvalidAttestationSignature(att.account, attester);
+        if (att.issuedAt > type(uint32).max) revert RiskVault__IssuedAtTooLarge(att.issuedAt);
         a.commitment = c;
         a.bookSequence = att.sequence;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        a.bookIssuedAt = uint32(att.issuedAt); // checked just above
         emit BookAttested(att.account, c, att.sequence, att.issuedAt, msg.sender);
     }
 
@@ -768,8 +817,17 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     /// @dev The grace period extends a deadline that falls inside it to its end (the desk could
     ///      not re-prove during the outage) but gives no fresh maxProofAge: an account that had
     ///      stopped proving before the outage is due as soon as the grace ends.
+    ///      Re-proof grace: anyone may land the attester's newer book, which voids a desk's
+    ///      in-flight re-proof of the old one; a book issued at or before the due moves the due to
+    ///      at least issuedAt + snapshotWindow (the time the vault already gives a proof to be
+    ///      made and mined). It runs from the attester's signature, so a book held back by a
+    ///      griefer gives no more than one landing at once, and it is capped at due +
+    ///      snapshotWindow: a stream of new books cannot keep an account that stopped proving
+    ///      alive, and a book issued after the due revives nothing.
     function _proofDeadline(AccountState storage a, Policy storage p) internal view returns (uint256) {
         uint256 due = Math.max(a.lastProofAt, provingResumedAt) + p.maxProofAge;
+        uint256 issuedAt = a.bookIssuedAt;
+        if (issuedAt <= due) due = Math.max(due, issuedAt + p.snapshotWindow);
         return Math.max(due, priceBook.graceEndsAt());
     }
 
@@ -871,6 +929,7 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         _bound(p.maxPriceAge, 60, 2 days, "maxPriceAge");
         _bound(p.snapshotWindow, 60, 3600, "snapshotWindow");
         _bound(p.maxAttestationAge, 60, 30 days, "maxAttestationAge");
+        _bound(p.minLeftover, 0, maxMinLeftover, "minLeftover");
         emit PolicyChanged(_policy, p);
         _policy = p;
     }

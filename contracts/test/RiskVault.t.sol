@@ -452,7 +452,7 @@ contract RiskVaultTest is VaultFixture {
     /// Every bounded policy field at both edges of its range: min and max accepted, min − 1 and
     /// max + 1 refused with the field's name.
     function test_setPolicy_accepts_each_bound_and_refuses_one_past_it() public {
-        string[10] memory names = [
+        string[11] memory names = [
             "minHealthBps",
             "degradedMinHealthBps",
             "closeFactorBps",
@@ -462,9 +462,10 @@ contract RiskVaultTest is VaultFixture {
             "maxProofAge",
             "maxPriceAge",
             "snapshotWindow",
-            "maxAttestationAge"
+            "maxAttestationAge",
+            "minLeftover"
         ];
-        uint256[2][10] memory bounds = [
+        uint256[2][11] memory bounds = [
             [uint256(10_000), 30_000],
             [uint256(policy.minHealthBps), 40_000],
             [uint256(2_000), 5_000],
@@ -474,7 +475,8 @@ contract RiskVaultTest is VaultFixture {
             [uint256(1 hours), 30 days],
             [uint256(60), 2 days],
             [uint256(60), 3600],
-            [uint256(60), 30 days]
+            [uint256(60), 30 days],
+            [uint256(0), vault.maxMinLeftover()]
         ];
         for (uint256 i; i < names.length; ++i) {
             vault.setPolicy(_with(i, bounds[i][0]));
@@ -486,7 +488,6 @@ contract RiskVaultTest is VaultFixture {
             vm.expectRevert(abi.encodeWithSelector(RiskVault.RiskVault__InvalidPolicy.selector, names[i]));
             vault.setPolicy(_with(i, bounds[i][1] + 1));
         }
-        vault.setPolicy(_with(10, type(uint128).max)); // minLeftover: any
     }
 
     function test_constructor_when_margin_token_is_not_slot_0_then_reverts() public {

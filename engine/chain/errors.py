@@ -56,6 +56,15 @@ HINTS: Mapping[str, str] = {
         "the price book is in its grace period after an oracle or sequencer outage: no "
         "liquidation before graceEndsAt, desks may re-prove meanwhile"
     ),
+    "RiskVault__WithdrawOnOldBook": (
+        "the book is older than the policy's maxAttestationAge: have the attester sign it again "
+        "(`zkrisk attest`, then `zkrisk chain submit-book`) and withdraw with a new proof"
+    ),
+    "RiskVault__BookPredatesLiquidation": (
+        "the account was liquidated after its book was signed: wait for the attester's newer "
+        "book (it carries the repaid debt), or use liquidateStale if the account is stale"
+    ),
+    "RiskVault__IssuedAtTooLarge": "issuedAt must fit 32 bits (before 2106)",
     "RiskVault__UnsupportedHfThreshold": "keepers prove HF < 1.0 (10000) or HF < 0.95 (9500)",
     "RiskVault__MarginBelowEscrow": (
         "the escrow grew above the proven margin (a deposit): prove again at the new escrow"

@@ -112,6 +112,14 @@ class AccountState:
     last_proof_snapshot_id: int
     commitment: int
     book_sequence: int = 0
+    book_issued_at: int = 0
+    """issuedAt of the latest attested book: withdrawals need it within maxAttestationAge, and
+    after a liquidation the proof path needs a book issued later than it."""
+
+    def book_predates_liquidation(self) -> bool:
+        """The vault refuses a proof-path liquidation: the book still carries the debt the last
+        liquidation repaid (RiskVault__BookPredatesLiquidation)."""
+        return self.last_liquidated_at != 0 and self.book_issued_at <= self.last_liquidated_at
 
     @classmethod
     def from_abi(cls, components: Sequence[Mapping[str, Any]], raw: Sequence[Any]) -> AccountState:

@@ -295,6 +295,11 @@ class Keeper:
         if stale:
             fn = self.vault.vault.functions.liquidateStale(account)
             return self._submit(account, state.nonce, "STALE_PROOF", snapshot_id, fn, None)
+        if state.book_predates_liquidation():  # the vault would refuse: wait for a newer book
+            self.log("book_predates_liquidation", account=account,
+                     book_issued_at=state.book_issued_at,
+                     last_liquidated_at=state.last_liquidated_at)  # fmt: skip
+            return None
         try:
             proven = prove_action(self.vault, book, self.assets, Action.LIQUIDATE, self.artifacts,
                                   self.backend, snapshot_id=snapshot_id)  # fmt: skip

@@ -30,7 +30,8 @@ from zkrisk.prover.artifacts import CircuitArtifacts
 from zkrisk.prover.proof import Proof
 
 BENEFICIARY = "0x000000000000000000000000000000000000be4E"
-ACCOUNT_WORDS = 3  # AccountState: (escrow, nonce, times, snapshot id), commitment, (attester, seq)
+# AccountState: (escrow, nonce, times, snapshot id), commitment, (attester, seq, issuedAt)
+ACCOUNT_WORDS = 3
 
 
 def rpc(w3: Web3, method: str, *params: Any) -> Any:

@@ -95,6 +95,7 @@ def test_desk_that_updates_then_stops_proving_is_liquidated_without_a_proof(
     world.commit(other, ds.rebalanced_book(other.account))
     state = other.account_state()
     assert state.book_sequence == 2 and state.commitment != receipt_before.commitment
+    assert 0 < receipt_before.book_issued_at <= state.book_issued_at <= other.chain_time()
     assert other.proof_status(other.account)[0] is False
 
     world.advance(ds.POLICY.max_proof_age + 1)  # the desk is silent; no snapshot needed
