@@ -13,7 +13,7 @@ export FOUNDRY_SOLC := $(NATIVE_SOLC)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup cpp-deps monitoring-deps demo test lint typecheck unit circuits e2e contracts-test test-slow bench build clean
+.PHONY: help setup cpp-deps monitoring-deps browser-deps demo test lint typecheck unit circuits e2e contracts-test test-slow bench build clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -45,7 +45,19 @@ cpp-deps: ## Debian build deps of the C++ witness generator (optional: installed
 monitoring-deps: ## Debian's prometheus and prometheus-alertmanager for the alerting tests (if missing and root)
 	@bash scripts/monitoring_deps.sh
 
-setup: $(NPM_STAMP) $(PY_STAMP) cpp-deps monitoring-deps ## Install the pinned JS toolchain (npm ci), the Python venv, C++ witness deps, Prometheus
+# The dashboard's browser test drives Debian's chromium through Playwright (no browser download).
+browser-deps: ## Debian's chromium for the dashboard's browser test (if missing and root)
+	@if command -v chromium >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium for the dashboard's browser test (apt-get)"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+	    || { apt-get update -qq >/dev/null 2>&1 \
+	         && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; } \
+	  || echo "note: apt-get could not install chromium; tests/api/test_dashboard_browser.py skips"; \
+	else echo "note: no chromium (needs apt-get install -y chromium as root);" \
+	  "tests/api/test_dashboard_browser.py skips"; fi
+
+setup: $(NPM_STAMP) $(PY_STAMP) cpp-deps monitoring-deps browser-deps ## Install the pinned JS toolchain (npm ci), the Python venv, C++ witness deps, Prometheus, chromium
 	@$(BIN)/zkrisk toolchain >/dev/null
 
 demo: setup ## Run the end-to-end demo: build, prove, verify on a local Anvil node

@@ -22,6 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..risk.models import OrderIntent
 from .auth import Client, presented_key
+from .config import DashboardConfig
+from .dashboard import Dashboard, mount_dashboard
 from .guard import Guard
 from .killswitch import token_matches
 from .schemas import (
@@ -81,14 +83,17 @@ def _unauthorized(detail: str) -> JSONResponse:
                         headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
 
 
-def create_app(service: RiskService) -> FastAPI:
-    """The FastAPI app over `service` (closed when the app shuts down), behind its `Guard`."""
+def create_app(service: RiskService, dashboard: DashboardConfig | None = None) -> FastAPI:
+    """The FastAPI app over `service` (closed when the app shuts down), behind its `Guard`; the
+    dashboard at `/` shows the run `dashboard` names (without one, the service's own panels)."""
+    board = Dashboard(service, dashboard)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         restore_recursion_limit()
         try:
-            yield
+            async with board.running():
+                yield
         finally:
             service.close()
 
@@ -97,7 +102,10 @@ def create_app(service: RiskService) -> FastAPI:
         version="1",
         summary="Pre-trade checks with EIP-712 signed approvals, a kill switch and an audit log.",
         lifespan=lifespan,
+        docs_url=None,  # served by mount_dashboard from local files (FastAPI's loads a CDN)
+        redoc_url=None,  # ReDoc has no offline build here; /docs is the interactive reference
     )
+    app.state.dashboard = board
 
     class SafeJSONRequest(Request):
         """Reads JSON with `wire.read_json`: unsafe bodies become a 422 naming the field."""
@@ -201,5 +209,6 @@ def create_app(service: RiskService) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    mount_dashboard(app, board)
     app.add_middleware(Guard, metrics=service.metrics, max_body_bytes=service.max_body_bytes)
     return app

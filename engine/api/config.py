@@ -80,6 +80,26 @@ class ApiKeyConfig(_Frozen):
         return tuple(a.lower() for a in value)
 
 
+class DashboardConfig(_Frozen):
+    """What the dashboard at `/` watches: a paper-trading run (`zkrisk run`) and its limits."""
+
+    run_config: Path
+    """The run config (`zkrisk run --config ...`) whose journal, policy and breakers it shows."""
+    journal: Path | None = None
+    """The run's journal, when it is not the one the run config names."""
+    vault_min_health_factor_bps: int | None = Field(default=None, ge=1)
+    """The vault's on-chain minimum health factor, bps, shown beside the policy's (optional)."""
+    refresh_ms: int = Field(default=250, ge=50, le=1_000)
+    """How often, at most, a changed state is pushed to open dashboards."""
+
+    def resolved(self, base: Path) -> DashboardConfig:
+        def fix(p: Path) -> Path:
+            return p if p.is_absolute() else (base / p).resolve()
+
+        journal = None if self.journal is None else fix(self.journal)
+        return self.model_copy(update={"run_config": fix(self.run_config), "journal": journal})
+
+
 class ServeConfig(_Frozen):
     """Everything `zkrisk serve` needs; relative paths are relative to the config file."""
 
@@ -123,6 +143,9 @@ class ServeConfig(_Frozen):
     """uvicorn's per-request access log (every decision is in the audit log anyway)."""
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     """Log level of the service and uvicorn."""
+    dashboard: DashboardConfig | None = None
+    """`[dashboard]`: the paper-trading run the dashboard at `/` shows (without it the page
+    shows the service's own kill switch and audit log only)."""
 
     @model_validator(mode="after")
     def _distinct_env(self) -> Self:
@@ -150,6 +173,7 @@ class ServeConfig(_Frozen):
                 "scenarios_file": None if self.scenarios_file is None else fix(self.scenarios_file),
                 "audit_db": fix(self.audit_db),
                 "state_db": fix(self.state_db),
+                "dashboard": None if self.dashboard is None else self.dashboard.resolved(base),
             }
         )
 

@@ -14,7 +14,7 @@ def build_server(config: ServeConfig, secrets: Secrets) -> tuple[uvicorn.Server,
     """A uvicorn server over a freshly loaded service; `server.run()` blocks until stopped."""
     restore_recursion_limit()  # before anything parses a request; app startup checks again
     service = RiskService.from_config(config, secrets)
-    app = create_app(service)
+    app = create_app(service, config.dashboard)
     uv_config = uvicorn.Config(
         app,
         host=config.host,
@@ -24,4 +24,6 @@ def build_server(config: ServeConfig, secrets: Secrets) -> tuple[uvicorn.Server,
         ws="none",  # no websockets: keeps uvicorn from importing the deprecated legacy module
         lifespan="on",
     )
-    return uvicorn.Server(uv_config), service
+    server = uvicorn.Server(uv_config)
+    app.state.dashboard.is_stopping = lambda: server.should_exit  # open streams end on shutdown
+    return server, service
