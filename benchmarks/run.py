@@ -31,6 +31,7 @@ MODULES = (
     "bench_journal",
     "bench_pipeline",
     "bench_uniswap",
+    "bench_audit",
 )
 
 

@@ -100,6 +100,24 @@ class DashboardConfig(_Frozen):
         return self.model_copy(update={"run_config": fix(self.run_config), "journal": journal})
 
 
+class AuditAnchorConfig(_Frozen):
+    """`[audit_anchor]`: the AuditAnchor contract the audit log's checkpoints are sent to."""
+
+    rpc_url: str
+    """JSON-RPC endpoint of the chain holding the contract."""
+    address: str
+    """The AuditAnchor contract; the anchor key must hold its WRITER_ROLE."""
+    key_env: str = "ZKRISK_ANCHOR_KEY"
+    """Environment variable holding the anchor key (32-byte hex) that sends the checkpoints."""
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _ADDRESS.match(value):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        return value
+
+
 class ServeConfig(_Frozen):
     """Everything `zkrisk serve` needs; relative paths are relative to the config file."""
 
@@ -115,6 +133,12 @@ class ServeConfig(_Frozen):
     """Scenario set for the post-trade VaR / ES rules (without one, every order is refused)."""
     audit_db: Path = Path("zkrisk-audit.sqlite")
     """Append-only SQLite audit log of every decision and kill-switch change."""
+    audit_checkpoint_every: int = Field(default=1000, ge=1)
+    """Entries between two checkpoints (tree size, RFC 6962 root) of the audit log."""
+    audit_checkpoint_seconds: float = Field(default=60.0, gt=0)
+    """Seconds between two checkpoints while entries arrive (and one at shutdown)."""
+    audit_anchor: AuditAnchorConfig | None = None
+    """`[audit_anchor]`: also anchor every checkpoint on-chain (none: local checkpoints only)."""
     state_db: Path = Path("zkrisk-state.sqlite")
     """SQLite file of what survives a restart: approvals by client order id and rate windows."""
     api_keys: Annotated[tuple[ApiKeyConfig, ...], Field(min_length=1)]
@@ -184,6 +208,8 @@ class Secrets:
 
     signer_key: str
     kill_switch_token: str
+    anchor_key: str | None = None
+    """The audit anchor's writer key, when `[audit_anchor]` is configured."""
 
     def __repr__(self) -> str:  # never print a secret by accident
         return "Secrets(<redacted>)"
@@ -207,6 +233,14 @@ def read_secrets(config: ServeConfig, env: dict[str, str] | None = None) -> Secr
     if len(token) < MIN_TOKEN_LENGTH:
         problems.append(PolicyIssue(config.kill_switch_token_env, None,
                                     f"must hold the kill-switch token (≥ {MIN_TOKEN_LENGTH} characters)"))  # fmt: skip
+    anchor_key = None
+    if config.audit_anchor is not None:
+        anchor_key = source.get(config.audit_anchor.key_env, "").strip()
+        if not _KEY.match(anchor_key):
+            problems.append(PolicyIssue(config.audit_anchor.key_env, None,
+                                        "must hold the audit anchor key as 32-byte hex"))  # fmt: skip
+        anchor_key = anchor_key if anchor_key.startswith("0x") else "0x" + anchor_key
     if problems:
         raise InputError("environment", problems)
-    return Secrets(signer_key=key if key.startswith("0x") else "0x" + key, kill_switch_token=token)
+    return Secrets(signer_key=key if key.startswith("0x") else "0x" + key, kill_switch_token=token,
+                   anchor_key=anchor_key)  # fmt: skip

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..audit import AuditLog
 from ..files import load_assets, load_policy_file, load_portfolio, load_prices, load_scenarios
@@ -41,6 +42,9 @@ from .schemas import CheckRequest, CheckResponse, Health, KillSwitchRequest, Kil
 from .signer import ApprovalSigner, approval_message
 from .state import Checkpointer, Issued, ServiceState, fingerprint
 from .watch import Watched
+
+if TYPE_CHECKING:
+    from ..chain.audit_anchor import AnchorSender
 
 log = logging.getLogger("zkrisk.api")
 Clock = Callable[[], int]
@@ -124,8 +128,10 @@ class RiskService:
         metrics: ApiMetrics | None = None,
         max_body_bytes: int = 16_384,
         max_json_depth: int = 8,
+        anchor_sender: AnchorSender | None = None,
     ) -> None:
         self.engine = engine
+        self.anchor_sender = anchor_sender
         self.prices = prices
         self.signer = signer
         self.audit = audit
@@ -165,12 +171,18 @@ class RiskService:
                 path, _same_account(account), interval=every, on_error=on_error
             )
         replay = config.replay_now
+        sender = None if config.audit_anchor is None else _anchor_sender(config, secrets)
+        audit = AuditLog(config.audit_db, checkpoint_every=config.audit_checkpoint_every,
+                         checkpoint_seconds=config.audit_checkpoint_seconds,
+                         on_checkpoint=None if sender is None else sender.submit_checkpoint)  # fmt: skip
+        if sender is not None:
+            sender.on_anchored = audit.record_anchor
         return cls(
             engine=engine,
             prices=Watched(config.prices_file, load_prices, interval=every, on_error=on_error),
             books=books,
             signer=ApprovalSigner(secrets.signer_key, config.signing),
-            audit=AuditLog(config.audit_db),
+            audit=audit,
             state=ServiceState(config.state_db),
             keys=KeyRing(
                 [(k.sha256, Client(k.name, frozenset(k.accounts))) for k in config.api_keys]
@@ -182,6 +194,7 @@ class RiskService:
             metrics=metrics,
             max_body_bytes=config.max_body_bytes,
             max_json_depth=config.max_json_depth,
+            anchor_sender=sender,
         )
 
     # -- checks ---------------------------------------------------------------------------------
@@ -359,8 +372,22 @@ class RiskService:
 
     def close(self) -> None:
         self._checkpointer.close()
+        if self.anchor_sender is not None:  # the last checkpoint, anchored before the log closes
+            self.audit.checkpoint()
+            self.anchor_sender.close()
         self.audit.close()
         self.state.close()
+
+
+def _anchor_sender(config: ServeConfig, secrets: Secrets) -> AnchorSender:
+    """The thread that anchors the audit log's checkpoints (`[audit_anchor]`)."""
+    from ..chain.audit_anchor import AnchorSender, AuditAnchor
+    from ..chain.client import ChainClient
+
+    anchor = config.audit_anchor
+    assert anchor is not None and secrets.anchor_key is not None  # read_secrets checked both
+    client = ChainClient.connect(anchor.rpc_url, secrets.anchor_key)
+    return AnchorSender(AuditAnchor.at(client, anchor.address))
 
 
 def _audited(request: CheckRequest, client: Client) -> str:

@@ -7,7 +7,7 @@ every command imports this module, most never fail.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -50,14 +50,14 @@ def bad_input() -> Iterator[None]:
 
 
 def report_chain(db: Path, report: ChainReport, *, log: str, unit: str, at: str, bad_key: str,
-                 as_json: bool) -> None:  # fmt: skip
+                 as_json: bool, extra: Mapping[str, object] | None = None) -> None:  # fmt: skip
     """Print a hash-chain check (the audit log's or the journal's) and exit 1 when it is broken:
     `unit` names the rows ('entries'), `at` where a bad one sits ('entry seq'), `bad_key` its
-    JSON field."""
+    JSON field; `extra` adds keys to the JSON (the audit log's checkpoints)."""
     if as_json:
         typer.echo(json.dumps({"db": str(db), "intact": report.intact, unit: report.entries,
                                "head": report.head, bad_key: report.bad,
-                               "problem": report.problem or None}))  # fmt: skip
+                               "problem": report.problem or None, **(extra or {})}))  # fmt: skip
     elif report.intact:
         typer.echo(f"OK: {db}: {report.entries} {unit}, hash chain intact; head {report.head}")
     if not report.intact:
