@@ -32,6 +32,7 @@ MODULES = (
     "bench_pipeline",
     "bench_uniswap",
     "bench_audit",
+    "bench_fills",
 )
 
 

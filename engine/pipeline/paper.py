@@ -117,6 +117,27 @@ class Holding:
     """Average entry price of the open position (0 when flat)."""
 
 
+def apply_trade(holding: Holding, signed: Decimal, price: Decimal) -> Decimal | None:
+    """Move `holding` by a signed fill at `price` (the paper book's and stage 5's position
+    math); returns the P&L it realised, or None when it only opened or added."""
+    held = holding.quantity
+    after = held + signed
+    realised: Decimal | None = None
+    if held == 0 or (held > 0) == (signed > 0):
+        cost = DECIMAL.add(abs(held) * holding.average_price, abs(signed) * price)
+        holding.average_price = DECIMAL.divide(cost, abs(after))
+    else:
+        closed = min(abs(signed), abs(held))
+        direction = 1 if held > 0 else -1
+        realised = DECIMAL.multiply(closed * direction, price - holding.average_price)
+        if after == 0:
+            holding.average_price = ZERO
+        elif (after > 0) != (held > 0):
+            holding.average_price = price  # flipped: the rest opened at this fill
+    holding.quantity = after
+    return realised
+
+
 @dataclass(slots=True)
 class StrategyRecord:
     realised: Decimal = ZERO
@@ -176,25 +197,13 @@ class PaperBook:
         holding = self.holdings.setdefault((fill.strategy_id, fill.symbol), Holding())
         record = self.strategies.setdefault(fill.strategy_id, StrategyRecord())
         signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
-        price, held = fill.price, holding.quantity
         record.fills += 1
-        self.cash = DECIMAL.subtract(self.cash, DECIMAL.multiply(signed, price))
-        after = held + signed
-        if held == 0 or (held > 0) == (signed > 0):
-            cost = DECIMAL.add(abs(held) * holding.average_price, abs(signed) * price)
-            holding.average_price = DECIMAL.divide(cost, abs(after))
-        else:
-            closed = min(abs(signed), abs(held))
-            direction = 1 if held > 0 else -1
-            realised = DECIMAL.multiply(closed * direction, price - holding.average_price)
+        self.cash = DECIMAL.subtract(self.cash, DECIMAL.multiply(signed, fill.price))
+        realised = apply_trade(holding, signed, fill.price)
+        if realised is not None:
             record.realised = DECIMAL.add(record.realised, realised)
             record.closing_fills += 1
             record.hits += realised > 0
-            if after == 0:
-                holding.average_price = ZERO
-            elif (after > 0) != (held > 0):
-                holding.average_price = price  # flipped: the rest opened at this fill
-        holding.quantity = after
 
     # -- readings -------------------------------------------------------------------------
 
