@@ -33,6 +33,7 @@ MODULES = (
     "bench_uniswap",
     "bench_audit",
     "bench_fills",
+    "bench_simex",
 )
 
 
