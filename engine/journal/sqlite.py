@@ -21,10 +21,19 @@ synchronous=FULL: every commit fsyncs the WAL, which costs one fsync per batch
 (`benchmarks/bench_journal.py` measures both; with batches of 1,000 the difference is small,
 with single-event batches it is the fsync latency of the disk).
 
-Append cost. Per event the journal serialises the body once (pydantic's Rust `to_json`), frames
-the link with one f-string and hashes it once (`_row_digest`, the same bytes as `chain.framed`),
-and builds a `Recorded` tuple; SQLite inserts the rows of a batch with one `executemany`, the
-values bound in types sqlite3 takes without adapting them (see `INSERT`).
+Checkpoints. SQLite would checkpoint the WAL (copy it into the file, fsync) inside whichever
+commit passes 1,000 pages, about half of what SQLite spends on an append;
+`checkpointer.Checkpointer` runs them from a thread of its own instead, and the writer
+checkpoints only once the WAL reaches `checkpointer.FALLBACK_PAGES`. `close` stops that
+thread; SQLite then checkpoints the whole WAL as the last connection closes.
+
+Append cost. Per event the journal validates the draft inline, serialises the body once
+(pydantic's Rust `to_json`), frames the link with one f-string (the stream's and type's frames
+cached) and hashes it once (the same bytes as `chain.framed`; `_row_digest` for text the
+f-string cannot frame), and builds a `Recorded` tuple; SQLite inserts the rows of a batch with
+one `executemany`, the values bound in types sqlite3 takes without adapting them (see
+`INSERT`). The common path never looks keys up: a stored or repeated key makes the UNIQUE
+index raise, and the batch is redone knowing the originals.
 """
 
 from __future__ import annotations
@@ -33,12 +42,14 @@ import hashlib
 import re
 import sqlite3
 import threading
+import weakref
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from .base import JournalError
 from .chain import GENESIS, NONE_TEXT, SHORT, TEXT_PREFIX, ChainReport, ChainRow, framed, verify
+from .checkpointer import FALLBACK_PAGES, Checkpointer
 from .crashpoints import crash_point
 from .events import EVENT_ADAPTER, EVENT_TYPES, Draft, Recorded
 
@@ -93,6 +104,8 @@ _MAX_KEY = 1024
 _EVENT_CLASSES = frozenset(EVENT_TYPES.values())
 _IN_CHUNK = 500  # bound parameters per `key IN (...)` lookup
 _new_record = tuple.__new__
+_sha256 = hashlib.sha256
+_P = TEXT_PREFIX  # short: the append loop frames nine fields with it
 
 
 def chain_fields(
@@ -118,32 +131,40 @@ def chain_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[ChainRow]:
 
 def _row_digest(
     prev: str, position: int, stream: str, sequence: int, key: str, type_: str,
-    event_time_ns: int, recv_time_ns: int, causation_id: str | None, body: bytes,
+    event_time_ns: int, recv_time_ns: int, causation_id: str | None, body: str,
 ) -> bytes:  # fmt: skip
-    """sha256(chain.framed(prev, chain_fields(...))), with `body` as UTF-8 JSON: the append
-    hot path frames the row with one f-string where `framed` loops over the fields. Text is
-    framed as latin-1 with cached length prefixes, right only for short ASCII (the common
-    case: the body is already bytes); anything else takes `framed`."""
-    if causation_id is None:
-        cause = NONE_TEXT
-    elif causation_id.isascii() and len(causation_id) < SHORT:
-        cause = TEXT_PREFIX[len(causation_id)] + causation_id
-    else:
-        cause = ""
-    short_ascii = (
-        cause
-        and key.isascii() and stream.isascii() and type_.isascii() and prev.isascii()
-        and len(key) < SHORT and len(stream) < SHORT and len(type_) < SHORT and len(prev) == 64
-    )  # fmt: skip
-    if not short_ascii:
-        fields = chain_fields(position, stream, sequence, key, type_, event_time_ns,
-                              recv_time_ns, causation_id, body.decode())  # fmt: skip
-        return hashlib.sha256(framed(prev, fields)).digest()
+    """sha256(chain.framed(prev, chain_fields(...))): the append hot path frames the row with
+    one f-string where `framed` loops over the fields. Text is framed as latin-1 with cached
+    length prefixes, right only for ASCII (the common case; `isascii` costs nothing, CPython
+    flags ASCII strings) shorter than `chain.SHORT` (else `TEXT_PREFIX` raises IndexError);
+    anything else takes `framed`."""
     p, n, et, rt = str(position), str(sequence), str(event_time_ns), str(recv_time_ns)
-    head = (f"{TEXT_PREFIX[64]}{prev}{TEXT_PREFIX[len(p)]}{p}{TEXT_PREFIX[len(stream)]}{stream}"
-            f"{TEXT_PREFIX[len(n)]}{n}{TEXT_PREFIX[len(key)]}{key}{TEXT_PREFIX[len(type_)]}{type_}"
-            f"{TEXT_PREFIX[len(et)]}{et}{TEXT_PREFIX[len(rt)]}{rt}{cause}")  # fmt: skip
-    return hashlib.sha256(head.encode("latin-1") + len(body).to_bytes(8, "big") + body).digest()
+    if (
+        key.isascii() and stream.isascii() and type_.isascii() and body.isascii()
+        and (causation_id is None or causation_id.isascii()) and len(prev) == 64
+        and prev.isascii()
+    ):  # fmt: skip
+        try:
+            text = (f"{TEXT_PREFIX[64]}{prev}{TEXT_PREFIX[len(p)]}{p}"
+                    f"{TEXT_PREFIX[len(stream)]}{stream}{TEXT_PREFIX[len(n)]}{n}"
+                    f"{TEXT_PREFIX[len(key)]}{key}{TEXT_PREFIX[len(type_)]}{type_}"
+                    f"{TEXT_PREFIX[len(et)]}{et}{TEXT_PREFIX[len(rt)]}{rt}"
+                    f"{NONE_TEXT if causation_id is None else TEXT_PREFIX[len(causation_id)]}"
+                    f"{causation_id or ''}{TEXT_PREFIX[len(body)]}{body}")  # fmt: skip
+            return hashlib.sha256(text.encode("latin-1")).digest()
+        except IndexError:
+            pass
+    fields = chain_fields(position, stream, sequence, key, type_, event_time_ns, recv_time_ns,
+                          causation_id, body)  # fmt: skip
+    return hashlib.sha256(framed(prev, fields)).digest()
+
+
+def _cache_frames(frames: dict[str, str], *texts: str) -> None:
+    """Remember the chain frames (length prefix and text) of streams and event types, the
+    fields every row of a stream repeats; only ASCII ones, which frame as latin-1 text."""
+    for text in texts:
+        if text.isascii() and len(text) < SHORT:
+            frames[text] = TEXT_PREFIX[len(text)] + text
 
 
 def _record(row: tuple[Any, ...]) -> Recorded:
@@ -151,25 +172,6 @@ def _record(row: tuple[Any, ...]) -> Recorded:
     event = EVENT_ADAPTER.validate_json(body)
     return Recorded(position, stream, sequence, key, event, event_ns, recv_ns, causation,
                     _hex(digest))  # fmt: skip
-
-
-def _draft_ok(draft: object, known_streams: set[str]) -> bool:
-    """The common case, checked cheaply; `_draft_problem` says what is wrong otherwise."""
-    return (
-        type(draft) is Draft
-        and type(draft.key) is str
-        and 0 < len(draft.key) <= _MAX_KEY
-        and draft.stream in known_streams
-        and type(draft.event) in _EVENT_CLASSES
-        and type(draft.event_time_ns) is int
-        and draft.event_time_ns >= 0
-        and type(draft.recv_time_ns) is int
-        and draft.recv_time_ns >= 0
-        and (
-            draft.causation_id is None
-            or (type(draft.causation_id) is str and draft.causation_id != "")
-        )
-    )
 
 
 def _draft_problem(index: int, draft: object, known_streams: set[str]) -> str | None:
@@ -209,8 +211,18 @@ class SQLiteJournal:
         self.durability = durability
         self._lock = threading.Lock()
         self._checked_streams: set[str] = set()
+        self._frames: dict[str, str] = {}  # see `_cache_frames`
         self._db = self._connect()
         self._closed = False
+        self._checkpointer: Checkpointer | None = None
+        if not readonly:
+            try:
+                self._checkpointer = Checkpointer(self.path, _SYNCHRONOUS[durability])
+            except sqlite3.Error as exc:
+                self._db.close()
+                raise JournalError(f"{self.path}: cannot open it to checkpoint ({exc})") from None
+            # A journal dropped without close() stops its thread all the same.
+            weakref.finalize(self, self._checkpointer.stop)
 
     # --- opening ----------------------------------------------------------------------------
 
@@ -240,6 +252,7 @@ class SQLiteJournal:
         if not self.readonly:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[self.durability]}")
+            db.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_PAGES}")  # see checkpointer.py
             if not tables:
                 db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
                 tables = {"meta"}
@@ -287,40 +300,53 @@ class SQLiteJournal:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
+            self._committed()
             return out
 
     def _append(self, db: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Recorded]:
-        known = self._checked_streams
-        for i, draft in enumerate(drafts):
-            if not _draft_ok(draft, known) and (problem := _draft_problem(i, draft, known)):
-                raise JournalError(problem)
         db.execute("SAVEPOINT batch")
         try:
-            return self._insert(db, drafts, {})
+            return self._insert(db, drafts, None)
         except sqlite3.IntegrityError:
-            # Some keys are already stored (a writer retrying after a crash): look them up and
-            # insert only the rest. Rare, so the common path skips the lookup.
+            # Some keys are already stored (a writer retrying after a crash) or repeated in
+            # the batch: look them up and insert only the rest. Rare, so the common path
+            # neither looks keys up nor remembers them.
             db.execute("ROLLBACK TO batch")
             return self._insert(db, drafts, self._stored(db, [d.key for d in drafts]))
         finally:
             db.execute("RELEASE batch")
 
     def _insert(
-        self, db: sqlite3.Connection, drafts: Sequence[Draft], stored: dict[str, Recorded]
+        self, db: sqlite3.Connection, drafts: Sequence[Draft], stored: dict[str, Recorded] | None
     ) -> list[Recorded]:
+        """Validate, number, serialise and hash the drafts, then insert them. `stored`: the
+        records of keys already in the journal (a repeat gets its original and a key repeated
+        later in the batch its first record); None when no key should repeat (the UNIQUE key
+        raises IntegrityError if one does)."""
         last = db.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
         head = last.fetchone()
         position, prev = (0, GENESIS) if head is None else (int(head[0]), _hex(head[1]))
+        known, frames = self._checked_streams, self._frames
+        ascii_prev = len(prev) == 64 and prev.isascii()  # else a damaged head: `_row_digest`
         sequences: dict[str, int] = {}
         rows: list[tuple[Any, ...]] = []
         out: list[Recorded] = []
-        for d in drafts:
-            key = d.key
-            original = stored.get(key)
-            if original is not None:
+        for i, d in enumerate(drafts):
+            if type(d) is not Draft and (problem := _draft_problem(i, d, known)):
+                raise JournalError(problem)
+            key, stream, event, cause = d.key, d.stream, d.event, d.causation_id
+            event_ns, recv_ns = d.event_time_ns, d.recv_time_ns
+            # The common case checked inline; `_draft_problem` says what is wrong otherwise.
+            if not (
+                type(key) is str and 0 < len(key) <= _MAX_KEY and stream in known
+                and type(event) in _EVENT_CLASSES and type(event_ns) is int and event_ns >= 0
+                and type(recv_ns) is int and recv_ns >= 0
+                and (cause is None or (type(cause) is str and cause != ""))
+            ) and (problem := _draft_problem(i, d, known)):  # fmt: skip
+                raise JournalError(problem)
+            if stored is not None and (original := stored.get(key)) is not None:
                 out.append(original)
                 continue
-            stream = d.stream
             sequence = sequences.get(stream)
             if sequence is None:
                 found = db.execute("SELECT sequence FROM streams WHERE stream = ?", (stream,))
@@ -328,20 +354,40 @@ class SQLiteJournal:
             sequence += 1
             sequences[stream] = sequence
             position += 1
-            event, cause = d.event, d.causation_id
-            event_ns, recv_ns = d.event_time_ns, d.recv_time_ns
             type_ = event.type
-            body = event.__pydantic_serializer__.to_json(event)  # model_dump_json, as bytes
-            digest = _row_digest(prev, position, stream, sequence, key, type_, event_ns, recv_ns,
-                                 cause, body)  # fmt: skip
+            body = event.__pydantic_serializer__.to_json(event).decode()  # model_dump_json
+            # `_row_digest` inlined for the common case: ASCII text (CPython flags it, so
+            # `isascii` costs nothing) framed as latin-1, the stream's and type's frames cached.
+            digest = None
+            if (
+                ascii_prev
+                and key.isascii()
+                and body.isascii()
+                and (cause is None or cause.isascii())
+            ):
+                p, n, et, rt = str(position), str(sequence), str(event_ns), str(recv_ns)
+                try:
+                    digest = _sha256(
+                        f"{_P[64]}{prev}{_P[len(p)]}{p}{frames[stream]}{_P[len(n)]}{n}"
+                        f"{_P[len(key)]}{key}{frames[type_]}{_P[len(et)]}{et}{_P[len(rt)]}{rt}"
+                        f"{NONE_TEXT if cause is None else _P[len(cause)]}{cause or ''}"
+                        f"{_P[len(body)]}{body}".encode("latin-1")
+                    ).digest()
+                except (KeyError, IndexError):  # a stream or type not framed yet, a long text
+                    digest = None
+            if digest is None:
+                digest = _row_digest(prev, position, stream, sequence, key, type_, event_ns,
+                                     recv_ns, cause, body)  # fmt: skip
+                _cache_frames(frames, stream, type_)
             prev = digest.hex()
             # bound as INSERT says: no causation as '', the link as a bytearray
             rows.append((position, stream, sequence, key, type_, event_ns, recv_ns, cause or "",
-                         body.decode(), bytearray(digest)))  # fmt: skip
+                         body, bytearray(digest)))  # fmt: skip
             # tuple.__new__: the NamedTuple's own __new__ is a Python function, twice the cost
             record = _new_record(Recorded, (position, stream, sequence, key, event, event_ns,
                                             recv_ns, cause, prev))  # fmt: skip
-            stored[key] = record  # a key repeated later in the batch gets this record
+            if stored is not None:
+                stored[key] = record  # a key repeated later in the batch gets this record
             out.append(record)
         db.executemany(INSERT, rows)
         db.executemany(
@@ -395,6 +441,7 @@ class SQLiteJournal:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
+            self._committed()
 
     def save_snapshot(self, name: str, position: int, state: bytes) -> None:
         """Store a projection's state as of `position` (replaces the older one)."""
@@ -419,6 +466,12 @@ class SQLiteJournal:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
+            self._committed()
+
+    def _committed(self) -> None:
+        """A write transaction committed: the checkpointer folds the WAL back soon."""
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -505,9 +558,13 @@ class SQLiteJournal:
             return verify(chain_rows(rows), gapless=True)
 
     def close(self) -> None:
+        """Stop the checkpointer, then close: SQLite checkpoints the whole WAL into the file
+        (and removes it) when its last connection closes."""
         with self._lock:
             if not self._closed:
                 self._closed = True
+                if self._checkpointer is not None:
+                    self._checkpointer.close()
                 self._db.close()
 
     def __enter__(self) -> SQLiteJournal:

@@ -10,9 +10,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from zkrisk.engine.audit import AuditLog, row_hash
-from zkrisk.engine.journal.chain import GENESIS, ChainRow, first_bad, framed, link, verify
-from zkrisk.engine.journal.events import Draft, Quarantined
-from zkrisk.engine.journal.sqlite import SQLiteJournal, _row_digest, chain_fields
+from zkrisk.engine.journal.chain import (
+    GENESIS,
+    SHORT,
+    ChainRow,
+    first_bad,
+    framed,
+    link,
+    verify,
+)
+from zkrisk.engine.journal.events import Draft, Heartbeat, Quarantined
+from zkrisk.engine.journal.sqlite import (
+    CHAIN_COLUMNS,
+    SQLiteJournal,
+    _row_digest,
+    chain_fields,
+    chain_rows,
+)
 
 from .journal_fixtures import T0, heartbeat, quote
 
@@ -55,7 +69,7 @@ def test_the_append_fast_path_hashes_exactly_like_the_shared_link(
 ) -> None:  # fmt: skip
     fields = chain_fields(position, stream, sequence, key, type_, event_ns, recv_ns, cause, body)
     fast = _row_digest(prev, position, stream, sequence, key, type_, event_ns, recv_ns, cause,
-                       body.encode())  # fmt: skip
+                       body)  # fmt: skip
     assert fast.hex() == link(prev, fields)
 
 
@@ -138,3 +152,24 @@ def test_the_audit_log_verifies_through_the_shared_chain(tmp_path: Path) -> None
     db.close()
     assert log.verify() == 2
     log.close()
+
+
+def test_appends_of_unusual_text_take_the_exact_framing_and_verify(tmp_path: Path) -> None:
+    # The append loop frames ASCII rows inline; these must take `_row_digest`'s other paths
+    # (non-ASCII, a text past chain.SHORT) and still hash exactly like the shared link.
+    drafts = [
+        heartbeat("ingest", 1),
+        Draft("monitor", "ключ", Heartbeat(component="ingest"), 2, 3),
+        Draft("monitor", "k" * 1024, Heartbeat(component="c"), 4, 5, "é, ключ"),
+        Draft("monitor", "k1", Heartbeat(component="é"), 4, 5),
+        Draft("md.new", "k2", Heartbeat(component="c"), 6, 7, "c" * (SHORT + 10)),
+        Draft("md.new", "k3", Heartbeat(component="c"), 8, 9, "plain"),
+        heartbeat("ingest", 10),
+    ]
+    with SQLiteJournal(tmp_path / "journal.db") as journal:
+        out = journal.append(drafts) + journal.append([heartbeat("ingest", 11)])
+        rows = journal._db.execute(f"SELECT {CHAIN_COLUMNS} FROM events ORDER BY position")
+        for record, row in zip(out, chain_rows(rows), strict=True):
+            prev = GENESIS if record.position == 1 else out[record.position - 2].hash
+            assert record.hash == row.hash == link(prev, row.fields)
+        assert journal.verify().intact
