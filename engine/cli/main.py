@@ -33,6 +33,9 @@ from .run import killswitch_app
 from .run import run as run_command
 from .run import status as status_command
 from .simex import simex_app
+from .trading import orders as orders_command
+from .trading import positions as positions_command
+from .trading import reconcile as reconcile_command
 
 if TYPE_CHECKING:
     from ..risk.models import OrderIntent
@@ -382,6 +385,12 @@ app.add_typer(simex_app, name="simex")
 app.command("run", epilog="Exit codes: 0 stopped, 2 bad input (config, journal).")(run_command)
 app.command("status", epilog="Exit codes: 0, 2 bad input (config, no journal).")(status_command)
 app.add_typer(killswitch_app, name="killswitch")
+app.command("orders", epilog="Exit codes: 0, 2 bad input (config, no journal).")(orders_command)
+app.command("positions", epilog="Exit codes: 0, 2 bad input (config, no journal).")(
+    positions_command
+)
+app.command("reconcile", epilog="Exit codes: 0 agree, 1 mismatch or venue unreachable, 2 bad "
+            "input.")(reconcile_command)  # fmt: skip
 app.command(epilog="Exit codes: 0 stopped, 2 bad input (books, assets, RPC URL).")(
     cli_keeper.keeper
 )

@@ -1,7 +1,8 @@
 """`zkrisk run`, `zkrisk status` and `zkrisk killswitch`: the bot runner and its controls.
 
-`run` starts ingest → signal → pre-trade → monitor on one event loop (paper mode until order
-send lands) and stops on Ctrl-C, SIGTERM or `--duration`; a restart continues the journal.
+`run` starts ingest → signal → pre-trade → order send → fills → monitor on one event loop (paper
+mode: approvals fill at the quote; `--venue simex`: they go to the simulated exchange) and
+stops on Ctrl-C, SIGTERM or `--duration`; a restart continues the journal.
 `status` rebuilds the pipeline's view from the journal (read-only), so it works against a live
 run. `killswitch engage|release` appends an operator command to the journal; the running
 monitor halts (or resumes) through the same transition its breakers use.
@@ -50,9 +51,13 @@ def _view(pipeline: Pipeline, journal: SQLiteJournal, title: str) -> object:
 
 def run(
     config: ConfigOption,
-    paper: Annotated[
-        bool, typer.Option("--paper/--no-paper", help="Paper mode: approvals fill at the quote.")
-    ] = True,
+    venue: Annotated[
+        str | None,
+        typer.Option(
+            help="Where approvals go: paper (fill at the quote) or simex (the simulated "
+            "exchange of [venue.simex]); default: the config's [venue] kind."
+        ),
+    ] = None,
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
     ] = None,
@@ -65,7 +70,7 @@ def run(
         typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.", min=1, max=65535),
     ] = None,
 ) -> None:
-    """Run the bot: ingest → signal → pre-trade → monitor, journaled; paper mode for now.
+    """Run the bot: ingest → signal → pre-trade → order send → fills → monitor, journaled.
 
     Prints a summary when it stops. Ctrl-C or SIGTERM stop it cleanly; a SIGKILL loses nothing
     (the next run folds what was journaled and not yet decided).
@@ -80,10 +85,11 @@ def run(
     from ..journal.sqlite import SQLiteJournal
     from ..pipeline.runner import RunLocked, Runner, decision_percentiles, lock_journal
 
-    if not paper:
-        fail(["--no-paper: order send to a venue is not built yet (pipeline part 2); "
-              "run in paper mode"])  # fmt: skip
     loaded = _load(config)
+    if venue is not None:
+        if venue not in ("paper", "simex"):
+            fail([f"--venue {venue}: use paper or simex"], EXIT_BAD_INPUT)
+        loaded = loaded.with_venue(venue)
     loaded.journal_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         lock = lock_journal(loaded.journal_path)
@@ -95,7 +101,13 @@ def run(
         fail([str(exc)])
     console = Console(highlight=False, soft_wrap=True)
     show_live = sys.stdout.isatty() if live is None else live
-    runner = Runner(journal, loaded)
+    from ..pipeline.venues.factory import VenueConfigError
+
+    try:
+        runner = Runner(journal, loaded)
+    except VenueConfigError as exc:
+        journal.close()
+        fail([str(exc)], EXIT_BAD_INPUT)
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
@@ -103,7 +115,9 @@ def run(
             start_http_server(metrics_port, addr="127.0.0.1", registry=runner.registry)
         except OSError as exc:
             fail([f"--metrics-port {metrics_port}: {exc.strerror}: choose a free port"])
-    title = f"zkrisk run: paper mode, journal {loaded.journal_path}"
+    kind = loaded.config.venue.kind
+    mode = "paper mode" if kind == "paper" else f"trading on {kind}"
+    title = f"zkrisk run: {mode}, journal {loaded.journal_path}"
 
     async def main() -> None:
         stop = asyncio.Event()

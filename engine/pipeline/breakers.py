@@ -26,6 +26,8 @@ class TransitionReason(StrEnum):
     DRAWDOWN = "DRAWDOWN"
     DAILY_LOSS = "DAILY_LOSS"
     KILL_SWITCH = "KILL_SWITCH"
+    RECONCILE_MISMATCH = "RECONCILE_MISMATCH"
+    """The book disagrees with the venue: only reducing orders until an operator resumes."""
     RESUME = "RESUME"
     """An operator's explicit command: the only way back down."""
 

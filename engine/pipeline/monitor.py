@@ -41,8 +41,10 @@ from ..journal.events import (
     FeedStatus,
     Heartbeat,
     OperatorCommand,
+    OrderFilled,
     PaperFill,
     Quote,
+    ReconcileMismatch,
     Recorded,
     StrategyDisabled,
     TradingStateChanged,
@@ -216,10 +218,14 @@ class Monitor:
             drafts.extend(self._on_heartbeat(event, recorded))
         elif isinstance(event, OperatorCommand):
             drafts.extend(self._on_command(event, recorded))
-        elif isinstance(event, PaperFill) or (
+        elif isinstance(event, PaperFill | OrderFilled) or (
             isinstance(event, Quote) and is_market_data(recorded)
         ):
             drafts.extend(self._on_book_event(recorded))
+        elif isinstance(event, ReconcileMismatch):
+            self.metrics.reconcile_mismatches.inc()
+            drafts.extend(self._move(TradingState.REDUCING, TransitionReason.RECONCILE_MISMATCH,
+                f"{event.venue}: {event.detail}", recorded))  # fmt: skip
         elif isinstance(event, FeedHealth) and event.status is not FeedStatus.HEALTHY:
             name = "FeedDown" if event.status is FeedStatus.DOWN else "FeedDegraded"
             drafts.append(self._alert(name, AlertSeverity.WARNING, recorded,

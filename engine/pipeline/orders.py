@@ -468,7 +468,7 @@ def backoff_ns(attempt: int, config: OrderSendConfig) -> int:
     return min(_ns(config.backoff_cap_s), _ns(config.backoff_base_s) << (attempt - 1))
 
 
-def drafts_for_verdict(verdict: Recorded, intent: IntentEmitted, venue: str) -> list[Draft]:
+def drafts_for_verdict(verdict: Recorded | Draft, intent: IntentEmitted, venue: str) -> list[Draft]:
     """The `OrderSubmitted` (write-ahead) for an approved verdict on `intent`, else none.
 
     Key 'order:<client order id>' (a verdict replayed after a crash gives the same key, which

@@ -19,7 +19,7 @@ from typing import Annotated, Any, NamedTuple
 
 from pydantic import Field, Strict
 
-from ..journal.events import Draft, PaperFill, Quote, Recorded
+from ..journal.events import Draft, OrderFilled, PaperFill, Quote, Recorded
 from ..risk import fixed_point as fp
 from ..risk.models import (
     CheckState,
@@ -36,6 +36,8 @@ from ..risk.models import (
 from .strategies.base import DECIMAL, DecimalText, StateModel, mid
 
 ZERO = Decimal(0)
+CASH_CURRENCIES = frozenset({"USD", "USDC"})
+"""Fees in these are paid from the book's cash (USD, what the starting equity is counted in)."""
 _QTY_STEP = Decimal(1).scaleb(-fp.QTY_DECIMALS)
 _PRICE_STEP = Decimal(1).scaleb(-fp.PRICE_DECIMALS)
 
@@ -182,7 +184,7 @@ class PaperBook:
             return
         self.position = recorded.position
         event = recorded.event
-        if isinstance(event, PaperFill):
+        if isinstance(event, PaperFill | OrderFilled):
             self.fill(event)
         elif isinstance(event, Quote) and is_market_data(recorded):
             self.mark(event, recorded.event_time_ns)
@@ -193,12 +195,16 @@ class PaperBook:
         if last is None or event_time_ns >= last.event_time_ns:
             self.marks[quote.symbol] = Mark(mid(quote), event_time_ns, quote.source_seq or 0)
 
-    def fill(self, fill: PaperFill) -> None:
+    def fill(self, fill: PaperFill | OrderFilled) -> None:
+        """A paper fill, or a venue's (the book of a live run: its quote-asset fee is cash
+        paid; a fee in another asset, a chain's gas, is not in the book)."""
         holding = self.holdings.setdefault((fill.strategy_id, fill.symbol), Holding())
         record = self.strategies.setdefault(fill.strategy_id, StrategyRecord())
         signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
         record.fills += 1
         self.cash = DECIMAL.subtract(self.cash, DECIMAL.multiply(signed, fill.price))
+        if isinstance(fill, OrderFilled) and fill.fee and fill.fee_currency in CASH_CURRENCIES:
+            self.cash = DECIMAL.subtract(self.cash, fill.fee)
         realised = apply_trade(holding, signed, fill.price)
         if realised is not None:
             record.realised = DECIMAL.add(record.realised, realised)

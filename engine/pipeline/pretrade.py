@@ -7,8 +7,10 @@ REDUCING_ONLY). The check's clock is the intent's event time, never the wall clo
 decides exactly as the live run did. Rate limits count the desk's earlier approvals, also from
 the journal.
 
-Outputs: `VerdictIssued` (key 'verdict:<client order id>', every reason kept) and, in paper mode,
-a `PaperFill` at the quote the intent would cross (key 'paperfill:<client order id>').
+Outputs: `VerdictIssued` (key 'verdict:<client order id>', every reason kept) and, for an
+approval, in paper mode a `PaperFill` at the quote the intent would cross (key
+'paperfill:<client order id>'), else the write-ahead `OrderSubmitted` (key 'order:<client order
+id>') that order send sends to the venue.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from decimal import Decimal
 from ..journal.events import EVENT_ADAPTER, Draft, IntentEmitted, Quote, Recorded, VerdictIssued
 from ..risk.checks import RiskEngine
 from ..risk.models import TradingState, VerdictKind
+from .orders import drafts_for_verdict
 from .paper import PaperBook, is_market_data, paper_fill_draft
 
 _NS = 1_000_000_000
@@ -36,9 +39,12 @@ class PreTradeStage:
         account: str,
         quote_price: Decimal = Decimal(1),
         paper: bool = True,
+        venue: str = "paper",
     ) -> None:
         self.engine, self.book = engine, book
         self.account, self.quote_price, self.paper = account, quote_price, paper
+        self.venue = venue
+        """Where approvals go when not in paper mode (the OrderSubmitted's venue)."""
         self.quotes: dict[str, Quote] = {}
         window = engine.policy.rate_window_seconds
         self._window = window
@@ -79,7 +85,9 @@ class PreTradeStage:
         if verdict.approved:
             self.approved_at.append(now)
             quote = self.quotes.get(intent.symbol)
-            if self.paper and quote is not None:
+            if not self.paper:  # the write-ahead order; order send sends it once it is journaled
+                drafts += drafts_for_verdict(drafts[0], event, self.venue)
+            elif quote is not None:
                 fill = paper_fill_draft(intent, verdict, quote, verdict_key=key,
                                         event_time_ns=recorded.event_time_ns,
                                         recv_time_ns=recorded.recv_time_ns)  # fmt: skip

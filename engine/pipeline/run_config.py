@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -19,6 +19,7 @@ from ..risk.checks import RiskEngine
 from ..risk.models import Asset, ExactDecimal, RiskPolicy, ScenarioSet
 from .ingest_config import IngestConfig
 from .monitor import MonitorConfig
+from .orders import OrderSendConfig
 from .signal import SignalConfig
 
 
@@ -51,12 +52,39 @@ class PreTradeSection(_Frozen):
     """Price of the policy's quote asset (the paper cash), USD."""
 
 
+class SimexSection(_Frozen):
+    """The shipped simulated exchange (`zkrisk simex serve`): a stand-in for a centralised
+    venue, which cannot be reached from here."""
+
+    url: str = Field(default="ws://127.0.0.1:8790", pattern=r"^wss?://")
+    """Its WebSocket endpoint."""
+    account: str = Field(default="desk", min_length=1, max_length=64)
+    """The account the bot trades (the exchange keeps positions and cash per account)."""
+    token_env: str | None = None
+    """Environment variable holding the account's API token, when the exchange wants one."""
+
+
+class VenueSection(_Frozen):
+    """Where approved intents go: `paper` fills them at the quote (no venue), `simex` sends them
+    to the simulated exchange (`[venue.simex]`)."""
+
+    kind: Literal["paper", "simex"] = "paper"
+    simex: SimexSection = SimexSection()
+    reconcile_every_s: Annotated[float, Field(gt=0)] = 30.0
+    """Compare the book with the venue's balances this often (and at start-up)."""
+    reconcile_tolerance: ExactDecimal = Field(default=Decimal("0.00000001"), ge=0)
+    """A position difference above this (asset units) is a mismatch: an alert, and REDUCING."""
+    orders: OrderSendConfig = OrderSendConfig()
+    """Timeouts, retries and routing of order send."""
+
+
 class RunConfig(_Frozen):
     run: RunSection
     pretrade: PreTradeSection
     ingest: IngestConfig
     signal: SignalConfig = SignalConfig()
     monitor: MonitorConfig
+    venue: VenueSection = VenueSection()
 
     @model_validator(mode="after")
     def _strategies_trade_known_symbols(self) -> RunConfig:
@@ -75,6 +103,13 @@ class LoadedRun:
     """A run config with its files read: the policy, assets and scenarios, resolved paths."""
 
     def __init__(self, path: Path, config: RunConfig) -> None:
+        # The gate judges an intent's counterparty against the policy: it is the venue the
+        # approval goes to ('paper' in paper mode), whatever a strategy would say.
+        kind = config.venue.kind
+        strategies = tuple(s.model_copy(update={"counterparty": kind})
+                           for s in config.signal.strategies)  # fmt: skip
+        signal = config.signal.model_copy(update={"strategies": strategies})
+        config = config.model_copy(update={"signal": signal})
         self.path, self.config = path, config
         base = path.parent
         self.journal_path = (base / config.run.journal).resolve()
@@ -96,6 +131,11 @@ class LoadedRun:
                 f"{path}: [ingest] symbols {', '.join(missing)} are not instruments of policy "
                 f"{self.policy.policy_id!r}: add them to its instruments or drop them here"
             )
+
+    def with_venue(self, kind: str) -> LoadedRun:
+        """This run with `[venue] kind` replaced (`zkrisk run --venue`)."""
+        venue = self.config.venue.model_copy(update={"kind": kind})
+        return LoadedRun(self.path, self.config.model_copy(update={"venue": venue}))
 
     def engine(self) -> RiskEngine:
         return RiskEngine(self.policy, self.assets, self.scenarios)

@@ -33,17 +33,22 @@ from prometheus_client import CollectorRegistry
 
 from ..journal.base import Journal
 from ..journal.events import Draft, Recorded
+from .fills import Positions
 from .ingest import Ingest, IngestMetrics
 from .monitor import Monitor, MonitorStatus, PipelineMetrics, heartbeat_draft
+from .order_send import OrderSend
+from .orders import Orders
 from .pretrade import PreTradeStage
 from .run_config import LoadedRun
 from .signal import SignalStage, StrategyStatus
 from .stage_snapshot import SnapshotError, check_binding
+from .venues.factory import make_venue
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "pipeline"
-SNAPSHOT = "pipeline/v1"
+SNAPSHOT = "pipeline/v2"
+"""v2 adds the orders and positions projections (a v1 snapshot is not used: fold from 0)."""
 COMPONENTS = ("ingest", "pipeline")
 """The components that journal heartbeats (the monitor alerts when one stops)."""
 
@@ -76,9 +81,13 @@ class Pipeline:
         cfg = run.config
         self.monitor = Monitor(cfg.monitor, metrics=metrics or PipelineMetrics())
         self.signal = SignalStage(cfg.signal)
-        self.pretrade = PreTradeStage(run.engine(), self.monitor.book,
-                                      account=cfg.run.account,
-                                      quote_price=cfg.pretrade.quote_price_usd)  # fmt: skip
+        self.pretrade = self._new_pretrade()
+        self.orders = Orders()
+        """Every order sent to a venue and what became of it (stage 4's projection)."""
+        self.positions = Positions()
+        """The venue fills' positions and P&L (stage 5's projection; reconciliation's book)."""
+        self.on_folded: Callable[[Recorded], None] | None = None
+        """Called with each record folded live (order send sends the orders it journals)."""
         self.position = 0
         """The last position folded."""
         self.inbox: dict[int, Recorded] = {}
@@ -89,6 +98,12 @@ class Pipeline:
         self.snapshot_refused = ""
         self.restore_note = ""
         self.cursor_at = journal.cursor(CONSUMER)
+
+    def _new_pretrade(self) -> PreTradeStage:
+        cfg = self.run.config
+        return PreTradeStage(self.run.engine(), self.monitor.book, account=cfg.run.account,
+                             quote_price=cfg.pretrade.quote_price_usd,
+                             paper=cfg.venue.kind == "paper", venue=cfg.venue.kind)  # fmt: skip
 
     # -- start-up -------------------------------------------------------------------------
 
@@ -102,22 +117,25 @@ class Pipeline:
         cfg = self.run.config
         try:
             state = json.loads(blob)
-            if not isinstance(state, dict) or state.get("version") != 1:
-                raise SnapshotError("the pipeline snapshot is not version 1")
+            if not isinstance(state, dict) or state.get("version") != 2:
+                raise SnapshotError("the pipeline snapshot is not version 2")
             monitor = Monitor.from_bytes(cfg.monitor, state["monitor"].encode(),
                                          metrics=self.monitor.metrics)  # fmt: skip
             signal = SignalStage.from_bytes(cfg.signal, state["signal"].encode())
             for stage in (monitor, signal):
                 check_binding(self.journal, stage, position)
             self.pretrade.restore(state["pretrade"].encode())
+            orders = Orders.from_bytes(state["orders"].encode())
+            positions = Positions.from_bytes(state["positions"].encode())
+            if (orders.position, positions.position) != (position, position):
+                raise SnapshotError("its orders or positions are not as of its position")
         except (SnapshotError, ValueError, KeyError, TypeError, AttributeError) as exc:
             self.restore_note = f"snapshot at position {position} not used ({exc}): folding from 0"
             log.warning("%s", self.restore_note)
-            self.pretrade = PreTradeStage(self.run.engine(), self.monitor.book,
-                                          account=cfg.run.account,
-                                          quote_price=cfg.pretrade.quote_price_usd)  # fmt: skip
+            self.pretrade = self._new_pretrade()
             return 0
         self.monitor, self.signal = monitor, signal
+        self.orders, self.positions = orders, positions
         self.pretrade.book = self.monitor.book
         self.position = self.restored_from = position
         return position
@@ -133,10 +151,12 @@ class Pipeline:
                 log.warning("no snapshots: %s", refusal)
             return
         blob = json.dumps({
-            "version": 1,
+            "version": 2,
             "monitor": self.monitor.to_bytes().decode(),
             "signal": self.signal.to_bytes().decode(),
             "pretrade": self.pretrade.to_bytes().decode(),
+            "orders": self.orders.to_bytes().decode(),
+            "positions": self.positions.to_bytes().decode(),
         }, sort_keys=True).encode()  # fmt: skip
         self.journal.save_snapshot(SNAPSHOT, self.position, blob)
 
@@ -167,6 +187,8 @@ class Pipeline:
     def fold(self, rec: Recorded, *, live: bool = True) -> list[Recorded]:
         """One record through the monitor, the signal stage and the gate, in that order (a
         breaker the record trips refuses the intent the same record causes)."""
+        self.orders.apply(rec)
+        self.positions.apply(rec)
         drafts = self.monitor.on_event(rec)
         drafts += self.signal.on_event(rec)
         drafts += self.pretrade.on_event(rec, self.monitor.state)
@@ -187,6 +209,8 @@ class Pipeline:
             self.stats.derived += len(drafts)
             if live and name == "IntentEmitted" and len(self.stats.decision_ns) < 100_000:
                 self.stats.decision_ns.append(self.clock() - rec.recv_time_ns)
+        if live and self.on_folded is not None:
+            self.on_folded(rec)
         self.since_snapshot += 1
         if self.since_snapshot >= self.run.config.run.snapshot_every:
             self.save_snapshot()
@@ -280,8 +304,23 @@ class Runner:
         self.pipeline = Pipeline(journal, run, metrics=PipelineMetrics(self.registry))
         self.ingest = Ingest(journal, run.ingest, metrics=self.feed_metrics,
                              on_records=self._on_ingested)  # fmt: skip
+        self.order_send = None if run.config.venue.kind == "paper" else self._order_send()
         self.started_ns = _now_ns()
         self.ingest_done = False
+
+    def _order_send(self) -> OrderSend:
+        cfg = self.run.config
+        venue = make_venue(cfg.venue)
+        send = OrderSend(venue, self.pipeline, self._append_and_fold, config=cfg.venue.orders,
+                         symbols=tuple(cfg.ingest.symbols),
+                         reconcile_every_s=cfg.venue.reconcile_every_s,
+                         tolerance=cfg.venue.reconcile_tolerance)  # fmt: skip
+        self.pipeline.on_folded = send.on_folded
+        return send
+
+    def _append_and_fold(self, drafts: list[Draft]) -> None:
+        self.pipeline.append(drafts)
+        self.pipeline.drain()
 
     def _on_ingested(self, records: list[Recorded]) -> None:
         self.pipeline.offer(records)
@@ -290,13 +329,15 @@ class Runner:
     async def run_until(self, stop: asyncio.Event) -> None:
         self.pipeline.restore()
         self.pipeline.drain()  # catch up on whatever the last run journaled but did not fold
-        ingest = asyncio.create_task(self._ingest(stop), name="ingest")
-        beats = asyncio.create_task(self._housekeeping(stop), name="housekeeping")
+        tasks = [asyncio.create_task(self._ingest(stop), name="ingest"),
+                 asyncio.create_task(self._housekeeping(stop), name="housekeeping")]  # fmt: skip
+        if self.order_send is not None:
+            tasks.append(asyncio.create_task(self.order_send.run(stop), name="order-send"))
         try:
             await stop.wait()
         finally:
             stop.set()
-            await asyncio.gather(ingest, beats, return_exceptions=False)
+            await asyncio.gather(*tasks, return_exceptions=False)
             self.pipeline.drain()
             self.pipeline.commit()
             self.pipeline.save_snapshot()

@@ -111,7 +111,8 @@ class StrategyConfig(_Frozen):
     symbols: tuple[Symbol, ...] = ()
     """Symbols it is shown; empty means every symbol."""
     counterparty: str = Field(default="paper", min_length=1)
-    """Venue its intents are addressed to (must be on the policy's allowlist)."""
+    """Venue its intents are addressed to (must be on the policy's allowlist); a run config's
+    `[venue] kind` sets it for every strategy of the run (one venue per run)."""
     max_quote_age_ms: Annotated[int, Field(ge=1)] = 2_000
     """An event older than this against the stage clock is not shown to it."""
     criteria: DisableCriteria = DisableCriteria()

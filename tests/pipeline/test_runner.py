@@ -257,10 +257,16 @@ def test_a_bad_run_config_names_the_field_and_exits_2(tmp_path: Path) -> None:
     assert no_journal.returncode == 2 and "no journal yet" in no_journal.stderr
 
 
-def test_no_paper_is_refused_until_order_send_exists(tmp_path: Path) -> None:
+def test_an_unknown_venue_is_refused_naming_the_ones_there_are(tmp_path: Path) -> None:
     config = write_config(tmp_path, free_port())
-    result = zkrisk("run", "--config", str(config), "--no-paper")
-    assert result.returncode == 2 and "pipeline part 2" in result.stderr
+    result = zkrisk("run", "--config", str(config), "--venue", "nasdaq")
+    assert result.returncode == 2 and "use paper or simex" in result.stderr
+    token = (
+        config.read_text() + '\n[venue]\nkind = "simex"\nsimex = { token_env = "NO_SUCH_ENV" }\n'
+    )
+    config.write_text(token)
+    missing = zkrisk("run", "--config", str(config), "--duration", "1")
+    assert missing.returncode == 2 and "$NO_SUCH_ENV" in missing.stderr
 
 
 def test_a_snapshot_of_another_config_is_not_used_and_the_fold_starts_over(

@@ -1,0 +1,141 @@
+"""`zkrisk orders`, `zkrisk positions` and `zkrisk reconcile`: a run's trading, from its journal.
+
+All three fold the run's journal read-only (they work beside a live run); `reconcile` also asks
+the run's venue what it holds and compares, without writing anything (the runner journals the
+mismatches it finds itself, and moves to REDUCING on one).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import closing
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .common import EXIT_BAD_INPUT, fail
+from .run import ConfigOption, _load
+
+if TYPE_CHECKING:
+    from ..journal.events import Recorded
+    from ..pipeline.fills import Positions
+    from ..pipeline.orders import Orders
+    from ..pipeline.run_config import LoadedRun
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _fold(loaded: LoadedRun) -> tuple[Orders, Positions, list[Recorded]]:
+    from ..journal.base import JournalError
+    from ..journal.events import ReconcileMismatch
+    from ..journal.sqlite import SQLiteJournal
+    from ..pipeline.fills import Positions
+    from ..pipeline.orders import Orders
+
+    if not loaded.journal_path.is_file():
+        fail([f"{loaded.journal_path}: no journal yet: start the run with `zkrisk run`"])
+    orders, positions, mismatches = Orders(), Positions(), []
+    try:
+        with closing(SQLiteJournal(loaded.journal_path, readonly=True)) as journal:
+            for rec in journal.iter_from(0):
+                orders.apply(rec)
+                positions.apply(rec)
+                if isinstance(rec.event, ReconcileMismatch):
+                    mismatches.append(rec)
+    except JournalError as exc:
+        fail([str(exc)])
+    return orders, positions, mismatches
+
+
+def _table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name in header:
+        table.add_column(name, justify="left" if name in ("order", "status", "symbol") else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(highlight=False, soft_wrap=True).print(table)
+
+
+def orders(config: ConfigOption, as_json: JsonOption = False) -> None:
+    """Every order the run sent to a venue, with its fills and status."""
+    loaded = _load(config)
+    book, _, _ = _fold(loaded)
+    items = sorted(book.orders.values(), key=lambda o: (o.submitted_ns, o.spec.client_order_id))
+    rows = [[o.spec.client_order_id, o.spec.venue, o.spec.side.value, str(o.spec.quantity),
+             str(o.filled), str(o.average_price.quantize(Decimal("0.01"))) if o.filled else "-",
+             o.status.value, o.reason] for o in items]  # fmt: skip
+    header = ["order", "venue", "side", "quantity", "filled", "avg price", "status", "reason"]
+    if as_json:
+        typer.echo(json.dumps([dict(zip(header, r, strict=True)) for r in rows], indent=2))
+        return
+    _table(f"orders of {loaded.journal_path}", header, rows)
+
+
+def positions(config: ConfigOption, as_json: JsonOption = False) -> None:
+    """Positions from the venue fills the run journaled, with P&L at the latest marks."""
+    loaded = _load(config)
+    _, held, _ = _fold(loaded)
+    symbols = sorted(held.holdings)
+    rows = [[s, str(held.quantity(s)), str(held.average_price(s).quantize(Decimal("0.01"))),
+             str(held.realised_pnl(s).quantize(Decimal("0.01"))),
+             str(held.unrealised_pnl(s).quantize(Decimal("0.01")))] for s in symbols]  # fmt: skip
+    header = ["symbol", "quantity", "avg price", "realised USD", "unrealised USD"]
+    if as_json:
+        typer.echo(json.dumps([dict(zip(header, r, strict=True)) for r in rows], indent=2))
+        return
+    _table(f"positions of {loaded.journal_path} ({held.fills} fills)", header, rows)
+
+
+def reconcile(config: ConfigOption, as_json: JsonOption = False) -> None:
+    """The book against the venue's balances now, and the mismatches the run journaled.
+
+    Exit 1 when the two disagree beyond the run's tolerance."""
+    import asyncio
+
+    from ..pipeline.reconcile import mismatches as find_mismatches
+    from ..pipeline.venues.base import VenueError
+    from ..pipeline.venues.factory import VenueConfigError, make_venue
+
+    loaded = _load(config)
+    section = loaded.config.venue
+    if section.kind == "paper":
+        fail(["this run is in paper mode ([venue] kind = \"paper\"): there is no venue to "
+              "reconcile with"], EXIT_BAD_INPUT)  # fmt: skip
+    _, held, journaled = _fold(loaded)
+    try:
+        venue = make_venue(section)
+    except VenueConfigError as exc:
+        fail([str(exc)], EXIT_BAD_INPUT)
+
+    async def balances() -> dict[str, Decimal]:
+        await venue.connect()
+        try:
+            return dict(await venue.balances())
+        finally:
+            await venue.close()
+
+    try:
+        reported = asyncio.run(balances())
+    except VenueError as exc:
+        fail([f"{venue.name}: {exc}"], 1)
+    book = {s: q for (v, s), q in held.venue_quantity.items() if v == venue.name}
+    symbols = tuple(loaded.config.ingest.symbols)
+    found = find_mismatches(book, reported, venue=venue.name, symbols=symbols,
+                            tolerance=section.reconcile_tolerance, now_ns=0)  # fmt: skip
+    rows = [[s, str(book.get(s, Decimal(0))), str(reported.get(s, Decimal(0))),
+             "MISMATCH" if any(d.event.symbol == s for d in found) else "ok"]  # type: ignore[union-attr]
+            for s in sorted(symbols)]  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps({"venue": venue.name, "symbols": [dict(zip(
+            ["symbol", "book", "venue", "status"], r, strict=True)) for r in rows],
+            "journaled_mismatches": len(journaled)}, indent=2))  # fmt: skip
+    else:
+        _table(f"reconciliation with {venue.name} (tolerance {section.reconcile_tolerance})",
+               ["symbol", "book", "venue", "status"], rows)  # fmt: skip
+        typer.echo(f"{len(journaled)} mismatch(es) journaled by the run so far")
+    if found:
+        raise typer.Exit(1)
