@@ -89,6 +89,14 @@ def serve(
         int,
         typer.Option(help="Move the mids by a seeded random walk every N ms (0: never).", min=0),
     ] = 500,
+    follow: Annotated[
+        str | None,
+        typer.Option(
+            help="Follow this market-data feed's quotes instead of walking (a `zkrisk "
+            "feed serve` URL, e.g. ws://127.0.0.1:8765).",
+            metavar="URL",
+        ),
+    ] = None,
     balance: Annotated[
         list[str] | None,
         typer.Option(
@@ -133,13 +141,15 @@ def serve(
         for symbol, price in mids.items():
             if price <= 0:
                 raise ValueError(f"--mid {symbol}={price}: a mid must be > 0")
+        if follow is not None and not follow.startswith(("ws://", "wss://")):
+            raise ValueError(f"--follow {follow}: a feed URL starts with ws:// or wss://")
         faults = Faults(seed=seed, drop_rate=drop_rate, duplicate_rate=duplicate_rate,
                         reorder_rate=reorder_rate, delay_rate=delay_rate, delay_ms=delay_ms,
                         reject_rate=reject_rate, reject_all=reject_all)  # fmt: skip
         server = SimexServer(
             host=host, port=port, mids=mids, seed=seed, faults=faults,
             taker_fee_bps=taker_fee_bps, maker_fee_bps=maker_fee_bps,
-            walk_interval_s=walk_ms / 1000 or None,
+            walk_interval_s=walk_ms / 1000 or None, follow_url=follow,
             initial_balances=parse_assignments("--balance", balance or []),
             tokens=parse_tokens(token or []) or None,
         )  # fmt: skip

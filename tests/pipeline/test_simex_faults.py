@@ -4,9 +4,11 @@ dropped, duplicated, reordered and delayed acks and fills, silence, rejects; see
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from decimal import Decimal
 
+from zkrisk.engine.pipeline.feed_server import FeedServer
 from zkrisk.engine.pipeline.venues.base import (
     Ack,
     Fill,
@@ -214,5 +216,21 @@ def test_the_admin_call_drops_every_connection_and_starts_a_silence() -> None:
             assert not await venue.healthy()  # its ping times out after 0.5 s
             await asyncio.sleep(0.4)
             assert await venue.healthy()
+
+    asyncio.run(scenario())
+
+    async def scenario() -> None:
+        async with FeedServer(port=0) as feed, SimexServer(port=0, follow_url=feed.url) as server:
+            await feed.subscribed()
+            publishing = asyncio.create_task(feed.run(200.0, count=400))
+            await publishing
+            await asyncio.sleep(0.2)  # the last frames reach the follower
+            assert server.followed >= 100, server.followed
+            weth = json.loads(
+                [p for p in feed.truth if p.symbol == "WETH" and "bid" in p.text][-1].text
+            )
+            last = (Decimal(weth["bid"]) + Decimal(weth["ask"])) / 2
+            assert server.book.mids["WETH"] == last.quantize(Decimal("0.01"))
+            assert server.book.mids["WETH"] != Decimal(3000)  # it moved with the feed
 
     asyncio.run(scenario())

@@ -30,6 +30,10 @@ Accounts: with `tokens` (account → token) a connection must send `Authorizatio
 <token>` (HTTP 401 otherwise) and trades as that account; without, `X-Simex-Account` names the
 account ('default' if absent).
 
+Prices: the mids move by a seeded random walk (`walk_interval_s`), or follow a market-data
+feed (`follow_url`, the shipped `zkrisk feed serve`): each of its quotes sets that symbol's mid,
+as arbitrage keeps a venue near the market, so a bot trading the feed's prices finds them here.
+
 Faults (`Faults`, seeded; settable at start and by `admin`), on the messages of the kinds in
 `targets`: 'ack' (createOrder / cancelOrder answers), 'fill' (trade pushes), 'order' (order
 pushes); other answers are never faulted. Per message: drop (`drop_rate`), else maybe send
@@ -175,6 +179,7 @@ class SimexServer:
         faults: Faults = Faults(),
         tokens: Mapping[str, str] | None = None,
         walk_interval_s: float | None = None,
+        follow_url: str | None = None,
         maker: MakerConfig | None = None,
         taker_fee_bps: int = 5,
         maker_fee_bps: int = 1,
@@ -187,6 +192,9 @@ class SimexServer:
                          clock_ms=clock_ms)  # fmt: skip
         self._accounts_by_token = {t: a for a, t in (tokens or {}).items()}
         self.walk_interval_s = walk_interval_s
+        self.follow_url = follow_url
+        """A market-data feed (the shipped `zkrisk feed serve`) whose mids the book follows."""
+        self.followed = 0
         self.faults = faults
         self._rng = random.Random(faults.seed)
         self._reject_rng = random.Random(faults.seed + 1)
@@ -216,7 +224,9 @@ class SimexServer:
         self._server = await serve(self._handle, self.host, self.port, compression=None,
                                    process_request=self._gate, max_size=1 << 20)  # fmt: skip
         self.port = int(next(iter(self._server.sockets)).getsockname()[1])
-        if self.walk_interval_s:
+        if self.follow_url:
+            self._walker = asyncio.create_task(self._follow(self.follow_url))
+        elif self.walk_interval_s:
             self._walker = asyncio.create_task(self._walk(self.walk_interval_s))
 
     async def stop(self) -> None:
@@ -253,6 +263,27 @@ class SimexServer:
         return {a: {"balances": {k: num(v) for k, v in self.book.balances(a).items()},
                     "open_orders": [order_json(o) for o in self.book.open_orders(a)]}
                 for a in self.book.accounts()}  # fmt: skip
+
+    async def _follow(self, url: str) -> None:
+        """Keep each symbol's mid at the feed's latest quote, as arbitrage keeps a venue near
+        the market (reconnecting with backoff; a message that is not a quote is skipped)."""
+        from websockets.asyncio.client import connect
+
+        delay = 0.1
+        while True:
+            try:
+                async with connect(url, compression=None) as ws:
+                    await ws.send(json.dumps({"op": "subscribe", "symbols": list(self.book.mids)}))
+                    delay = 0.1
+                    async for frame in ws:
+                        msg = json.loads(frame)
+                        if msg.get("type") == "quote" and msg.get("symbol") in self.book.mids:
+                            mid = (Decimal(msg["bid"]) + Decimal(msg["ask"])) / 2
+                            self.set_mid(msg["symbol"], mid)
+                            self.followed += 1
+            except (OSError, ValueError, KeyError, ArithmeticError, ConnectionClosed):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def _walk(self, interval: float) -> None:
         while True:
