@@ -24,6 +24,21 @@ if TYPE_CHECKING:
     from ..pipeline.run_config import LoadedRun
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+VenueOption = Annotated[
+    str | None,
+    typer.Option(
+        "--venue", help="The venue the run trades on (default: the config's [venue] kind)."
+    ),
+]
+
+
+def _num(value: Decimal) -> str:
+    """A quantity as written, without the trailing zeros arithmetic leaves (4.0000 → 4)."""
+    return f"{value.normalize():f}"
+
+
+def _usd(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
 
 
 def _fold(loaded: LoadedRun) -> tuple[Orders, Positions, list[Recorded]]:
@@ -65,9 +80,9 @@ def orders(config: ConfigOption, as_json: JsonOption = False) -> None:
     loaded = _load(config)
     book, _, _ = _fold(loaded)
     items = sorted(book.orders.values(), key=lambda o: (o.submitted_ns, o.spec.client_order_id))
-    rows = [[o.spec.client_order_id, o.spec.venue, o.spec.side.value, str(o.spec.quantity),
-             str(o.filled), str(o.average_price.quantize(Decimal("0.01"))) if o.filled else "-",
-             o.status.value, o.reason] for o in items]  # fmt: skip
+    rows = [[o.spec.client_order_id, o.spec.venue, o.spec.side.value, _num(o.spec.quantity),
+             _num(o.filled), _usd(o.average_price) if o.filled else "-", o.status.value,
+             o.reason] for o in items]  # fmt: skip
     header = ["order", "venue", "side", "quantity", "filled", "avg price", "status", "reason"]
     if as_json:
         typer.echo(json.dumps([dict(zip(header, r, strict=True)) for r in rows], indent=2))
@@ -80,9 +95,8 @@ def positions(config: ConfigOption, as_json: JsonOption = False) -> None:
     loaded = _load(config)
     _, held, _ = _fold(loaded)
     symbols = sorted(held.holdings)
-    rows = [[s, str(held.quantity(s)), str(held.average_price(s).quantize(Decimal("0.01"))),
-             str(held.realised_pnl(s).quantize(Decimal("0.01"))),
-             str(held.unrealised_pnl(s).quantize(Decimal("0.01")))] for s in symbols]  # fmt: skip
+    rows = [[s, _num(held.quantity(s)), _usd(held.average_price(s)), _usd(held.realised_pnl(s)),
+             _usd(held.unrealised_pnl(s))] for s in symbols]  # fmt: skip
     header = ["symbol", "quantity", "avg price", "realised USD", "unrealised USD"]
     if as_json:
         typer.echo(json.dumps([dict(zip(header, r, strict=True)) for r in rows], indent=2))
@@ -90,7 +104,9 @@ def positions(config: ConfigOption, as_json: JsonOption = False) -> None:
     _table(f"positions of {loaded.journal_path} ({held.fills} fills)", header, rows)
 
 
-def reconcile(config: ConfigOption, as_json: JsonOption = False) -> None:
+def reconcile(
+    config: ConfigOption, venue_kind: VenueOption = None, as_json: JsonOption = False
+) -> None:
     """The book against the venue's balances now, and the mismatches the run journaled.
 
     Exit 1 when the two disagree beyond the run's tolerance."""
@@ -101,10 +117,14 @@ def reconcile(config: ConfigOption, as_json: JsonOption = False) -> None:
     from ..pipeline.venues.factory import VenueConfigError, make_venue
 
     loaded = _load(config)
+    if venue_kind is not None:
+        if venue_kind not in ("paper", "simex"):
+            fail([f"--venue {venue_kind}: use paper or simex"], EXIT_BAD_INPUT)
+        loaded = loaded.with_venue(venue_kind)
     section = loaded.config.venue
     if section.kind == "paper":
         fail(["this run is in paper mode ([venue] kind = \"paper\"): there is no venue to "
-              "reconcile with"], EXIT_BAD_INPUT)  # fmt: skip
+              "reconcile with (--venue simex names one)"], EXIT_BAD_INPUT)  # fmt: skip
     _, held, journaled = _fold(loaded)
     try:
         venue = make_venue(section)
@@ -126,7 +146,7 @@ def reconcile(config: ConfigOption, as_json: JsonOption = False) -> None:
     symbols = tuple(loaded.config.ingest.symbols)
     found = find_mismatches(book, reported, venue=venue.name, symbols=symbols,
                             tolerance=section.reconcile_tolerance, now_ns=0)  # fmt: skip
-    rows = [[s, str(book.get(s, Decimal(0))), str(reported.get(s, Decimal(0))),
+    rows = [[s, _num(book.get(s, Decimal(0))), _num(reported.get(s, Decimal(0))),
              "MISMATCH" if any(d.event.symbol == s for d in found) else "ok"]  # type: ignore[union-attr]
             for s in sorted(symbols)]  # fmt: skip
     if as_json:
@@ -134,7 +154,7 @@ def reconcile(config: ConfigOption, as_json: JsonOption = False) -> None:
             ["symbol", "book", "venue", "status"], r, strict=True)) for r in rows],
             "journaled_mismatches": len(journaled)}, indent=2))  # fmt: skip
     else:
-        _table(f"reconciliation with {venue.name} (tolerance {section.reconcile_tolerance})",
+        _table(f"reconciliation with {venue.name} (tolerance {_num(section.reconcile_tolerance)})",
                ["symbol", "book", "venue", "status"], rows)  # fmt: skip
         typer.echo(f"{len(journaled)} mismatch(es) journaled by the run so far")
     if found:
