@@ -8,9 +8,16 @@ them, on the runner's event loop:
 - every report becomes drafts (`fills.apply_fill` for fills, `orders.drafts_for_venue_report`
   for the rest), appended and folded at once, so the next report is judged against it
   (dedupe, overfill, the state table);
-- a timer asks `orders.what_now` about every order still awaiting its venue: status queries,
-  then `OrderTimedOut`; a failed send is retried with backoff (`after_send_failure`) and a venue
-  that keeps failing leaves routing until a probe passes (`VenueRouting`);
+- a timer asks `orders.what_now` about every open order: one still awaiting its venue gets
+  status queries, then `OrderTimedOut`; a working one (ACCEPTED, PARTIALLY_FILLED) without news
+  for `fill_check_s` gets a status query too. Answers go through
+  `orders.drafts_for_status_answer`: when the venue has filled more than the journal holds (a
+  fill lost on the way), the venue is asked to resend its fills (`ResendsFills`, once per
+  tick) and the order keeps being checked until they land; an order timed out is still asked
+  about every `fill_check_s` until the venue's answer is final and its fills are in (its late
+  fill lands on the position, `orders.late_fill_settled`); a failed send is retried with
+  backoff (`after_send_failure`) and a venue that keeps failing leaves routing until a probe
+  passes (`VenueRouting`);
 - reconciliation compares the fills' positions with the venue's balances at start-up and then
   periodically (`reconcile.mismatches`).
 
@@ -37,13 +44,16 @@ from .orders import (
     Orders,
     OrderSendConfig,
     OrderStatus,
+    StatusAnswer,
     VenueRouting,
     after_send_failure,
+    drafts_for_status_answer,
     drafts_for_venue_report,
+    late_fill_settled,
     what_now,
 )
 from .reconcile import mismatches
-from .venues.base import Fill, Venue, VenueError
+from .venues.base import Fill, OrderReport, ResendsFills, Venue, VenueError
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +95,14 @@ class OrderSend:
         """Orders this task sent (a clean stop waits a moment for their answers)."""
         self.last_report = 0.0
         self.sent = 0
+        self.resends = 0
+        """Times the venue was asked to resend its fills (a status answer showed one lost)."""
+        self.status_queries = 0
+        self.late_watch: dict[str, int] = {}
+        """Orders timed out here -> when to ask the venue about them again: one it took after
+        all may have a fill lost on the way (in memory: a restart forgets them)."""
+        self.duplicate_fills = 0
+        """Fill reports dropped as repeats of a fill already journaled."""
         self.connected = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -195,6 +213,7 @@ class OrderSend:
                 outcome = apply_fill(report, self.venue.name, orders, event_time_ns=now,
                                      recv_time_ns=now)  # fmt: skip
                 fresh = outcome.kind is not FillOutcomeKind.DUPLICATE and outcome.draft
+                self.duplicate_fills += outcome.kind is FillOutcomeKind.DUPLICATE
                 drafts = [outcome.draft] if fresh and outcome.draft is not None else []
             else:
                 drafts = drafts_for_venue_report(report, self.venue.name, orders, now_ns=now)
@@ -226,6 +245,7 @@ class OrderSend:
                 draft = self._retries.pop(coid, None)
                 self.append([draft] if draft is not None else [])
                 self._schedule_send(coid)
+        resend = False
         for order in self.pipeline.orders.open_orders():
             coid = order.spec.client_order_id
             if order.spec.venue != name or coid in self.sending or coid in self.retry_at:
@@ -236,17 +256,55 @@ class OrderSend:
             action = what_now(order, now, self.config, queries_made=made)
             if action.kind is ActionKind.QUERY:
                 self.queries[coid] = (since, made + 1)
-                try:
-                    report = await self.venue.query(coid)
-                except VenueError as exc:
-                    down = self.routing.on_failure(name, self.clock(), str(exc))
-                    self.append([down] if down is not None else [])
-                    continue
-                self.append(drafts_for_venue_report(report, name, self.pipeline.orders,
-                                                    now_ns=self.clock()))  # fmt: skip
+                answer = await self._query(coid)
+                if answer is not None:
+                    self.append(answer[1].drafts)
+                    resend = resend or answer[1].missing > 0
             elif action.kind is ActionKind.TIME_OUT and action.draft is not None:
                 self.queries.pop(coid, None)
                 self.append([action.draft])
+                self.late_watch[coid] = now + round(self.config.fill_check_s * 1e9)
+        resend = await self._watch_late(now) or resend
+        if resend:
+            await self._resend_fills()
+
+    async def _watch_late(self, now: int) -> bool:
+        """Ask about the timed-out orders due; True if one has a fill the journal lacks."""
+        resend = False
+        for coid, at in sorted(self.late_watch.items()):
+            order = self.pipeline.orders.get(coid)
+            if now < at or order is None:
+                continue
+            answer = await self._query(coid)
+            if answer is not None and late_fill_settled(order, answer[0]):
+                del self.late_watch[coid]
+                continue
+            self.late_watch[coid] = self.clock() + round(self.config.fill_check_s * 1e9)
+            resend = resend or (answer is not None and answer[1].missing > 0)
+        return resend
+
+    async def _query(self, coid: str) -> tuple[OrderReport, StatusAnswer] | None:
+        self.status_queries += 1
+        try:
+            report = await self.venue.query(coid)
+        except VenueError as exc:
+            down = self.routing.on_failure(self.venue.name, self.clock(), str(exc))
+            self.append([down] if down is not None else [])
+            return None
+        return report, drafts_for_status_answer(report, self.venue.name, self.pipeline.orders,
+                                                now_ns=self.clock())  # fmt: skip
+
+    async def _resend_fills(self) -> None:
+        """One request covers every order of the tick: the venue resends all it may have lost."""
+        if not isinstance(self.venue, ResendsFills):
+            return  # its fills cannot be lost in transit; the checks go on
+        try:
+            resent = await self.venue.resend_fills()
+        except VenueError as exc:
+            log.warning("%s: asking for its fills again failed: %s", self.venue.name, exc)
+            return
+        self.resends += 1
+        log.info("%s resent %d fills (a status answer showed a lost one)", self.venue.name, resent)
 
     async def reconcile(self) -> list[Draft]:
         """Compare the fills' positions on this venue with its balances; journal mismatches."""

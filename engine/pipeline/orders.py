@@ -21,7 +21,8 @@ this table differs from Nautilus's, on purpose:
 'fills') and venue health (`VenueHealth`, stream 'venue') into one `Order` per client order id;
 a record the table refuses changes no status and is kept in `refused`, since the journal is a
 record of facts and a fold must not stop on one. Decisions (`drafts_for_verdict`,
-`drafts_for_venue_report`, `what_now`, `after_send_failure`, `VenueRouting`) are pure: they read
+`drafts_for_venue_report`, `what_now`, `drafts_for_status_answer`, `after_send_failure`,
+`VenueRouting`) are pure: they read
 the state and return drafts, and the order-send task appends them and folds what it appended.
 """
 
@@ -150,7 +151,10 @@ FINAL = frozenset({OrderStatus.DENIED, OrderStatus.REJECTED, OrderStatus.CANCELE
                    OrderStatus.EXPIRED, OrderStatus.FILLED})  # fmt: skip
 """No answer is awaited from the venue (a late fill may still come and is applied)."""
 AWAITING = frozenset({OrderStatus.SUBMITTED, OrderStatus.PENDING_CANCEL})
-"""Waiting on the venue's answer: the timeout path queries these."""
+"""Waiting on the venue's answer: the timeout path queries these, then times them out."""
+WORKING = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
+"""Working at the venue: checked (never timed out) when no news came for `fill_check_s`, since
+a lost fill or order update would otherwise leave them working forever."""
 
 
 class InvalidTransition(ValueError):
@@ -445,6 +449,9 @@ class OrderSendConfig(BaseModel):
     """Seconds after the send (or the last record of the order) before the first status query."""
     query_interval_s: float = Field(default=2.0, gt=0)
     """Seconds between status queries, and from the last query to the timeout."""
+    fill_check_s: float = Field(default=30.0, gt=0)
+    """Seconds a working order (ACCEPTED, PARTIALLY_FILLED) may go without news before its
+    status is queried (and again each such interval): how a lost fill is found."""
     max_queries: int = Field(default=3, ge=0)
     """Status queries before an order still unanswered is timed out (EXPIRED)."""
     max_retries: int = Field(default=3, ge=0)
@@ -557,13 +564,18 @@ class Action:
 
 
 def what_now(order: Order, now_ns: int, config: OrderSendConfig, *, queries_made: int) -> Action:
-    """The timeout path's next step for an order awaiting the venue's answer.
+    """The timeout path's next step for an order awaiting the venue's answer, or working.
 
-    Query k (1-based) is due `ack_timeout_s + (k-1)·query_interval_s` after the order's last
-    record; one interval after the last of `max_queries` it is timed out. `queries_made` is the
-    task's own count since that record: a status query is a read, not a journal event, so a
-    restart counts again from 0 (at most `max_queries` extra reads). Working (ACCEPTED,
-    PARTIALLY_FILLED) and final orders need nothing: their news comes on `Venue.reports()`."""
+    Awaiting (SUBMITTED, PENDING_CANCEL): query k (1-based) is due `ack_timeout_s +
+    (k-1)·query_interval_s` after the order's last record; one interval after the last of
+    `max_queries` it is timed out. `queries_made` is the task's own count since that record: a
+    status query is a read, not a journal event, so a restart counts again from 0 (at most
+    `max_queries` extra reads). Working (ACCEPTED, PARTIALLY_FILLED): query k is due
+    `k·fill_check_s` after the last record, never a timeout (the order lives at the venue; the
+    answer goes to `drafts_for_status_answer`). Final orders need nothing."""
+    if order.status in WORKING:
+        due = order.last_activity_ns + (queries_made + 1) * _ns(config.fill_check_s)
+        return Action(ActionKind.WAIT, due) if now_ns < due else Action(ActionKind.QUERY, now_ns)
     if order.status not in AWAITING:
         return Action(ActionKind.NOTHING)
     due = (order.last_activity_ns + _ns(config.ack_timeout_s)
@@ -579,6 +591,48 @@ def what_now(order: Order, now_ns: int, config: OrderSendConfig, *, queries_made
                           f"record, after {queries_made} status queries")  # fmt: skip
     return Action(ActionKind.TIME_OUT, now_ns,
                   Draft("orders", f"timeout:{coid}", event, now_ns, now_ns, f"order:{coid}"))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class StatusAnswer:
+    """What a status query's answer becomes."""
+
+    drafts: list[Draft]
+    missing: Decimal = ZERO
+    """How much more the venue says is filled than the journal holds (> 0: fills were lost on
+    the way: ask the venue to resend them, `ResendsFills`)."""
+
+
+def drafts_for_status_answer(
+    report: OrderReport, venue: str, orders: Orders, *, now_ns: int
+) -> StatusAnswer:
+    """A status query's answer (`Venue.query`): `drafts_for_venue_report`, unless the venue has
+    filled more than the journal holds. Then no final status is journaled yet (a final order is
+    never checked again, so its lost fill would never be asked for): an order still SUBMITTED
+    is recorded as acknowledged (the venue has it: it must not be timed out), and `missing`
+    says the fills are to be resent; the next check, after they land, journals the status."""
+    order = orders.get(report.client_order_id)
+    if order is None or report.status is VenueStatus.UNKNOWN:
+        return StatusAnswer(drafts_for_venue_report(report, venue, orders, now_ns=now_ns))
+    missing = report.filled - order.filled
+    if missing <= 0:
+        return StatusAnswer(drafts_for_venue_report(report, venue, orders, now_ns=now_ns))
+    drafts: list[Draft] = []
+    if order.status is OrderStatus.SUBMITTED:
+        ack = Ack(report.client_order_id, report.venue_order_id)
+        drafts = drafts_for_venue_report(ack, venue, orders, now_ns=now_ns)
+    return StatusAnswer(drafts, missing)
+
+
+_VENUE_DONE = frozenset({VenueStatus.FILLED, VenueStatus.CANCELED, VenueStatus.REJECTED,
+                         VenueStatus.EXPIRED, VenueStatus.UNKNOWN})  # fmt: skip
+
+
+def late_fill_settled(order: Order, report: OrderReport) -> bool:
+    """For an order timed out here: may order send stop asking after it? Yes once the venue's
+    answer is final (or it never saw the order) and the journal holds all it filled; until
+    then a fill may still come (or was lost on the way: `drafts_for_status_answer`)."""
+    return report.status in _VENUE_DONE and report.filled <= order.filled
 
 
 def after_send_failure(

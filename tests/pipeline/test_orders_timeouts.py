@@ -16,9 +16,12 @@ from zkrisk.engine.pipeline.orders import (
     VenueRouting,
     after_send_failure,
     backoff_ns,
+    drafts_for_status_answer,
+    late_fill_settled,
     what_now,
 )
-from zkrisk.engine.pipeline.venues.base import VenueError
+from zkrisk.engine.pipeline.venues.base import OrderReport, VenueError, VenueStatus
+from zkrisk.engine.risk.models import Side
 
 from .orders_support import VENUE, Book, D
 from .tape import NS
@@ -82,13 +85,82 @@ def test_the_timeout_needs_every_query_first() -> None:
     assert what_now(order, late, CONFIG, queries_made=3).kind is ActionKind.TIME_OUT
 
 
-def test_an_acked_order_is_working_and_is_not_timed_out() -> None:
+def test_an_acked_order_is_working_and_is_checked_but_never_timed_out() -> None:
     book = Book()
     book.submit()
     book.trigger(Trigger.ACCEPT)
     order = _order(book)
-    action = what_now(order, order.last_activity_ns + 1000 * NS, CONFIG, queries_made=3)
-    assert action.kind is ActionKind.NOTHING
+    start = order.last_activity_ns
+    assert what_now(order, start + 29 * NS, CONFIG, queries_made=0).kind is ActionKind.WAIT
+    assert what_now(order, start + 30 * NS, CONFIG, queries_made=0).kind is ActionKind.QUERY
+    # Each answer without news pushes the next check one `fill_check_s` further; never a timeout.
+    assert what_now(order, start + 30 * NS, CONFIG, queries_made=1).kind is ActionKind.WAIT
+    action = what_now(order, start + 1000 * NS, CONFIG, queries_made=30)
+    assert action.kind is ActionKind.QUERY
+
+
+def _answer(status: VenueStatus, filled: str) -> OrderReport:
+    return OrderReport("c-1", "v-c-1", status, "WETH", Side.BUY, D(2), D(filled))
+
+
+def test_a_status_answer_with_more_filled_than_the_journal_asks_for_the_fills_and_holds_the_status(
+) -> None:  # fmt: skip
+    book = Book()
+    book.submit()
+    book.trigger(Trigger.ACCEPT)
+    book.fill(quantity="1")
+    # The venue filled 2 and then expired the rest... of nothing: the second fill was lost.
+    answer = drafts_for_status_answer(_answer(VenueStatus.FILLED, "2"), VENUE, book.orders,
+                                      now_ns=book.t)  # fmt: skip
+    assert (answer.drafts, answer.missing) == ([], D(1))
+    answer = drafts_for_status_answer(_answer(VenueStatus.EXPIRED, "2"), VENUE, book.orders,
+                                      now_ns=book.t)  # fmt: skip
+    assert (answer.drafts, answer.missing) == ([], D(1))  # not final before its fills are in
+    assert _order(book).status is OrderStatus.PARTIALLY_FILLED
+    book.fill(quantity="1")  # the resent fill
+    assert _order(book).status is OrderStatus.FILLED
+
+
+def test_a_status_answer_for_an_unacked_order_the_venue_filled_records_the_ack() -> None:
+    book = Book()
+    book.submit()
+    answer = drafts_for_status_answer(_answer(VenueStatus.FILLED, "2"), VENUE, book.orders,
+                                      now_ns=book.t)  # fmt: skip
+    assert answer.missing == D(2)
+    assert [d.key for d in answer.drafts] == ["ack:c-1"]
+    book.add(answer.drafts[0])
+    order = _order(book)
+    assert order.status is OrderStatus.ACCEPTED  # working: checked, not timed out
+    assert what_now(order, order.last_activity_ns + 1000 * NS, CONFIG, queries_made=9).kind is (
+        ActionKind.QUERY)  # fmt: skip
+
+
+def test_a_timed_out_order_is_watched_until_the_venue_is_final_and_its_fills_are_in() -> None:
+    book = Book()
+    book.submit()
+    drive_timeout(book)
+    order = _order(book)
+    assert order.status is OrderStatus.EXPIRED
+    assert not late_fill_settled(order, _answer(VenueStatus.OPEN, "0"))  # it works there after all
+    assert not late_fill_settled(order, _answer(VenueStatus.FILLED, "2"))  # its fills are due
+    book.fill(quantity="2")  # the late fill
+    assert late_fill_settled(order, _answer(VenueStatus.FILLED, "2"))
+    assert late_fill_settled(order, _answer(VenueStatus.UNKNOWN, "0"))  # it never got there
+
+
+def test_a_status_answer_that_agrees_with_the_journal_journals_the_venues_status() -> None:
+    book = Book()
+    book.submit()
+    book.trigger(Trigger.ACCEPT)
+    book.fill(quantity="1")
+    answer = drafts_for_status_answer(_answer(VenueStatus.EXPIRED, "1"), VENUE, book.orders,
+                                      now_ns=book.t)  # fmt: skip
+    assert answer.missing == 0 and [d.key for d in answer.drafts] == ["cancel:c-1"]
+    book.add(answer.drafts[0])
+    assert _order(book).status is OrderStatus.CANCELED
+    unknown = drafts_for_status_answer(_answer(VenueStatus.UNKNOWN, "0"), VENUE, book.orders,
+                                       now_ns=book.t)  # fmt: skip
+    assert (unknown.drafts, unknown.missing) == ([], 0)
 
 
 def test_a_cancel_that_is_never_confirmed_is_queried_and_timed_out_too() -> None:

@@ -6,6 +6,7 @@ and everything the venue says afterwards — acks, rejects, fills, cancels — a
 `VenueReport`s on `reports()`, consumed by their own task, which journals them. `query` answers
 a status question about one order (the timeout path asks it a bounded number of times);
 `balances` and `open_orders` are what reconciliation compares the book with.
+A venue that can lose fills in transit also implements `ResendsFills`.
 
 The client order id is the idempotency key end to end: `submit` of an id the venue already holds
 must not create a second order (it returns that order's `Submitted` again, with `duplicate`).
@@ -163,3 +164,15 @@ class Venue(Protocol):
 
     async def close(self) -> None:
         """Release connections and stop `reports()`."""
+
+
+@runtime_checkable
+class ResendsFills(Protocol):
+    """An optional capability: a venue whose fills can be lost on the way (a push over a
+    socket) and asked for again. Order send calls it when a status answer says an order has
+    filled more than the journal holds; the resent fills come on `reports()` (repeats of fills
+    already applied dedupe by their key)."""
+
+    async def resend_fills(self) -> int:
+        """Ask the venue to send again the fills this client may have missed; returns how many
+        it resent (0 where nothing can have been missed)."""
