@@ -1,8 +1,10 @@
 """`zkrisk run`, `zkrisk status` and `zkrisk killswitch`: the bot runner and its controls.
 
 `run` starts ingest → signal → pre-trade → order send → fills → monitor on one event loop (paper
-mode: approvals fill at the quote; `--venue simex`: they go to the simulated exchange) and
-stops on Ctrl-C, SIGTERM or `--duration`; a restart continues the journal.
+mode: approvals fill at the quote; `--venue simex`: they go to the simulated exchange;
+`--venue uniswap`: they are swaps on Uniswap v2 pools, with `--fork-url/--addresses` on a
+forked node's existing pools) and stops on Ctrl-C, SIGTERM or `--duration`; a restart
+continues the journal.
 `status` rebuilds the pipeline's view from the journal (read-only), so it works against a live
 run. `killswitch engage|release` appends an operator command to the journal; the running
 monitor halts (or resumes) through the same transition its breakers use.
@@ -54,8 +56,24 @@ def run(
     venue: Annotated[
         str | None,
         typer.Option(
-            help="Where approvals go: paper (fill at the quote) or simex (the simulated "
-            "exchange of [venue.simex]); default: the config's [venue] kind."
+            help="Where approvals go: paper (fill at the quote), simex (the simulated "
+            "exchange of [venue.simex]) or uniswap (the Uniswap v2 pools of [venue.uniswap]); "
+            "default: the config's [venue] kind."
+        ),
+    ] = None,
+    fork_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Fork mode: trade on the node at URL (e.g. an Anvil forked from another "
+            "chain), using the tokens and pools the addresses file names; overrides "
+            "[venue.uniswap] rpc_url."
+        ),
+    ] = None,
+    addresses: Annotated[
+        Path | None,
+        typer.Option(
+            help="The Uniswap deployment's addresses file (JSON); overrides [venue.uniswap] "
+            "addresses."
         ),
     ] = None,
     duration: Annotated[
@@ -87,9 +105,15 @@ def run(
 
     loaded = _load(config)
     if venue is not None:
-        if venue not in ("paper", "simex"):
-            fail([f"--venue {venue}: use paper or simex"], EXIT_BAD_INPUT)
+        if venue not in ("paper", "simex", "uniswap"):
+            fail([f"--venue {venue}: use paper, simex or uniswap"], EXIT_BAD_INPUT)
         loaded = loaded.with_venue(venue)
+    if fork_url is not None or addresses is not None:
+        if loaded.config.venue.kind != "uniswap":
+            fail(["--fork-url / --addresses trade on Uniswap: add --venue uniswap"],
+                 EXIT_BAD_INPUT)  # fmt: skip
+        with bad_input():
+            loaded = loaded.with_uniswap(rpc_url=fork_url, addresses=addresses)
     loaded.journal_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         lock = lock_journal(loaded.journal_path)

@@ -118,13 +118,13 @@ def reconcile(
 
     loaded = _load(config)
     if venue_kind is not None:
-        if venue_kind not in ("paper", "simex"):
-            fail([f"--venue {venue_kind}: use paper or simex"], EXIT_BAD_INPUT)
+        if venue_kind not in ("paper", "simex", "uniswap"):
+            fail([f"--venue {venue_kind}: use paper, simex or uniswap"], EXIT_BAD_INPUT)
         loaded = loaded.with_venue(venue_kind)
     section = loaded.config.venue
     if section.kind == "paper":
         fail(["this run is in paper mode ([venue] kind = \"paper\"): there is no venue to "
-              "reconcile with (--venue simex names one)"], EXIT_BAD_INPUT)  # fmt: skip
+              "reconcile with (--venue simex or uniswap names one)"], EXIT_BAD_INPUT)  # fmt: skip
     _, held, journaled = _fold(loaded)
     try:
         venue = make_venue(section)

@@ -64,12 +64,42 @@ class SimexSection(_Frozen):
     """Environment variable holding the account's API token, when the exchange wants one."""
 
 
+class UniswapSection(_Frozen):
+    """Uniswap v2 pools on an EVM node (a local Anvil, or one forked from another chain with
+    `zkrisk run --fork-url`): the tokens, router and pools are the addresses file's."""
+
+    rpc_url: str = Field(default="http://127.0.0.1:8545", pattern=r"^https?://")
+    """The node's JSON-RPC endpoint (`--fork-url` overrides it)."""
+    backup_rpc_url: str | None = Field(default=None, pattern=r"^https?://")
+    """A second endpoint of the same chain, used while the first does not answer."""
+    addresses: Path = Path("../build/uniswap/addresses.json")
+    """The deployment's addresses file (JSON: chain_id, factory, router, weth, tokens, pairs);
+    `--addresses` overrides it. Verified against the node before the run starts."""
+    key_env: str = Field(default="ZKRISK_UNISWAP_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Environment variable holding the trading wallet's private key (never written in a file)."""
+    baseline: Path | None = None
+    """The wallet's holdings before the bot's first trade (JSON, written at the first connect
+    when missing): reconciliation compares the fills' positions with the balances' change since
+    then. Default: beside the journal, `<journal>.uniswap-baseline.json`."""
+    default_slippage_bps: int = Field(default=50, ge=0, le=10_000)
+    """The bound of an order with neither limit price nor slippage."""
+    deadline_s: int = Field(default=300, gt=0)
+    """The swap's router deadline, from the chain's time at submit."""
+    replace_after_s: float = Field(default=12.0, gt=0)
+    """A transaction not mined this long is re-sent with higher fees (or the order abandoned)."""
+    max_replacements: int = Field(default=2, ge=0)
+    fee_bump_percent: int = Field(default=15, ge=10)
+    priority_fee_wei: int = Field(default=10**9, ge=0)
+
+
 class VenueSection(_Frozen):
     """Where approved intents go: `paper` fills them at the quote (no venue), `simex` sends them
-    to the simulated exchange (`[venue.simex]`)."""
+    to the simulated exchange (`[venue.simex]`), `uniswap` swaps on Uniswap v2 pools
+    (`[venue.uniswap]`)."""
 
-    kind: Literal["paper", "simex"] = "paper"
+    kind: Literal["paper", "simex", "uniswap"] = "paper"
     simex: SimexSection = SimexSection()
+    uniswap: UniswapSection = UniswapSection()
     reconcile_every_s: Annotated[float, Field(gt=0)] = 30.0
     """Compare the book with the venue's balances this often (and at start-up)."""
     reconcile_tolerance: ExactDecimal = Field(default=Decimal("0.00000001"), ge=0)
@@ -110,9 +140,10 @@ class LoadedRun:
                            for s in config.signal.strategies)  # fmt: skip
         signal = config.signal.model_copy(update={"strategies": strategies})
         config = config.model_copy(update={"signal": signal})
-        self.path, self.config = path, config
         base = path.parent
         self.journal_path = (base / config.run.journal).resolve()
+        config = _resolve_uniswap_paths(config, base, self.journal_path)
+        self.path, self.config = path, config
         self.policy: RiskPolicy = load_policy_file(base / config.pretrade.policy)
         self.assets: tuple[Asset, ...] = load_assets(base / config.pretrade.assets)
         self.scenarios: ScenarioSet | None = (
@@ -137,8 +168,35 @@ class LoadedRun:
         venue = self.config.venue.model_copy(update={"kind": kind})
         return LoadedRun(self.path, self.config.model_copy(update={"venue": venue}))
 
+    def with_uniswap(self, *, rpc_url: str | None, addresses: Path | None) -> LoadedRun:
+        """This run with `[venue.uniswap]` rpc_url / addresses replaced (`zkrisk run
+        --fork-url / --addresses`: fork mode); `addresses` is relative to the working directory."""
+        changes: dict[str, object] = {}
+        if rpc_url is not None:
+            changes["rpc_url"] = rpc_url
+        if addresses is not None:
+            changes["addresses"] = addresses.resolve()
+        venue = self.config.venue
+        uniswap = UniswapSection.model_validate(venue.uniswap.model_dump() | changes)
+        config = self.config.model_copy(
+            update={"venue": venue.model_copy(update={"uniswap": uniswap})}
+        )
+        return LoadedRun(self.path, config)
+
     def engine(self) -> RiskEngine:
         return RiskEngine(self.policy, self.assets, self.scenarios)
+
+
+def _resolve_uniswap_paths(config: RunConfig, base: Path, journal: Path) -> RunConfig:
+    """[venue.uniswap]'s paths made absolute (relative to the config file; the baseline
+    defaults to the journal's side)."""
+    u = config.venue.uniswap
+    baseline = journal.with_name(journal.stem + ".uniswap-baseline.json")
+    uniswap = u.model_copy(update={
+        "addresses": (base / u.addresses).resolve(),
+        "baseline": baseline if u.baseline is None else (base / u.baseline).resolve(),
+    })  # fmt: skip
+    return config.model_copy(update={"venue": config.venue.model_copy(update={"uniswap": uniswap})})
 
 
 def load_run_config(path: str | Path) -> LoadedRun:

@@ -260,7 +260,7 @@ def test_a_bad_run_config_names_the_field_and_exits_2(tmp_path: Path) -> None:
 def test_an_unknown_venue_is_refused_naming_the_ones_there_are(tmp_path: Path) -> None:
     config = write_config(tmp_path, free_port())
     result = zkrisk("run", "--config", str(config), "--venue", "nasdaq")
-    assert result.returncode == 2 and "use paper or simex" in result.stderr
+    assert result.returncode == 2 and "use paper, simex or uniswap" in result.stderr
     token = (
         config.read_text() + '\n[venue]\nkind = "simex"\nsimex = { token_env = "NO_SUCH_ENV" }\n'
     )

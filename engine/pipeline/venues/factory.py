@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .base import Venue
 
 if TYPE_CHECKING:
-    from ..run_config import VenueSection
+    from ..run_config import UniswapSection, VenueSection
 
 
 class VenueConfigError(ValueError):
@@ -28,5 +28,64 @@ def make_venue(section: VenueSection) -> Venue:
                 raise VenueConfigError(f"[venue.simex] token_env: set ${s.token_env} to the "
                                        f"account's API token (or remove token_env)")  # fmt: skip
         return SimexVenue(s.url, name="simex", token=token, account=s.account)
-    raise VenueConfigError(f"[venue] kind {section.kind!r} has no order send: use 'simex' or "
-                           "'paper'")  # fmt: skip
+    if section.kind == "uniswap":
+        return _uniswap(section.uniswap)
+    raise VenueConfigError(f"[venue] kind {section.kind!r} has no order send: use 'simex', "
+                           "'uniswap' or 'paper'")  # fmt: skip
+
+
+def _uniswap(s: UniswapSection) -> Venue:
+    """The Uniswap venue of `[venue.uniswap]`, its addresses file checked against the node first
+    (fork mode trades contracts someone else deployed: a wrong one must stop the run, named)."""
+    from pydantic import ValidationError
+    from web3 import Web3
+
+    from ...chain.uniswap_deploy import UniswapAddressError, load_addresses, verify_addresses
+    from .uniswap import LocalKeySigner, UniswapSettings, UniswapVenue
+    from .uniswap_baseline import read_baseline
+
+    key = os.environ.get(s.key_env, "").strip()
+    if not key:
+        raise VenueConfigError(f"[venue.uniswap] key_env: set ${s.key_env} to the trading "
+                               "wallet's private key (0x + 64 hex digits)")  # fmt: skip
+    try:
+        signer = LocalKeySigner(key)
+    except (ValueError, TypeError):
+        raise VenueConfigError(f"${s.key_env} is not a private key: write 0x and 64 hex "
+                               "digits") from None  # fmt: skip
+    try:
+        addresses = load_addresses(s.addresses)
+    except FileNotFoundError:
+        raise VenueConfigError(
+            f"[venue.uniswap] addresses: no file at {s.addresses}: write the deployment's "
+            "addresses there (deploy_uniswap(..., save_to=PATH) writes one) or pass "
+            "--addresses FILE"
+        ) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise VenueConfigError(f"{s.addresses}: {where}: {first['msg']} (fix the addresses "
+                               "file)") from None  # fmt: skip
+    w3 = Web3(Web3.HTTPProvider(s.rpc_url, request_kwargs={"timeout": 10}))
+    try:
+        verify_addresses(w3, addresses, where=str(s.addresses))
+    except UniswapAddressError as exc:
+        raise VenueConfigError(str(exc)) from None
+    except (OSError, ValueError) as exc:  # no node there (requests' errors are OSErrors)
+        raise VenueConfigError(f"[venue.uniswap] rpc_url {s.rpc_url}: the node did not answer "
+                               f"({type(exc).__name__}): start it or fix the URL") from None  # fmt: skip
+    assert s.baseline is not None  # LoadedRun resolves it
+    if s.baseline.is_file():  # checked now: a wrong one would fail every connect
+        from .base import VenueError
+
+        try:
+            read_baseline(s.baseline, chain_id=addresses.chain_id, wallet=signer.address)
+        except VenueError as exc:
+            raise VenueConfigError(str(exc)) from None
+    settings = UniswapSettings(**s.model_dump(include=_SETTINGS))
+    urls = [s.rpc_url] + ([s.backup_rpc_url] if s.backup_rpc_url else [])
+    return UniswapVenue(addresses, signer, urls, settings, baseline=s.baseline)
+
+
+_SETTINGS = {"default_slippage_bps", "deadline_s", "replace_after_s", "max_replacements",
+             "fee_bump_percent", "priority_fee_wei"}  # fmt: skip

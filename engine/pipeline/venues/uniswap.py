@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Final, Protocol
 
 from eth_account import Account
@@ -42,6 +43,7 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCErro
 from ...chain.client import revert_data
 from ...chain.errors import ErrorRegistry
 from ...chain.uniswap_deploy import UniswapAddresses, artefact, from_units, mock_erc20
+from ...journal.crashpoints import crash_point
 from ...journal.events import OrderSpec
 from ...risk.models import Side
 from .base import (
@@ -58,6 +60,7 @@ from .base import (
 )
 from .rpc_failover import AllEndpointsDown, FailoverRpc
 from .uniswap_amounts import OrderAmountError, SwapAmounts, fill_price, swap_amounts
+from .uniswap_baseline import Baseline, change_since, load_or_record
 from .uniswap_logs import PairSwap, pair_swaps
 from .uniswap_nonces import NonceManager
 
@@ -164,8 +167,14 @@ class UniswapVenue:
         signer: TxSigner,
         rpc_urls: list[str],
         settings: UniswapSettings | None = None,
+        *,
+        baseline: Path | None = None,
     ) -> None:
         self.addresses = addresses
+        self.baseline_path = baseline
+        """With a baseline file, `balances` is the change since it (`uniswap_baseline`)."""
+        self._baseline: Baseline | None = None
+        self._reported = 0
         self.settings = settings or UniswapSettings()
         self.signer = signer
         self.rpc = FailoverRpc(rpc_urls, timeout_s=self.settings.rpc_timeout_s)
@@ -203,6 +212,10 @@ class UniswapVenue:
                              f"{self.addresses.chain_id}", retryable=False)  # fmt: skip
         self._clock_offset = int(latest["timestamp"]) - int(time.time())
         await self._approve_all()
+        if self.baseline_path is not None:
+            self._baseline = load_or_record(self.baseline_path, chain_id=chain_id,
+                                            wallet=self.signer.address,
+                                            current=await self._wallet_balances())  # fmt: skip
         self._connected = True
 
     async def _approve_all(self) -> None:
@@ -244,7 +257,7 @@ class UniswapVenue:
         await asyncio.gather(*(o.watcher for o in self._orders.values() if o.watcher),
                              return_exceptions=True)  # fmt: skip
         await self.rpc.close()
-        self._queue.put_nowait(None)
+        self._report(None)
 
     async def healthy(self) -> bool:
         try:
@@ -309,9 +322,13 @@ class UniswapVenue:
         entry.sent.set_result(tx_hash)
         return Submitted(coid, tx_hash)
 
+    def _report(self, report: VenueReport | None) -> None:
+        self._reported += 1
+        self._queue.put_nowait(report)
+
     def _reject(self, entry: _Order, reason: str, detail: str) -> str:
         entry.state = _State.REJECTED
-        self._queue.put_nowait(Reject(entry.client_order_id, reason, detail))
+        self._report(Reject(entry.client_order_id, reason, detail))
         return ""
 
     async def _send_swap(self, entry: _Order, order: OrderSpec) -> str:
@@ -357,7 +374,7 @@ class UniswapVenue:
             raise VenueError(str(exc)) from None
         entry.hashes.append(tx_hash)
         entry.last_sent = time.monotonic()
-        self._queue.put_nowait(Ack(entry.client_order_id, tx_hash))
+        self._report(Ack(entry.client_order_id, tx_hash))
         entry.watcher = asyncio.create_task(self._watch(entry))
         return tx_hash
 
@@ -429,19 +446,20 @@ class UniswapVenue:
         previous = entry.venue_order_id
         if entry.replacements < self.settings.max_replacements and not entry.cancel_requested:
             tx_hash = await self._broadcast(entry.call, entry.nonce, fees)
+            crash_point("uniswap.mid_replacement")  # broadcast, not yet reported nor journaled
             entry.replacements += 1
             entry.fees, entry.last_sent = fees, time.monotonic()
             entry.hashes.append(tx_hash)
             detail = (f"not mined within {self.settings.replace_after_s}s: nonce {entry.nonce} "
                       f"re-sent at maxFee {fees[0]} / priority {fees[1]} wei "
                       f"(replacement {entry.replacements} of {self.settings.max_replacements})")  # fmt: skip
-            self._queue.put_nowait(Replaced(entry.client_order_id, previous, tx_hash, detail))
+            self._report(Replaced(entry.client_order_id, previous, tx_hash, detail))
             return
         await self._kill(entry, fees)
         entry.state = _State.ABANDONED
         detail = (f"not mined after {entry.replacements} replacement(s): nonce {entry.nonce} taken "
                   f"by a 0-value self-transfer {entry.kill_hash}")  # fmt: skip
-        self._queue.put_nowait(Reject(entry.client_order_id, "ABANDONED", detail))
+        self._report(Reject(entry.client_order_id, "ABANDONED", detail))
 
     async def _kill(self, entry: _Order, fees: tuple[int, int]) -> None:
         """Take the order's nonce with a 0-value transfer to the wallet itself."""
@@ -454,20 +472,18 @@ class UniswapVenue:
         if tx_hash == entry.kill_hash:
             if entry.cancel_requested and entry.state is _State.PENDING:
                 entry.state = _State.CANCELED
-                self._queue.put_nowait(
-                    Canceled(entry.client_order_id, "nonce taken by a self-transfer")
-                )
+                self._report(Canceled(entry.client_order_id, "nonce taken by a self-transfer"))
             return  # an abandoned order: its Reject was reported when the nonce was taken
         if int(receipt["status"]) != 1:
             entry.state = _State.REVERTED
             reason = await self._replay_reason(entry, tx_hash, receipt)
-            self._queue.put_nowait(Reject(entry.client_order_id, "REVERTED", reason))
+            self._report(Reject(entry.client_order_id, "REVERTED", reason))
             return
         fill = await self._fill_from(entry.client_order_id, tx_hash, receipt)
         entry.state = _State.FILLED
         entry.fill = fill
         if fill is not None:
-            self._queue.put_nowait(fill)
+            self._report(fill)
 
     async def _replay_reason(self, entry: _Order, tx_hash: str, receipt: Any) -> str:
         where = f"tx {tx_hash} reverted in block {receipt['blockNumber']}"
@@ -569,6 +585,21 @@ class UniswapVenue:
             return _with(report, status=VenueStatus.EXPIRED)
         return report
 
+    async def resend_fills(self) -> int:
+        """`ResendsFills`: re-read the receipts of the filled orders and report their fills
+        again (a fill is never lost in transit here, but this is how a status answer that
+        disagrees with the journal is settled; the repeats dedupe by key)."""
+        resent = 0
+        for entry in [e for e in self._orders.values() if e.state is _State.FILLED]:
+            for tx_hash in entry.hashes:
+                receipt = await self._receipt(tx_hash)
+                fill = None if receipt is None else await self._fill_from(
+                    entry.client_order_id, tx_hash, receipt)  # fmt: skip
+                if fill is not None:
+                    self._report(fill)
+                    resent += 1
+        return resent
+
     async def reports(self) -> AsyncIterator[VenueReport]:
         while True:
             report = await self._queue.get()
@@ -577,7 +608,28 @@ class UniswapVenue:
             yield report
 
     async def balances(self) -> Mapping[str, Decimal]:
-        """Token balances of the wallet, in asset units (the quote included; not ETH for gas)."""
+        """Token balances of the wallet, in asset units (the quote included; not ETH for gas);
+        with a baseline, their change since it (what the fills moved)."""
+        if self._baseline is None:
+            return await self._wallet_balances()
+        # Compared with the book, balances must not be ahead of the fills it folded: no order in
+        # flight before or after the read, and none reported (or left unread) meanwhile.
+        before = self._settled_mark()
+        current = await self._wallet_balances()
+        if before is None or self._settled_mark() != before:
+            raise VenueError("orders in flight: the balances are not comparable with the "
+                             "book now (the next round reconciles)")  # fmt: skip
+        return change_since(self._baseline, current)
+
+    def _settled_mark(self) -> int | None:
+        """How many reports were queued so far, or None while an order is in flight or a
+        report still waits to be read."""
+        in_flight = any(o.state is _State.PENDING or (o.state is _State.ABANDONED and
+                                                      o.watcher is not None and not o.watcher.done())
+                        for o in self._orders.values())  # fmt: skip
+        return None if in_flight or not self._queue.empty() else self._reported
+
+    async def _wallet_balances(self) -> dict[str, Decimal]:
         owner = self.signer.address
         out: dict[str, Decimal] = {}
         for symbol, record in self.addresses.tokens.items():
