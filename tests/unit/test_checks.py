@@ -317,7 +317,6 @@ def test_rate_limit_forgets_orders_exactly_one_window_old() -> None:
     assert C.RATE_LIMIT not in found
 
 
-
 def test_rate_limit_counts_unordered_times_and_ignores_future_ones() -> None:
     # callers pass times in any order; a time after `now` (clock skew) is not in the window
     inside = (NOW, NOW - 5, NOW - 9)
@@ -327,6 +326,7 @@ def test_rate_limit_counts_unordered_times_and_ignores_future_ones() -> None:
     fits = codes(policy={"max_orders_per_window": 3},
                  st=state(recent_order_times=(NOW + 3, NOW - 5, NOW - 10, NOW - 9)))  # fmt: skip
     assert C.RATE_LIMIT not in fits
+
 
 # -- market data fails closed ---------------------------------------------------------------
 
