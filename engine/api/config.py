@@ -88,9 +88,31 @@ class DashboardConfig(_Frozen):
     journal: Path | None = None
     """The run's journal, when it is not the one the run config names."""
     vault_min_health_factor_bps: int | None = Field(default=None, ge=1)
-    """The vault's on-chain minimum health factor, bps, shown beside the policy's (optional)."""
+    """The vault's minimum health factor, bps, shown (labelled as configured) beside the policy's
+    when no vault is read on-chain, or while it has never answered (optional)."""
+    rpc_url: str | None = None
+    """JSON-RPC endpoint of the chain holding `vault` (both or neither)."""
+    vault: str | None = None
+    """A RiskVault whose policy's minHealthBps / degradedMinHealthBps are shown (read every 30 s)."""
+    keeper_metrics_url: str | None = None
+    """A keeper's Prometheus metrics (`zkrisk keeper --health-port P`: http://127.0.0.1:P/metrics),
+    scraped for proof latency p50 / p95 and the prove queue."""
     refresh_ms: int = Field(default=250, ge=50, le=1_000)
     """How often, at most, a changed state is pushed to open dashboards."""
+
+    @field_validator("vault")
+    @classmethod
+    def _vault(cls, value: str | None) -> str | None:
+        if value is not None and not _ADDRESS.match(value):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        return value
+
+    @model_validator(mode="after")
+    def _vault_and_rpc(self) -> DashboardConfig:
+        if (self.rpc_url is None) != (self.vault is None):
+            raise ValueError("rpc_url and vault go together: give both to read the vault's "
+                             "minimum on-chain, or neither")  # fmt: skip
+        return self
 
     def resolved(self, base: Path) -> DashboardConfig:
         def fix(p: Path) -> Path:

@@ -5,6 +5,8 @@ One background task (started with the app) keeps the state: every `refresh_ms` i
 the run's journal gained (in a worker thread: SQLite and the fold stay off the event loop) and,
 when anything changed (or a second passed: heartbeat ages move), publishes a new state that
 every open stream sends at once. A page is thus at most one tick plus a fold behind the journal.
+Two optional outside sources are polled by their own tasks (dashboard_sources): the vault's
+minimum health factor (every 30 s) and the keeper's proof latency and queue (every 2 s).
 
 The button halts the *trading*: it appends the same `OperatorCommand` that `zkrisk killswitch
 engage` appends to the run's journal (the runner's monitor moves to HALTED through its breaker
@@ -35,6 +37,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..journal.base import JournalError
 from ..journal.sqlite import SQLiteJournal
 from .config import DashboardConfig
+from .dashboard_sources import (
+    KEEPER_REFRESH_S,
+    VAULT_REFRESH_S,
+    KeeperProofs,
+    Poller,
+    VaultMinimum,
+    keeper_metrics_reader,
+    vault_minimum_reader,
+)
 from .killswitch import bearer_token, token_matches
 from .schemas import KillSwitchRequest
 from .service import RiskService
@@ -126,6 +137,12 @@ class Dashboard:
         self._seen: tuple[object, ...] = ()
         self.is_stopping: Callable[[], bool] = lambda: False
         """Set by the server: lets open streams end when it shuts down."""
+        self.vault: Poller[VaultMinimum] | None = None
+        self.keeper: Poller[KeeperProofs] | None = None
+        if config is not None and config.rpc_url is not None and config.vault is not None:
+            self.vault = Poller(vault_minimum_reader(config.rpc_url, config.vault), VAULT_REFRESH_S)
+        if config is not None and config.keeper_metrics_url is not None:
+            self.keeper = Poller(keeper_metrics_reader(config.keeper_metrics_url), KEEPER_REFRESH_S)
 
     # -- the state ------------------------------------------------------------------------
 
@@ -144,15 +161,18 @@ class Dashboard:
     def build(self, now_ns: int | None = None) -> dict[str, Any]:
         """Fold what is new and assemble the whole state (blocking: call it off the loop)."""
         now = time.time_ns() if now_ns is None else now_ns
-        from .dashboard_state import run_panels, service_panels
+        from .dashboard_state import proofs_panel, run_panels, service_panels
+
+        vault = None if self.vault is None else self.vault.reading
+        keeper = None if self.keeper is None else self.keeper.reading
 
         with self._fold_lock:
             view = self._open()
             run: dict[str, Any] | None = None
             if view is not None:
                 view.catch_up()
-                run = run_panels(view, now, vault_min_bps=self.config.vault_min_health_factor_bps
-                                 if self.config else None)  # fmt: skip
+                run = run_panels(view, now, vault_onchain=vault, vault_min_bps=self.config
+                                 .vault_min_health_factor_bps if self.config else None)  # fmt: skip
         latest, head, root = read_audit(self.service.audit.path)
         kill = self.service.kill_switch_status()
         return {
@@ -162,7 +182,8 @@ class Dashboard:
                 "no run is configured: add a [dashboard] table with run_config to the service "
                 "config"),
             **service_panels(kill_switch=kill.model_dump(mode="json"), audit_latest=latest,
-                             audit_head=head, audit_root=root),
+                             audit_head=head, audit_root=root, proofs=proofs_panel(
+                                 self.config.keeper_metrics_url if self.config else None, keeper)),
         }  # fmt: skip
 
     def refresh(self) -> bool:
@@ -170,7 +191,8 @@ class Dashboard:
         True when a new state was published."""
         head = self._journal.head() if self._journal is not None else -1
         seen = (head, self.service.audit.path.stat().st_mtime_ns
-                if self.service.audit.path.exists() else 0, self.service.kill, self.run_error)  # fmt: skip
+                if self.service.audit.path.exists() else 0, self.service.kill, self.run_error,
+                *(p.reading for p in self._pollers()))  # fmt: skip
         idle = time.monotonic() - self._published_at >= IDLE_PUBLISH_S
         if seen == self._seen and not idle and self.version:
             return False
@@ -193,15 +215,30 @@ class Dashboard:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.refresh_s)
 
+    def _pollers(self) -> list[Poller[Any]]:
+        return [p for p in (self.vault, self.keeper) if p is not None]
+
+    async def keep_polling(self, poller: Poller[Any]) -> None:
+        """Read one outside source on its own clock (in a worker thread: a dead endpoint waits
+        out its timeout there, not in the journal fold); a changed reading is published."""
+        while True:
+            if await asyncio.to_thread(poller.poll):
+                self._wake.set()
+            await asyncio.sleep(poller.every_s)
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        task = asyncio.create_task(self.keep_fresh(), name="dashboard")
+        tasks = [asyncio.create_task(self.keep_fresh(), name="dashboard"),
+                 *(asyncio.create_task(self.keep_polling(p), name="dashboard source")
+                   for p in self._pollers())]  # fmt: skip
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if self._journal is not None:
                 self._journal.close()
 

@@ -4,12 +4,14 @@
 read-only view, so the numbers are the runner's), from genesis so the charts cover the whole
 run, and keeps bounded series and latest-event lists of what the panels draw. `run_panels` and
 `service_panels` are pure: from the folded view, the run config and what the service knows to
-one JSON-able dict. Parts of the system that have not landed (proofs, reconciliation) are
-reported as absent, with the issue that brings them, never as zero.
+one JSON-able dict, as are `vault_minimum_panel` and `proofs_panel` over the last readings of
+the vault and the keeper (dashboard_sources). What is not there (a source not configured or not
+answering, reconciliation not landed) is reported as absent, saying why, never as zero.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ from ..pipeline.run_config import LoadedRun
 from ..pipeline.runner import Pipeline, _ReadOnly
 from ..risk.metrics.var import historical_var_es, scenario_losses
 from ..risk.models import VerdictKind
+from .dashboard_sources import KeeperProofs, Reading, VaultMinimum, histogram_quantile
 
 POINTS = 1_200
 """Points kept per chart (older ones drop off)."""
@@ -44,7 +47,14 @@ BUCKET_NS = 250_000_000
 """One equity point per 250 ms of journal time (the latest value in the bucket)."""
 LATEST = 8
 """Entries kept per latest-events list."""
-NOT_YET_PROOFS = "no data yet: proofs of the pipeline's verdicts land with issue 15"
+NO_KEEPER_METRICS = (
+    "no keeper metrics configured: set [dashboard] keeper_metrics_url to the keeper's /metrics "
+    "(zkrisk keeper --health-port)"
+)
+NO_VAULT_MIN = (
+    "the vault's minimum is not configured ([dashboard] rpc_url and vault, or "
+    "vault_min_health_factor_bps)"
+)
 NOT_YET_RECONCILE = "no data yet: venue reconciliation lands with issue 13 (pipeline part 2)"
 _BPS = Decimal(10_000)
 
@@ -248,8 +258,60 @@ def _tail_risk(view: RunView, values: Mapping[str, Decimal]) -> dict[str, Any]:
     return out
 
 
+def _utc(unix_s: float) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(unix_s))
+
+
+def _stale(reading: Reading[Any]) -> str:
+    if reading.stale_since is None:
+        return ""
+    return f"stale since {_utc(reading.stale_since)} ({reading.error})"
+
+
+def vault_minimum_panel(
+    configured_bps: int | None, onchain: Reading[VaultMinimum] | None
+) -> dict[str, Any]:
+    """The vault's minimum health factor: read on-chain when a vault is configured (the last
+    value, marked stale, while the RPC fails), else the configured number, labelled so."""
+    out: dict[str, Any] = {"vault_min": None, "vault_degraded_min": None,
+                           "vault_min_source": None, "vault_note": ""}  # fmt: skip
+    if onchain is not None and onchain.value is not None:
+        return {**out, "vault_min": onchain.value.min_health_bps / 10_000,
+                "vault_degraded_min": onchain.value.degraded_min_health_bps / 10_000,
+                "vault_min_source": "on-chain", "vault_note": _stale(onchain)}  # fmt: skip
+    if configured_bps is not None:
+        out.update(vault_min=configured_bps / 10_000, vault_min_source="configured")
+    if onchain is None:
+        out["vault_note"] = "" if configured_bps is not None else NO_VAULT_MIN
+    elif onchain.error:
+        shown = ": showing the configured minimum" if configured_bps is not None else ""
+        out["vault_note"] = f"the vault does not answer ({onchain.error}){shown}"
+    else:
+        out["vault_note"] = "reading the vault's policy"
+    return out
+
+
+def proofs_panel(url: str | None, reading: Reading[KeeperProofs] | None) -> dict[str, Any]:
+    """Proof latency p50 / p95 and the prover queue from the keeper's metrics; a note (never
+    zeros) when no keeper is configured or it has never answered."""
+    if url is None or reading is None:
+        return {"note": NO_KEEPER_METRICS}
+    if reading.value is None:
+        why = f"do not answer: {reading.error}" if reading.error else "are being read"
+        return {"note": f"the keeper's metrics at {url} {why}"}
+    proofs, ms = reading.value, 1_000
+    p50, p95 = (histogram_quantile(q, proofs.buckets) for q in (0.5, 0.95))
+    return {
+        "source": url, "proofs": proofs.count,
+        "p50_ms": None if p50 is None else p50 * ms, "p95_ms": None if p95 is None else p95 * ms,
+        "mean_ms": proofs.sum_seconds / proofs.count * ms if proofs.count else None,
+        "queue": proofs.queue, "proofs_note": "" if proofs.count else "no proof yet",
+        "stale_note": _stale(reading),
+    }  # fmt: skip
+
+
 def _health(
-    view: RunView, values: Mapping[str, Decimal], vault_min_bps: int | None
+    view: RunView, values: Mapping[str, Decimal], vault: Mapping[str, Any]
 ) -> dict[str, Any]:
     thresholds = {a.symbol: a.liquidation_threshold_bps for a in view.run.assets}
     weighted = sum((v * thresholds.get(s, 0) / _BPS for s, v in values.items() if v > 0),
@@ -259,16 +321,20 @@ def _health(
         "health_factor": _num(weighted / debt) if debt else None,
         "note": "" if debt else "no debt: the health factor is unbounded",
         "policy_min": view.run.policy.min_health_factor_bps / 10_000,
-        "vault_min": None if vault_min_bps is None else vault_min_bps / 10_000,
-        "vault_note": "" if vault_min_bps is not None else (
-            "the vault's on-chain minimum is not configured ([dashboard] "
-            "vault_min_health_factor_bps)"),
+        **vault,
         "series": view.health.columns(),
     }  # fmt: skip
 
 
-def run_panels(view: RunView, now_ns: int, *, vault_min_bps: int | None = None) -> dict[str, Any]:
-    """Every run panel as of the fold's position; heartbeat ages against `now_ns`."""
+def run_panels(
+    view: RunView,
+    now_ns: int,
+    *,
+    vault_min_bps: int | None = None,
+    vault_onchain: Reading[VaultMinimum] | None = None,
+) -> dict[str, Any]:
+    """Every run panel as of the fold's position; heartbeat ages against `now_ns`; the vault's
+    minimum on-chain (`vault_onchain`) or as configured (`vault_min_bps`)."""
     pipeline = view.pipeline
     status = pipeline.monitor.status(now_ns)
     cfg = view.run.config.monitor
@@ -304,7 +370,7 @@ def run_panels(view: RunView, now_ns: int, *, vault_min_bps: int | None = None) 
         "prices": dict(sorted(view.last_quote.items())),
         "exposure": _exposure(view, values),
         "tail_risk": _tail_risk(view, values),
-        "health": _health(view, values, vault_min_bps),
+        "health": _health(view, values, vault_minimum_panel(vault_min_bps, vault_onchain)),
         "heartbeats": beats,
         "feeds": {
             "health": {s: v.value for s, v in sorted(pipeline.signal.health.items())},
@@ -339,5 +405,5 @@ def service_panels(
                 "no checkpoint yet (one is written every 1,000 rows or 60 s): the chain head "
                 "is shown instead"),
         },
-        "proofs": dict(proofs) if proofs is not None else {"note": NOT_YET_PROOFS},
+        "proofs": dict(proofs) if proofs is not None else {"note": NO_KEEPER_METRICS},
     }  # fmt: skip

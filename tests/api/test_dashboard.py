@@ -18,7 +18,7 @@ import pytest
 from zkrisk.engine.api.config import DashboardConfig, load_serve_config
 from zkrisk.engine.api.dashboard import read_audit
 from zkrisk.engine.api.dashboard_state import (
-    NOT_YET_PROOFS,
+    NO_KEEPER_METRICS,
     NOT_YET_RECONCILE,
     RunView,
     Series,
@@ -90,7 +90,8 @@ def test_panels_show_equity_exposure_tail_risk_and_feed_events_from_the_journal(
     assert tail["max_var_usd"] == 1_500_000.0
     health = panels["health"]
     assert health["series"]["post_trade_health_factor"] == [1.5]
-    assert (health["policy_min"], health["vault_min"]) == (1.1, 1.05)
+    assert (health["policy_min"], health["vault_min"], health["vault_min_source"]) == (
+        1.1, 1.05, "configured")  # fmt: skip
     feeds = panels["feeds"]
     assert feeds["quarantined"]["count"] == 1
     assert feeds["quarantined"]["latest"][0]["reason"] == "BID_NOT_BELOW_ASK"
@@ -161,7 +162,7 @@ def test_equity_series_keeps_one_point_per_bucket_and_a_bounded_length() -> None
 def test_service_panels_say_what_has_not_landed_instead_of_showing_zeros() -> None:
     panels = service_panels(kill_switch={"engaged": False}, audit_latest=[], audit_head=None,
                             audit_root=None)  # fmt: skip
-    assert panels["proofs"] == {"note": NOT_YET_PROOFS}
+    assert panels["proofs"] == {"note": NO_KEEPER_METRICS}
     assert "chain head is shown instead" in panels["audit"]["root_note"]
     anchored = service_panels(kill_switch={}, audit_latest=[], audit_head="ab",
                               audit_root={"root": "cd"}, proofs={"p50_ms": 1})  # fmt: skip

@@ -99,11 +99,14 @@
   function renderHealth(run) {
     const h = run.health;
     $("health-kv").innerHTML = kv([["now", h.health_factor == null ? "∞" : num(h.health_factor, 4)],
-      ["policy min", num(h.policy_min, 4)], ["vault min", h.vault_min == null ? "—" : num(h.vault_min, 4)],
+      ["policy min", num(h.policy_min, 4)],
+      [`vault min${h.vault_min_source ? ` (${h.vault_min_source})` : ""}`,
+        h.vault_min == null ? "—" : num(h.vault_min, 4)],
+      ...(h.vault_degraded_min == null ? [] : [["vault degraded min", num(h.vault_degraded_min, 4)]]),
       ["", h.note], ["", h.vault_note]]);
     const lines = [["post-trade HF", h.series.post_trade_health_factor, "#58a6ff"],
       ["policy min", h.policy_min, "#f85149"]];
-    if (h.vault_min != null) lines.push(["vault min", h.vault_min, "#d29922"]);
+    if (h.vault_min != null) lines.push([`vault min (${h.vault_min_source})`, h.vault_min, "#d29922"]);
     plot("chart-hf", "Post-trade health factor at each verdict", h.series.t, lines);
     mark("health", true);
   }
@@ -159,8 +162,10 @@
         esc(r.hash.slice(0, 16)) + "…"]));
     mark("audit", a.latest.length > 0);
     const p = state.proofs;
-    $("proofs").innerHTML = p.note ? notYet(p.note) : kv([["p50", `${num(p.p50_ms)} ms`],
-      ["p95", `${num(p.p95_ms)} ms`], ["queue", p.queue]]);
+    const ms = (v) => v == null ? "—" : `${num(v)} ms`;
+    $("proofs").innerHTML = p.note ? notYet(p.note) : kv([["p50", ms(p.p50_ms)],
+      ["p95", ms(p.p95_ms)], ["prove queue", p.queue == null ? "—" : `${p.queue} accounts`],
+      ["proofs", p.proofs], ["", p.proofs_note], ["", p.stale_note]]);
     mark("proofs", !p.note);
   }
 
