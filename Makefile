@@ -88,6 +88,7 @@ test: setup lint typecheck ## Every test: ruff, mypy, pytest (unit, circuits, co
 test-slow: setup ## The slow mode: 10,000 circuit-vs-engine equivalence cases per circuit (default run: 1,000), the runner killed at every crash point, a 10,000-order soak on the lossy simulated exchange
 	ZKRISK_EQUIVALENCE_EXAMPLES=10000 $(BIN)/pytest tests/circuits/test_equivalence.py
 	ZKRISK_SLOW=1 $(BIN)/pytest tests/pipeline/test_runner.py -k sigkilled
+	ZKRISK_SLOW=1 $(BIN)/pytest tests/pipeline/test_runner_venue_crash.py
 	ZKRISK_SLOW=1 $(BIN)/pytest tests/pipeline/test_soak_simex.py -k 10000
 
 bench: setup ## Run every benchmark; writes benchmarks/results.json and the README table

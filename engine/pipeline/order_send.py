@@ -58,6 +58,11 @@ from .venues.base import Fill, OrderReport, ResendsFills, Venue, VenueError
 log = logging.getLogger(__name__)
 
 CRASH_AFTER_SEND = "orders.after_send_before_ack"
+CRASH_BEFORE_POSITION = "fills.before_position"
+"""Crash point: a fill received from the venue, not yet journaled (positions are a projection
+of the journaled fills, so this is between the fill and the position update)."""
+CRASH_MID_RECONCILE = "orders.mid_reconcile"
+"""Crash point: reconciliation holds the venue's balances and has not journaled its result."""
 QUIESCE_S = 2.0
 """How long a clean stop waits for the answers to what was sent."""
 
@@ -215,6 +220,8 @@ class OrderSend:
                 fresh = outcome.kind is not FillOutcomeKind.DUPLICATE and outcome.draft
                 self.duplicate_fills += outcome.kind is FillOutcomeKind.DUPLICATE
                 drafts = [outcome.draft] if fresh and outcome.draft is not None else []
+                if drafts:
+                    crash_point(CRASH_BEFORE_POSITION)
             else:
                 drafts = drafts_for_venue_report(report, self.venue.name, orders, now_ns=now)
             self.last_report = time.monotonic()
@@ -313,6 +320,7 @@ class OrderSend:
         except VenueError as exc:
             log.warning("reconciliation with %s skipped: %s", self.venue.name, exc)
             return []
+        crash_point(CRASH_MID_RECONCILE)
         positions = self.pipeline.positions.venue_quantity
         book = {s: q for (v, s), q in positions.items() if v == self.venue.name}
         drafts = mismatches(book, balances, venue=self.venue.name, symbols=self.symbols,

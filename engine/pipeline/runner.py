@@ -32,7 +32,8 @@ from typing import IO
 from prometheus_client import CollectorRegistry
 
 from ..journal.base import Journal
-from ..journal.events import Draft, Recorded
+from ..journal.crashpoints import crash_point
+from ..journal.events import Draft, OrderSubmitted, Recorded
 from .fills import Positions
 from .ingest import Ingest, IngestMetrics
 from .monitor import Monitor, MonitorStatus, PipelineMetrics, heartbeat_draft
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 CONSUMER = "pipeline"
 SNAPSHOT = "pipeline/v2"
 """v2 adds the orders and positions projections (a v1 snapshot is not used: fold from 0)."""
+CRASH_AFTER_INTENT = "orders.after_intent"
+"""Crash point: an approved intent's OrderSubmitted decided in the fold, not yet appended."""
 COMPONENTS = ("ingest", "pipeline")
 """The components that journal heartbeats (the monitor alerts when one stops)."""
 
@@ -191,7 +194,12 @@ class Pipeline:
         self.positions.apply(rec)
         drafts = self.monitor.on_event(rec)
         drafts += self.signal.on_event(rec)
-        drafts += self.pretrade.on_event(rec, self.monitor.state)
+        verdict = self.pretrade.on_event(rec, self.monitor.state)
+        if verdict and any(isinstance(d.event, OrderSubmitted) for d in verdict):
+            # An approved intent's order is decided, not yet journaled: the SIGKILL test kills
+            # here (a restart re-folds the intent and derives the same order under its key).
+            crash_point(CRASH_AFTER_INTENT)
+        drafts += verdict
         self.position = rec.position
         self.stats.records += 1
         name = rec.event.type
