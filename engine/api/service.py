@@ -145,7 +145,7 @@ class RiskService:
         self.clock: Clock = clock or (lambda: int(time.time()))
         self.metrics = metrics or ApiMetrics()
         self.desks = {a.lower(): self._restore_desk(a.lower(), book) for a, book in books.items()}
-        self._checkpointer = Checkpointer([audit.path, state.path])
+        self._checkpointer = Checkpointer([state.path])  # the audit log runs its own
         self.kill = self._restore_kill_switch()
         self.metrics.kill_switch.set(1 if self.kill.engaged else 0)
 
