@@ -37,10 +37,12 @@ from decimal import Decimal
 from typing import Protocol
 
 from ..journal.crashpoints import crash_point
-from ..journal.events import Draft, OrderSubmitted, Recorded
+from ..journal.events import Draft, OrderCancelRequested, OrderSubmitted, Recorded
 from .fills import FillOutcomeKind, Positions, apply_fill
 from .orders import (
+    WORKING,
     ActionKind,
+    Order,
     Orders,
     OrderSendConfig,
     OrderStatus,
@@ -83,11 +85,13 @@ class OrderSend:
         symbols: tuple[str, ...],
         reconcile_every_s: float,
         tolerance: Decimal,
+        cancel_on_stop: bool = True,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.venue, self.pipeline, self.append = venue, pipeline, append
         self.config, self.symbols, self.clock = config, symbols, clock
         self.reconcile_every_s, self.tolerance = reconcile_every_s, tolerance
+        self.cancel_on_stop = cancel_on_stop
         self.routing = VenueRouting(config, pipeline.orders)
         self.queries: dict[str, tuple[int, int]] = {}
         """client order id -> (the order's last activity it counts from, queries made)."""
@@ -198,15 +202,40 @@ class OrderSend:
 
     async def _quiesce(self) -> None:
         """At a clean stop: send nothing new (a journaled order not yet sent goes out at the
-        next start), and give the venue a bounded moment to answer what was sent, so the
-        journal ends with the acks and fills already on their way."""
+        next start), give the venue a bounded moment to answer what was sent, then cancel
+        what still works there (`cancel_on_stop`): a resting order left behind would keep
+        filling with no one journaling it, and the book would no longer be the venue's."""
         self.connected.clear()
+        await self._settle(lambda o: o.status is OrderStatus.SUBMITTED
+                           and o.spec.client_order_id in self.answered_pending)  # fmt: skip
+        if not self.cancel_on_stop:
+            return
+        working = [o for o in self._open_here() if o.status in WORKING]
+        if not working:
+            return
+        now = self.clock()
+        requests = [Draft("orders", f"cancelreq:{o.spec.client_order_id}",
+                          OrderCancelRequested(client_order_id=o.spec.client_order_id,
+                                               venue=self.venue.name, reason="RUN_STOPPED"),
+                          now, now, f"order:{o.spec.client_order_id}") for o in working]  # fmt: skip
+        self.append(requests)  # journaled first, as every order action is
+        for order in working:
+            try:
+                await self.venue.cancel(order.spec.client_order_id)
+            except VenueError as exc:
+                log.warning("cancel of %s at stop failed: %s", order.spec.client_order_id, exc)
+        await self._settle(lambda o: o.status is OrderStatus.PENDING_CANCEL)
+
+    def _open_here(self) -> list[Order]:
+        return [o for o in self.pipeline.orders.open_orders() if o.spec.venue == self.venue.name]
+
+    async def _settle(self, waiting_for: Callable[[Order], bool]) -> None:
+        """Until no open order matches, no send is under way and the reports have been quiet
+        for a moment, at most QUIESCE_S."""
         deadline = time.monotonic() + QUIESCE_S
         while time.monotonic() < deadline:
-            waiting = [o for o in self.pipeline.orders.open_orders()
-                       if o.spec.venue == self.venue.name and o.status is OrderStatus.SUBMITTED
-                       and o.spec.client_order_id in self.answered_pending]  # fmt: skip
-            if not waiting and not self.sending and time.monotonic() - self.last_report > 0.2:
+            busy = any(waiting_for(o) for o in self._open_here())
+            if not busy and not self.sending and time.monotonic() - self.last_report > 0.2:
                 return
             await asyncio.sleep(0.02)
 

@@ -104,6 +104,9 @@ class VenueSection(_Frozen):
     """Compare the book with the venue's balances this often (and at start-up)."""
     reconcile_tolerance: ExactDecimal = Field(default=Decimal("0.00000001"), ge=0)
     """A position difference above this (asset units) is a mismatch: an alert, and REDUCING."""
+    cancel_on_stop: bool = True
+    """At a clean stop, cancel the orders still working at the venue (journaled first): a resting
+    order left behind keeps filling with no run journaling it."""
     orders: OrderSendConfig = OrderSendConfig()
     """Timeouts, retries and routing of order send."""
 

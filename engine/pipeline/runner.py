@@ -322,7 +322,8 @@ class Runner:
         send = OrderSend(venue, self.pipeline, self._append_and_fold, config=cfg.venue.orders,
                          symbols=tuple(cfg.ingest.symbols),
                          reconcile_every_s=cfg.venue.reconcile_every_s,
-                         tolerance=cfg.venue.reconcile_tolerance)  # fmt: skip
+                         tolerance=cfg.venue.reconcile_tolerance,
+                         cancel_on_stop=cfg.venue.cancel_on_stop)  # fmt: skip
         self.pipeline.on_folded = send.on_folded
         return send
 

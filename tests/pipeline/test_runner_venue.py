@@ -297,3 +297,38 @@ def spec_for(coid: str, symbol: str, quantity: str) -> OrderSpec:
     return OrderSpec(client_order_id=coid, venue="simex", symbol=symbol, side=Side.BUY,
                      quantity=Decimal(quantity), limit_price=Decimal("3500"),
                      reference_price=Decimal("3000"))  # fmt: skip
+
+
+RESTER = CROSSER.replace('id = "crosser"', 'id = "rester"').replace(
+    "cross_bps = 30", "cross_bps = -200"
+)
+
+
+def test_a_clean_stop_cancels_the_orders_still_resting_at_the_exchange(tmp_path: Path) -> None:
+    feed_port, simex_port = free_port(), free_port()
+    feed = start_feed(feed_port, "--rate", "200")
+    simex = start_simex(simex_port)
+    config = write_config(tmp_path, feed_port, strategies=RESTER, extra=_venue(simex_port))
+    run = start_runner(config, "--duration", "40")
+    journal = tmp_path / "journal.db"
+    try:
+        wait_until(lambda: sum(isinstance(r.event, OrderAccepted)
+                               for r in records_so_far(journal)) >= 3, what="resting orders")  # fmt: skip
+        stop(run)
+        assert run.returncode == 0
+        recs = records(journal)
+        orders, _ = folded(recs)
+        accepted = {r.event.client_order_id for r in recs if isinstance(r.event, OrderAccepted)}
+        assert accepted and all(orders.orders[c].status in FINAL for c in accepted)
+
+        async def still_open() -> list[str]:
+            desk = SimexVenue(f"ws://127.0.0.1:{simex_port}", account="desk")
+            await desk.connect()
+            try:
+                return [o.client_order_id for o in await desk.open_orders()]
+            finally:
+                await desk.close()
+
+        assert asyncio.run(still_open()) == []
+    finally:
+        stop(run, simex, feed)
