@@ -4,14 +4,13 @@ hard-coded pair init code hash matching the factory's pairs, and the addresses f
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from eth_utils.crypto import keccak
 
-from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS, AnvilNode, start_anvil
+from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS, AnvilNode
 from zkrisk.engine.chain.client import ChainClient
 from zkrisk.engine.chain.uniswap_deploy import (
     PAIR_INIT_CODE_HASH,
@@ -28,17 +27,8 @@ from zkrisk.engine.chain.uniswap_deploy import (
 
 
 @pytest.fixture(scope="module")
-def node() -> Iterator[AnvilNode]:
-    node = start_anvil()
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
-@pytest.fixture(scope="module")
-def uni(node: AnvilNode) -> UniswapDeployment:
-    return deploy_uniswap(ChainClient.connect(node.url, DEV_PRIVATE_KEYS[0]))
+def uni(anvil_node: AnvilNode) -> UniswapDeployment:
+    return deploy_uniswap(ChainClient.connect(anvil_node.url, DEV_PRIVATE_KEYS[0]))
 
 
 def test_the_routers_init_code_hash_is_the_npm_pairs_and_pair_for_equals_get_pair(
@@ -70,12 +60,12 @@ def test_pools_hold_the_demo_prices_in_each_tokens_decimals(uni: UniswapDeployme
 
 
 def test_the_addresses_file_round_trips_and_verifies(
-    node: AnvilNode, uni: UniswapDeployment, tmp_path: Path
+    anvil_node: AnvilNode, uni: UniswapDeployment, tmp_path: Path
 ) -> None:
     path = save_addresses(uni.addresses, tmp_path / "uniswap.json")
     loaded = load_addresses(path)
     assert loaded == uni.addresses
-    attached = attach_uniswap(ChainClient.connect(node.url, DEV_PRIVATE_KEYS[0]), loaded)
+    attached = attach_uniswap(ChainClient.connect(anvil_node.url, DEV_PRIVATE_KEYS[0]), loaded)
     assert attached.reserves("WETH") == uni.reserves("WETH")
 
 
@@ -93,7 +83,7 @@ def test_the_addresses_file_round_trips_and_verifies(
     ],
 )
 def test_a_wrong_address_in_the_file_is_named_in_the_error(
-    node: AnvilNode, uni: UniswapDeployment, tmp_path: Path, field: str, wrong: str, said: str
+    anvil_node: AnvilNode, uni: UniswapDeployment, tmp_path: Path, field: str, wrong: str, said: str
 ) -> None:
     data = uni.addresses.model_dump(mode="json")
     lookup = {"<WBTC pair>": data["pairs"]["WBTC"], "<WETH token>": data["tokens"]["WETH"]["address"],
@@ -111,7 +101,7 @@ def test_a_wrong_address_in_the_file_is_named_in_the_error(
     with pytest.raises(
         UniswapAddressError, match="^" + str(path).replace(".", r"\.") + ": "
     ) as caught:
-        verify_addresses(node.web3(), load_addresses(path), where=str(path))
+        verify_addresses(anvil_node.web3(), load_addresses(path), where=str(path))
     assert said in str(caught.value)
 
 

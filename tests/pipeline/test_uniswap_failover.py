@@ -10,12 +10,11 @@ receipt — hence the fill — can only come from the backup.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
 from tests.keeper.rpc_proxy import RpcProxy
-from zkrisk.engine.chain.anvil import AnvilNode, start_anvil
+from zkrisk.engine.chain.anvil import AnvilNode
 from zkrisk.engine.chain.uniswap_deploy import UniswapDeployment
 from zkrisk.engine.pipeline.venues.base import Fill
 from zkrisk.engine.pipeline.venues.rpc_failover import Failover
@@ -25,37 +24,28 @@ from .uniswap_support import deploy_and_fund, order, rpc, session
 
 
 @pytest.fixture(scope="module")
-def node() -> Iterator[AnvilNode]:
-    node = start_anvil()
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
-@pytest.fixture(scope="module")
-def uni(node: AnvilNode) -> UniswapDeployment:
-    return deploy_and_fund(node)
+def uni(anvil_node: AnvilNode) -> UniswapDeployment:
+    return deploy_and_fund(anvil_node)
 
 
 def test_the_primary_rpc_goes_down_mid_confirmation_and_the_backup_confirms(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
-    primary, backup = RpcProxy(node.url), RpcProxy(node.url)
+    primary, backup = RpcProxy(anvil_node.url), RpcProxy(anvil_node.url)
     primary.up()
     backup.up()
 
     async def scenario() -> tuple[list[Fill], list[Failover], str, bool]:
         async with session(uni, [primary.url, backup.url], rpc_timeout_s=1.0) as s:
-            rpc(node, "evm_setAutomine", False)
+            rpc(anvil_node, "evm_setAutomine", False)
             try:
                 await s.venue.submit(order(uni, "fo-1", Side.BUY, "0.5"))
                 sent_via = s.venue.rpc.last_url
                 primary.down()
                 await asyncio.sleep(0.1)  # the confirmation task polls into the dead primary
-                rpc(node, "evm_mine")
+                rpc(anvil_node, "evm_mine")
             finally:
-                rpc(node, "evm_setAutomine", True)
+                rpc(anvil_node, "evm_setAutomine", True)
             await s.until(lambda: s.of(Fill, "fo-1"))
             assert sent_via == primary.url
             return (
@@ -78,9 +68,9 @@ def test_the_primary_rpc_goes_down_mid_confirmation_and_the_backup_confirms(
 
 
 def test_the_venue_is_unhealthy_when_no_endpoint_answers(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
-    primary = RpcProxy(node.url)
+    primary = RpcProxy(anvil_node.url)
     primary.up()
 
     async def scenario() -> tuple[bool, bool]:

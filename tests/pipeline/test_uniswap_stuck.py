@@ -5,12 +5,11 @@ takes the nonce at once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 
-from zkrisk.engine.chain.anvil import AnvilNode, start_anvil
+from zkrisk.engine.chain.anvil import AnvilNode
 from zkrisk.engine.chain.uniswap_deploy import UniswapDeployment
 from zkrisk.engine.pipeline.venues.base import Canceled, Fill, Reject, Replaced, VenueStatus
 from zkrisk.engine.pipeline.venues.uniswap import LocalKeySigner
@@ -22,39 +21,30 @@ ME = LocalKeySigner(TRADER_KEY).address
 
 
 @pytest.fixture(scope="module")
-def node() -> Iterator[AnvilNode]:
-    node = start_anvil()
-    try:
-        yield node
-    finally:
-        node.stop()
+def uni(anvil_node: AnvilNode) -> UniswapDeployment:
+    return deploy_and_fund(anvil_node)
 
 
-@pytest.fixture(scope="module")
-def uni(node: AnvilNode) -> UniswapDeployment:
-    return deploy_and_fund(node)
-
-
-def _fees(node: AnvilNode, tx_hash: str) -> tuple[int, int]:
-    tx = node.web3().eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+def _fees(anvil_node: AnvilNode, tx_hash: str) -> tuple[int, int]:
+    tx = anvil_node.web3().eth.get_transaction(tx_hash)  # type: ignore[arg-type]
     return int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"])
 
 
 def test_a_stuck_swap_is_replaced_with_higher_fees_and_the_replacement_fills_once(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
     old: list[tuple[int, int]] = []
 
     async def scenario() -> tuple[str, list[Replaced], list[Fill]]:
-        async with session(uni, [node.url], replace_after_s=0.3, max_replacements=3) as s:
-            rpc(node, "evm_setAutomine", False)
+        async with session(uni, [anvil_node.url], replace_after_s=0.3, max_replacements=3) as s:
+            rpc(anvil_node, "evm_setAutomine", False)
             try:
                 sent = await s.venue.submit(order(uni, "stuck-1", Side.BUY, "0.5"))
-                old.append(_fees(node, sent.venue_order_id))  # pending, until replaced
+                old.append(_fees(anvil_node, sent.venue_order_id))  # pending, until replaced
                 await s.until(lambda: s.of(Replaced, "stuck-1"))
-                rpc(node, "evm_mine")
+                rpc(anvil_node, "evm_mine")
             finally:
-                rpc(node, "evm_setAutomine", True)
+                rpc(anvil_node, "evm_setAutomine", True)
             await s.until(lambda: s.of(Fill, "stuck-1"))
             await asyncio.sleep(0.4)  # a second fill, were there one, would arrive by now
             return sent.venue_order_id, s.of(Replaced, "stuck-1"), s.of(Fill, "stuck-1")
@@ -62,26 +52,26 @@ def test_a_stuck_swap_is_replaced_with_higher_fees_and_the_replacement_fills_onc
     first, (replaced,), (fill,) = asyncio.run(scenario())
     assert replaced.previous_venue_order_id == first
     assert fill.venue_order_id == replaced.venue_order_id != first
-    assert node.web3().eth.get_transaction_receipt(replaced.venue_order_id)["status"] == 1  # type: ignore[arg-type]
-    assert node.web3().eth.get_transaction_receipt(replaced.venue_order_id)["blockNumber"] > 0  # type: ignore[arg-type]
-    (old_fee, old_tip), (new_fee, new_tip) = old[0], _fees(node, replaced.venue_order_id)
+    assert anvil_node.web3().eth.get_transaction_receipt(replaced.venue_order_id)["status"] == 1  # type: ignore[arg-type]
+    assert anvil_node.web3().eth.get_transaction_receipt(replaced.venue_order_id)["blockNumber"] > 0  # type: ignore[arg-type]
+    (old_fee, old_tip), (new_fee, new_tip) = old[0], _fees(anvil_node, replaced.venue_order_id)
     assert new_fee * 100 >= old_fee * 110 and new_tip * 100 >= old_tip * 110
 
 
 def test_a_swap_still_stuck_after_its_replacements_is_abandoned_and_its_nonce_taken(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
-    w3 = node.web3()
+    w3 = anvil_node.web3()
 
     async def scenario() -> tuple[list[Replaced], list[Reject], VenueStatus, list[Fill]]:
-        async with session(uni, [node.url], replace_after_s=0.2, max_replacements=1) as s:
-            rpc(node, "evm_setAutomine", False)
+        async with session(uni, [anvil_node.url], replace_after_s=0.2, max_replacements=1) as s:
+            rpc(anvil_node, "evm_setAutomine", False)
             try:
                 await s.venue.submit(order(uni, "abandon-1", Side.BUY, "0.5"))
                 await s.until(lambda: s.of(Reject, "abandon-1"))
-                rpc(node, "evm_mine")
+                rpc(anvil_node, "evm_mine")
             finally:
-                rpc(node, "evm_setAutomine", True)
+                rpc(anvil_node, "evm_setAutomine", True)
             status = (await s.venue.query("abandon-1")).status  # the self-transfer's receipt
             await asyncio.sleep(0.3)  # a late fill, were a swap copy mined, would arrive by now
             return (
@@ -105,18 +95,18 @@ def test_a_swap_still_stuck_after_its_replacements_is_abandoned_and_its_nonce_ta
 
 
 def test_a_cancel_takes_the_nonce_of_a_pending_swap_and_reports_canceled(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
     async def scenario() -> tuple[list[Canceled], list[Fill], VenueStatus, Decimal]:
-        async with session(uni, [node.url], replace_after_s=30) as s:
+        async with session(uni, [anvil_node.url], replace_after_s=30) as s:
             before = (await s.venue.balances())["WETH"]
-            rpc(node, "evm_setAutomine", False)
+            rpc(anvil_node, "evm_setAutomine", False)
             try:
                 await s.venue.submit(order(uni, "cancel-1", Side.BUY, "0.5"))
                 await s.venue.cancel("cancel-1")
-                rpc(node, "evm_mine")
+                rpc(anvil_node, "evm_mine")
             finally:
-                rpc(node, "evm_setAutomine", True)
+                rpc(anvil_node, "evm_setAutomine", True)
             await s.until(lambda: s.of(Canceled, "cancel-1"))
             status = (await s.venue.query("cancel-1")).status
             moved = (await s.venue.balances())["WETH"] - before

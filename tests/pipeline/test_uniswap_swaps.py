@@ -4,13 +4,12 @@ simulation rejects what would revert, nonces and client order ids hold under con
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from web3.logs import DISCARD
 
-from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS, AnvilNode, start_anvil
+from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS, AnvilNode
 from zkrisk.engine.chain.uniswap_deploy import UniswapDeployment
 from zkrisk.engine.pipeline.venues.base import Ack, Fill, Reject, VenueStatus
 from zkrisk.engine.pipeline.venues.uniswap import LocalKeySigner
@@ -20,24 +19,15 @@ from .uniswap_support import TRADER_KEY, deploy_and_fund, order, session
 
 
 @pytest.fixture(scope="module")
-def node() -> Iterator[AnvilNode]:
-    node = start_anvil()
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
-@pytest.fixture(scope="module")
-def uni(node: AnvilNode) -> UniswapDeployment:
-    return deploy_and_fund(node)
+def uni(anvil_node: AnvilNode) -> UniswapDeployment:
+    return deploy_and_fund(anvil_node)
 
 
 def test_a_buy_fills_the_exact_quantity_at_the_swap_log_price_and_moves_balances(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
     async def scenario() -> tuple[dict[str, Decimal], dict[str, Decimal], Fill, str]:
-        async with session(uni, [node.url]) as s:
+        async with session(uni, [anvil_node.url]) as s:
             before = dict(await s.venue.balances())
             sent = await s.venue.submit(order(uni, "buy-1", Side.BUY, "1.5"))
             await s.until(lambda: s.of(Fill, "buy-1"))
@@ -46,7 +36,7 @@ def test_a_buy_fills_the_exact_quantity_at_the_swap_log_price_and_moves_balances
             return before, after, s.of(Fill, "buy-1")[0], sent.venue_order_id
 
     before, after, fill, tx_hash = asyncio.run(scenario())
-    receipt = node.web3().eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+    receipt = anvil_node.web3().eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
     (swap,) = uni.pairs["WETH"].events.Swap().process_receipt(receipt, errors=DISCARD)
     assert fill.fill_id == f"{tx_hash}:{swap['logIndex']}"
     assert fill.symbol == "WETH" and fill.side is Side.BUY and fill.quantity == Decimal("1.5")
@@ -58,10 +48,10 @@ def test_a_buy_fills_the_exact_quantity_at_the_swap_log_price_and_moves_balances
 
 
 def test_a_sell_fills_with_the_proceeds_the_swap_log_reports(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
     async def scenario() -> tuple[dict[str, Decimal], dict[str, Decimal], Fill]:
-        async with session(uni, [node.url]) as s:
+        async with session(uni, [anvil_node.url]) as s:
             before = dict(await s.venue.balances())
             await s.venue.submit(order(uni, "sell-1", Side.SELL, "0.1", symbol="WBTC"))
             await s.until(lambda: s.of(Fill, "sell-1"))
@@ -76,10 +66,10 @@ def test_a_sell_fills_with_the_proceeds_the_swap_log_reports(
 
 
 def test_query_reports_a_filled_order_from_its_receipt(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
     async def scenario() -> tuple[VenueStatus, VenueStatus, Decimal]:
-        async with session(uni, [node.url]) as s:
+        async with session(uni, [anvil_node.url]) as s:
             unknown = (await s.venue.query("never-sent")).status
             await s.venue.submit(order(uni, "q-1", Side.BUY, "0.2"))
             await s.until(lambda: s.of(Fill, "q-1"))
@@ -92,14 +82,14 @@ def test_query_reports_a_filled_order_from_its_receipt(
 
 
 def test_a_sell_the_wallet_cannot_afford_is_rejected_by_the_simulation_with_the_reason(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
     broke = DEV_PRIVATE_KEYS[5]  # ETH for gas, no tokens
-    w3 = node.web3()
+    w3 = anvil_node.web3()
     me = LocalKeySigner(broke).address
 
     async def scenario() -> tuple[str, list[Reject], int, int]:
-        async with session(uni, [node.url], key=broke) as s:
+        async with session(uni, [anvil_node.url], key=broke) as s:
             nonce = w3.eth.get_transaction_count(me)  # type: ignore[arg-type]
             sent = await s.venue.submit(order(uni, "broke-1", Side.SELL, "0.1"))
             await s.until(lambda: s.of(Reject, "broke-1"))
@@ -117,12 +107,12 @@ def test_a_sell_the_wallet_cannot_afford_is_rejected_by_the_simulation_with_the_
     assert nonce_after == nonce_before  # nothing was sent
 
 
-def _whale_dump(uni: UniswapDeployment, node: AnvilNode, weth: int) -> bytes:
+def _whale_dump(uni: UniswapDeployment, anvil_node: AnvilNode, weth: int) -> bytes:
     """A signed swap of `weth` WETH for USDC by another account, tipping 100 gwei (mined ahead
     of the venue's 1 gwei in the same block: Anvil orders a block by fees)."""
     from zkrisk.engine.chain.client import ChainClient
 
-    whale = ChainClient.connect(node.url, DEV_PRIVATE_KEYS[3])
+    whale = ChainClient.connect(anvil_node.url, DEV_PRIVATE_KEYS[3])
     uni.mint("WETH", whale.account.address, Decimal(weth))
     token, usdc = uni.tokens["WETH"], uni.tokens["USDC"]
     whale.transact(token.functions.approve(uni.router.address, 2**256 - 1))
@@ -135,16 +125,16 @@ def _whale_dump(uni: UniswapDeployment, node: AnvilNode, weth: int) -> bytes:
 
 
 def test_a_sell_is_not_filled_below_its_bound_when_the_price_moves_between_simulate_and_mine(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
     """Automine off: the sell is simulated and broadcast at the calm price; a whale's dump of 60
     WETH (the price drops ~30 %) is mined ahead of it in the same block. The sell's amountOutMin
     makes it revert rather than fill ~30 % below its 3 % bound."""
-    w3 = node.web3()
-    dump = _whale_dump(uni, node, 60)
+    w3 = anvil_node.web3()
+    dump = _whale_dump(uni, anvil_node, 60)
 
     async def scenario() -> list[object]:
-        async with session(uni, [node.url]) as s:
+        async with session(uni, [anvil_node.url]) as s:
             w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
             try:
                 await s.venue.submit(order(uni, "guard-1", Side.SELL, "1"))
@@ -162,12 +152,12 @@ def test_a_sell_is_not_filled_below_its_bound_when_the_price_moves_between_simul
 
 
 def test_two_concurrent_submits_get_consecutive_nonces_and_both_fill(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
-    w3 = node.web3()
+    w3 = anvil_node.web3()
 
     async def scenario() -> list[str]:
-        async with session(uni, [node.url]) as s:
+        async with session(uni, [anvil_node.url]) as s:
             sent = await asyncio.gather(s.venue.submit(order(uni, "c-1", Side.BUY, "0.3")),
                                         s.venue.submit(order(uni, "c-2", Side.SELL, "0.2")))  # fmt: skip
             await s.until(lambda: len(s.of(Fill)) == 2)
@@ -180,13 +170,13 @@ def test_two_concurrent_submits_get_consecutive_nonces_and_both_fill(
 
 
 def test_the_same_client_order_id_twice_sends_one_swap(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
-    w3 = node.web3()
+    w3 = anvil_node.web3()
     me = LocalKeySigner(TRADER_KEY).address
 
     async def scenario() -> tuple[list[object], int, int]:
-        async with session(uni, [node.url]) as s:
+        async with session(uni, [anvil_node.url]) as s:
             nonce = w3.eth.get_transaction_count(me)  # type: ignore[arg-type]
             spec = order(uni, "dup-1", Side.BUY, "0.1")
             together = await asyncio.gather(s.venue.submit(spec), s.venue.submit(spec))
@@ -201,18 +191,18 @@ def test_the_same_client_order_id_twice_sends_one_swap(
 
 
 def test_an_adopted_order_is_a_duplicate_and_its_fill_is_reported(
-    node: AnvilNode, uni: UniswapDeployment
+    anvil_node: AnvilNode, uni: UniswapDeployment
 ) -> None:
     """After a restart the journal seeds coid → tx hash; the venue must not re-send it."""
 
     async def first_run() -> str:
-        async with session(uni, [node.url]) as s:
+        async with session(uni, [anvil_node.url]) as s:
             sent = await s.venue.submit(order(uni, "adopt-1", Side.BUY, "0.1"))
             await s.until(lambda: s.of(Fill, "adopt-1"))
             return sent.venue_order_id
 
     async def second_run(tx_hash: str) -> tuple[bool, list[Fill]]:
-        async with session(uni, [node.url]) as s:
+        async with session(uni, [anvil_node.url]) as s:
             s.venue.adopt("adopt-1", tx_hash)
             again = await s.venue.submit(order(uni, "adopt-1", Side.BUY, "0.1"))
             await s.until(lambda: s.of(Fill, "adopt-1"))
