@@ -130,7 +130,9 @@ def test_readme_session_runs_as_shown(session: Session, shell: Shell) -> None:
         where = f"README.md:{command.line} ({session.heading}): $ {command.text}"
         if "…" in command.text:
             pytest.fail(f"{where}\n  abbreviated with '…': write the command out in full")
-        if shell.background:
+        # The command after a background start waits for the ports the rest will use (waiting
+        # before every command would time out on ports a later background start opens).
+        if i and commands[i - 1].text.rstrip().endswith("&") and shell.background:
             shell.wait_for_ports([c.text for c in commands[i:]])
         code, stdout, stderr = shell.run(command.text, COMMAND_TIMEOUT)
         output = stdout + stderr
