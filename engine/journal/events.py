@@ -252,6 +252,23 @@ class OrderReplaced(_Event):
     detail: str
 
 
+class OrderTxSigned(_Event):
+    """A chain venue signed a transaction for an order, journaled before it is broadcast: a
+    restart knows every hash of the order that may be on chain, polls them all, and rebroadcasts
+    these same bytes (never re-signs the order under another nonce). Key
+    'sent:<client order id>:<n>' (n = 0 for the first signature, then one more per signature)."""
+
+    type: Literal["OrderTxSigned"] = "OrderTxSigned"
+    client_order_id: str
+    venue: str
+    kind: Literal["SWAP", "REPLACEMENT", "CANCEL", "ABANDON"]
+    """The order's swap, a re-sent copy at a higher fee, or the self-transfer taking its nonce."""
+    nonce: int = Field(ge=0)
+    tx_hash: str
+    raw_tx: str
+    """The signed transaction, 0x-hex."""
+
+
 class VenueHealth(_Event):
     """A venue left routing (failed repeatedly) or came back (a health probe passed)."""
 
@@ -259,6 +276,21 @@ class VenueHealth(_Event):
     venue: str
     up: bool
     reason: str
+
+
+class VenueBound(_Event):
+    """What a journal's run trades on, journaled at its first start (stream 'run', key
+    'run:venue'): a journal's book is its venue's, so a run on another venue (account, chain or
+    wallet) refuses to continue it (engine/pipeline/venue_binding.py)."""
+
+    type: Literal["VenueBound"] = "VenueBound"
+    kind: Literal["paper", "simex", "uniswap"]
+    account: str = ""
+    """simex: the exchange account."""
+    chain_id: int = Field(default=0, ge=0)
+    """uniswap: the chain."""
+    wallet: str = ""
+    """uniswap: the trading wallet's address."""
 
 
 # --- stage 5: fills and positions ------------------------------------------------------------
@@ -296,6 +328,39 @@ class ReconcileMismatch(_Event):
     venue_quantity: ExactDecimal
     tolerance: ExactDecimal
     detail: str
+
+
+class Reconciled(_Event):
+    """The book and the venue agreed (every traded symbol within the tolerance) on the fills
+    journaled up to `through_position`. Key 'reconciled:<venue>:<through_position>'. The book
+    handed to the attester must come from a journal whose last reconciliation is one of these
+    (engine/pipeline/book_handoff.py)."""
+
+    type: Literal["Reconciled"] = "Reconciled"
+    venue: str
+    through_position: int = Field(ge=0)
+    """The journal position of the last record the compared book folded."""
+    book: dict[str, ExactDecimal]
+    """Signed quantity per traded symbol, as the fills make it (and as the venue reported)."""
+    tolerance: ExactDecimal
+
+
+class BookAttested(_Event):
+    """The reconciled book went to the attester, who signed its commitment (EIP-712), and the
+    desk committed it on the vault with a proof of health. Key 'attested:<vault>:<sequence>'."""
+
+    type: Literal["BookAttested"] = "BookAttested"
+    venue: str
+    through_position: int = Field(ge=0)
+    """The reconciliation the book came from (`Reconciled.through_position`)."""
+    chain_id: int
+    vault: str
+    account: str
+    sequence: int = Field(ge=1)
+    commitment: str
+    """0x-hex Poseidon commitment (the book itself stays private)."""
+    attester: str
+    tx_hash: str
 
 
 # --- stage 6: monitor ------------------------------------------------------------------------
@@ -361,9 +426,13 @@ Event = Annotated[
     | OrderRetried
     | OrderTimedOut
     | OrderReplaced
+    | OrderTxSigned
     | VenueHealth
+    | VenueBound
     | OrderFilled
     | ReconcileMismatch
+    | Reconciled
+    | BookAttested
     | TradingStateChanged
     | Alert
     | Heartbeat
@@ -376,8 +445,9 @@ EVENT_TYPES: dict[str, type[_Event]] = {
     for cls in (Quote, Trade, OracleRound, Quarantined, FeedGap, FeedHealth, IntentEmitted,
                 StrategyDisabled, VerdictIssued, PaperFill, OrderSubmitted, OrderAccepted,
                 OrderRejected, OrderCancelRequested, OrderCanceled, OrderRetried, OrderTimedOut,
-                OrderReplaced, VenueHealth, OrderFilled, ReconcileMismatch, TradingStateChanged,
-                Alert, Heartbeat, OperatorCommand)
+                OrderReplaced, OrderTxSigned, VenueHealth, VenueBound, OrderFilled,
+                ReconcileMismatch, Reconciled, BookAttested,
+                TradingStateChanged, Alert, Heartbeat, OperatorCommand)
 }  # fmt: skip
 
 

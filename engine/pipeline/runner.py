@@ -319,6 +319,13 @@ class Runner:
     def _order_send(self) -> OrderSend:
         cfg = self.run.config
         venue = make_venue(cfg.venue)
+        if cfg.venue.kind == "uniswap":  # its transactions are journaled before they are sent
+            from .venues.uniswap import UniswapVenue
+            from .venues.uniswap_txlog import JournalTxLog
+
+            assert isinstance(venue, UniswapVenue)
+            venue.tx_log = JournalTxLog(self.journal, venue.name, lambda: self.pipeline.orders,
+                                        self._append_and_fold)  # fmt: skip
         send = OrderSend(venue, self.pipeline, self._append_and_fold, config=cfg.venue.orders,
                          symbols=tuple(cfg.ingest.symbols),
                          reconcile_every_s=cfg.venue.reconcile_every_s,

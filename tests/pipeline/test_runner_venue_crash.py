@@ -26,6 +26,7 @@ from zkrisk.engine.journal.events import (
     IntentEmitted,
     OrderAccepted,
     OrderSubmitted,
+    OrderTxSigned,
     Quarantined,
     Recorded,
     VerdictIssued,
@@ -229,18 +230,13 @@ def acked(recs: list[Recorded]) -> set[str]:
     return {r.event.client_order_id for r in recs if isinstance(r.event, OrderAccepted)}
 
 
-# --- Uniswap: killed with a replacement transaction broadcast, not yet journaled -------------
+# --- Uniswap: killed with a replacement transaction broadcast, not yet reported -------------
+# (the fast, in-process variants are tests/pipeline/test_uniswap_restart.py)
 
 UNI_CRASH = "uniswap.mid_replacement"
 
 
 @pytest.mark.skipif(not os.environ.get("ZKRISK_SLOW"), reason="make test-slow (~45 s)")
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a restarted Uniswap venue knows no order of "
-    "the killed run (UniswapVenue.adopt is never called, and the replacement "
-    "that was mined is not journaled), so the pending swap's fill never lands",
-)
 def test_a_uniswap_runner_sigkilled_mid_replacement_restarts_with_the_wallets_positions(
     forked: Fork,  # noqa: F811 (the imported fixture)
     tmp_path: Path,
@@ -280,6 +276,14 @@ def test_a_uniswap_runner_sigkilled_mid_replacement_restarts_with_the_wallets_po
         recs = records(journal)
         _, positions = folded(recs)
         assert positions.quantity("WETH") == wallet(forked.uni)["WETH"] - start["WETH"]
+        # the replacement was journaled before it went out, and no order was signed under a
+        # second nonce (no swap sent twice)
+        signed = [r.event for r in recs if isinstance(r.event, OrderTxSigned)]
+        assert any(t.kind == "REPLACEMENT" and t.client_order_id in victims for t in signed)
+        nonces: dict[str, set[int]] = {}
+        for tx in signed:
+            nonces.setdefault(tx.client_order_id, set()).add(tx.nonce)
+        assert all(len(n) == 1 for n in nonces.values()), nonces
         journaled = Counter(f.fill_id for f in fills_of(recs))
         assert max(journaled.values()) == 1, journaled.most_common(3)
         with closing(SQLiteJournal(journal, readonly=True)) as j:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -87,4 +89,12 @@ def session(
 
 
 def rpc(node: AnvilNode, method: str, *params: Any) -> Any:
-    return node.web3().provider.make_request(method, list(params))  # type: ignore[arg-type]
+    """A JSON-RPC call over plain HTTP, its result. Not web3: inside the venue's event loop,
+    web3's sync provider shares a lock with the async one that a venue task may hold across an
+    await (a deadlock that hangs the test)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+    request = urllib.request.Request(node.url, body.encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer = json.loads(response.read())
+    assert "error" not in answer, answer
+    return answer["result"]

@@ -20,22 +20,35 @@ itself at a still higher fee (so no copy of the swap can mine later and the nonc
 not blocked), and a Reject ABANDONED is reported. Whichever of the order's transactions mines
 decides its outcome: a swap copy mining after all gives its Fill (a late fill). `cancel` sends
 that same self-transfer at once.
+
+Crash safety (with a `tx_log`, the run's journal: `uniswap_txlog`): every transaction signed for
+an order is journaled before it is broadcast, and its hash is polled from then on; a broadcast
+whose outcome is unknown (no endpoint answered) keeps the nonce and is rebroadcast as the same
+bytes, never re-signed under another nonce. `connect` adopts the orders the journal holds in
+flight with all their transactions, rebroadcasts each nonce's latest one before anything new is
+signed, and watches them like its own: whichever transaction mined decides the order; when its
+nonce was taken by none of them, the order never executed (`query` says EXPIRED, and order send
+finalises it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final, Protocol
 
 from eth_account import Account
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+from hexbytes import HexBytes
 from pydantic import BaseModel, ConfigDict, Field
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
@@ -63,10 +76,15 @@ from .uniswap_amounts import OrderAmountError, SwapAmounts, fill_price, swap_amo
 from .uniswap_baseline import Baseline, change_since, load_or_record
 from .uniswap_logs import PairSwap, pair_swaps
 from .uniswap_nonces import NonceManager
+from .uniswap_txlog import InFlight, SignedTx, TxKind, TxLog
+
+log = logging.getLogger(__name__)
 
 MAX_UINT256: Final = 2**256 - 1
 SELF_TRANSFER_GAS: Final = 21_000
 ORACLE_WRITE_GAS: Final = 50_000
+ALREADY_KNOWN: Final = ("already known", "already imported")
+"""A node's answer to a transaction it holds already (geth's, Anvil's): the send succeeded."""
 
 
 class UniswapSettings(BaseModel):
@@ -120,6 +138,8 @@ class _State(StrEnum):
     REJECTED = "REJECTED"
     ABANDONED = "ABANDONED"
     CANCELED = "CANCELED"
+    UNMINED = "UNMINED"
+    """Adopted after a restart: its nonce was taken by none of its transactions."""
 
 
 @dataclass
@@ -144,6 +164,11 @@ class _Order:
     replacements: int = 0
     fill: Fill | None = None
     watcher: asyncio.Task[None] | None = None
+    signed: int = 0
+    """Transactions signed (and journaled) for this order: numbers the next one's key."""
+    unsent: bytes = b""
+    """A signed transaction the node may not have (no endpoint answered): rebroadcast as is."""
+    adopted: bool = False
 
     @property
     def venue_order_id(self) -> str:
@@ -152,6 +177,11 @@ class _Order:
 
 def _hash_of(raw: bytes) -> str:
     return "0x" + keccak(raw).hex()
+
+
+def _decoded(raw: bytes) -> dict[str, Any]:
+    """The fields of a signed EIP-1559 transaction."""
+    return dict(TypedTransaction.from_bytes(HexBytes(raw)).as_dict())
 
 
 def _bump(value: int, percent: int) -> int:
@@ -169,8 +199,11 @@ class UniswapVenue:
         settings: UniswapSettings | None = None,
         *,
         baseline: Path | None = None,
+        tx_log: TxLog | None = None,
     ) -> None:
         self.addresses = addresses
+        self.tx_log = tx_log
+        """Where each order's transactions are journaled before they are broadcast."""
         self.baseline_path = baseline
         """With a baseline file, `balances` is the change since it (`uniswap_baseline`)."""
         self._baseline: Baseline | None = None
@@ -183,6 +216,8 @@ class UniswapVenue:
         self._erc20 = Web3().eth.contract(abi=mock_erc20().abi)
         self._errors = ErrorRegistry([mock_erc20().abi])
         self._orders: dict[str, _Order] = {}
+        self._signed_before: dict[str, int] = {}
+        """Signatures journaled for an order whose send failed (its retry numbers on)."""
         self._queue: asyncio.Queue[VenueReport | None] = asyncio.Queue()
         self._quote = addresses.token(addresses.quote)
         self._pairs: dict[str, tuple[str, str]] = {}
@@ -211,6 +246,8 @@ class UniswapVenue:
             raise VenueError(f"the node is chain {chain_id}, the addresses are for chain "
                              f"{self.addresses.chain_id}", retryable=False)  # fmt: skip
         self._clock_offset = int(latest["timestamp"]) - int(time.time())
+        if self.tx_log is not None:  # before anything new takes a nonce
+            await self._resume(self.tx_log.in_flight())
         await self._approve_all()
         if self.baseline_path is not None:
             self._baseline = load_or_record(self.baseline_path, chain_id=chain_id,
@@ -289,18 +326,50 @@ class UniswapVenue:
         priority = self.settings.priority_fee_wei
         return 2 * int(block.get("baseFeePerGas", 0)) + priority, priority
 
-    async def _broadcast(self, call: Mapping[str, Any], nonce: int, fees: tuple[int, int]) -> str:
+    def _sign(self, call: Mapping[str, Any], nonce: int, fees: tuple[int, int]) -> bytes:
         tx = {"type": 2, "chainId": self.addresses.chain_id, "nonce": nonce,
               "to": to_checksum_address(call["to"]), "value": call.get("value", 0),
               "data": call.get("data", "0x"), "gas": call["gas"],
               "maxFeePerGas": fees[0], "maxPriorityFeePerGas": fees[1]}  # fmt: skip
-        raw = self.signer.sign(tx)
-        tx_hash = _hash_of(raw)
+        return self.signer.sign(tx)
+
+    async def _send_raw(self, raw: bytes) -> None:
         try:
             await self.rpc.run(lambda w3: w3.eth.send_raw_transaction(raw))
         except Web3RPCError as exc:
-            if "already known" not in str(exc).lower():
+            if not any(m in str(exc).lower() for m in ALREADY_KNOWN):
                 raise
+
+    async def _broadcast(self, call: Mapping[str, Any], nonce: int, fees: tuple[int, int]) -> str:
+        """Sign and send a transaction of no order (an approval: sent again if lost)."""
+        raw = self._sign(call, nonce, fees)
+        await self._send_raw(raw)
+        return _hash_of(raw)
+
+    async def _sign_and_send(
+        self, entry: _Order, kind: TxKind, call: Mapping[str, Any], fees: tuple[int, int]
+    ) -> str:
+        """Sign one of the order's transactions (at its nonce), journal it, then broadcast it.
+
+        From the journal write on, the hash is the order's (polled for a receipt), whatever the
+        broadcast does: a node's refusal (Web3RPCError, raised) means it is not out and never
+        mines; no answer at all keeps the bytes in `unsent` for the watcher to resend."""
+        raw = self._sign(call, entry.nonce, fees)
+        tx_hash = _hash_of(raw)
+        if self.tx_log is not None:  # write-ahead: on chain implies journaled
+            self.tx_log.write(SignedTx(entry.client_order_id, entry.signed, kind, entry.nonce,
+                                       tx_hash, raw))  # fmt: skip
+        entry.signed += 1
+        entry.hashes.append(tx_hash)
+        if kind in ("CANCEL", "ABANDON"):
+            entry.kill_hash = tx_hash  # before the broadcast: its receipt may come at once
+        try:
+            await self._send_raw(raw)
+        except AllEndpointsDown:
+            entry.unsent = raw
+        except Web3RPCError:
+            entry.hashes.remove(tx_hash)
+            raise
         return tx_hash
 
     # --- orders -----------------------------------------------------------------------------
@@ -310,12 +379,15 @@ class UniswapVenue:
         held = self._orders.get(coid)
         if held is not None:
             return Submitted(coid, await asyncio.shield(held.sent), duplicate=True)
-        entry = _Order(coid, order, asyncio.get_running_loop().create_future())
+        entry = _Order(coid, order, asyncio.get_running_loop().create_future(),
+                       signed=self._signed_before.pop(coid, 0))  # fmt: skip
         self._orders[coid] = entry  # before any await: a concurrent duplicate finds it
         try:
             tx_hash = await self._send_swap(entry, order)
         except BaseException as exc:
-            del self._orders[coid]  # nothing left: a retry with this id sends afresh
+            del self._orders[coid]  # nothing out (refused or unsigned): a retry sends afresh
+            if entry.signed:  # under the next numbers: the journal keeps the refused ones
+                self._signed_before[coid] = entry.signed
             entry.sent.set_exception(exc)
             entry.sent.exception()  # retrieved: no "never retrieved" warning for lone submits
             raise
@@ -362,7 +434,7 @@ class UniswapVenue:
 
         async def send(nonce: int) -> str:
             entry.nonce = nonce
-            return await self._broadcast(call, nonce, fees)
+            return await self._sign_and_send(entry, "SWAP", call, fees)
 
         try:
             tx_hash = await self.nonces.assign(send)
@@ -372,7 +444,6 @@ class UniswapVenue:
             tx_hash = await self.nonces.assign(send)  # the failure re-synced the counter
         except AllEndpointsDown as exc:
             raise VenueError(str(exc)) from None
-        entry.hashes.append(tx_hash)
         entry.last_sent = time.monotonic()
         self._report(Ack(entry.client_order_id, tx_hash))
         entry.watcher = asyncio.create_task(self._watch(entry))
@@ -407,8 +478,9 @@ class UniswapVenue:
         return str(decoded) if decoded is not None else str(exc)
 
     def adopt(self, client_order_id: str, tx_hash: str) -> None:
-        """Seed the idempotency map after a restart (the journal's OrderAccepted): a submit of
-        this id is then a duplicate, and the transaction is watched for its fill."""
+        """Seed the idempotency map with one known transaction (an OrderAccepted's hash): a
+        submit of this id is then a duplicate, and the transaction is watched for its fill. A
+        run's restart adopts through `tx_log` instead (every transaction, replacements too)."""
         if client_order_id in self._orders:
             return
         sent: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -417,19 +489,86 @@ class UniswapVenue:
         self._orders[client_order_id] = entry
         entry.watcher = asyncio.create_task(self._watch(entry, replace=False))
 
+    async def _resume(self, in_flight: list[InFlight]) -> None:
+        """Adopt the orders a killed run left in flight, then rebroadcast each nonce's latest
+        signature (the journal's latest at that nonce) unless the nonce is taken already: the
+        node then counts it before any new order takes a nonce."""
+        address = to_checksum_address(self.signer.address)
+        try:
+            mined = int(await self.rpc.run(lambda w3: w3.eth.get_transaction_count(address)))
+        except AllEndpointsDown as exc:
+            raise VenueError(str(exc)) from None
+        newest: dict[int, SignedTx] = {}
+        for tx in sorted((t for f in in_flight for t in f.txs), key=lambda t: t.position):
+            newest[tx.nonce] = tx
+        for flight in in_flight:
+            if flight.spec.client_order_id not in self._orders:
+                latest = flight.txs[-1]
+                entry = self._adopted(flight)
+                if latest.nonce >= mined and newest.get(latest.nonce) is latest:
+                    entry.unsent = latest.raw
+        for entry in [e for e in self._orders.values() if e.unsent]:
+            try:
+                await self._send_raw(entry.unsent)
+            except AllEndpointsDown as exc:
+                raise VenueError(str(exc)) from None  # connect is retried: sent then
+            except Web3RPCError as exc:  # the nonce taken meanwhile, or a copy is pending
+                log.info("%s: rebroadcast refused: %s", entry.client_order_id, exc)
+            entry.unsent = b""
+        for entry in self._orders.values():
+            if entry.adopted and entry.watcher is None:
+                entry.watcher = asyncio.create_task(self._watch(entry))
+
+    def _adopted(self, flight: InFlight) -> _Order:
+        """The order as its journaled transactions say, watched from now (and reported to the
+        journal as far as it does not hold it yet: its ack, the replacements it lacks)."""
+        coid, txs = flight.spec.client_order_id, flight.txs
+        sent: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        sent.set_result(txs[0].tx_hash)
+        entry = _Order(coid, flight.spec, sent, hashes=[t.tx_hash for t in txs],
+                       signed=len(txs), adopted=True, last_sent=time.monotonic())  # fmt: skip
+        swap = _decoded(next(t for t in reversed(txs) if t.kind in ("SWAP", "REPLACEMENT")).raw)
+        entry.call = {"from": self.signer.address, "to": "0x" + bytes(swap["to"]).hex(),
+                      "value": swap["value"], "data": "0x" + bytes(swap["data"]).hex(),
+                      "gas": swap["gas"]}  # fmt: skip
+        last = _decoded(txs[-1].raw)
+        entry.nonce, entry.fees = (
+            txs[-1].nonce,
+            (last["maxFeePerGas"], last["maxPriorityFeePerGas"]),
+        )
+        self._orders[coid] = entry
+        self._report(Ack(coid, txs[0].tx_hash))  # dropped when the journal has it
+        replaced = 0
+        for previous, tx in pairwise(txs):
+            if tx.kind == "REPLACEMENT":
+                entry.replacements = replaced = replaced + 1
+                if replaced > flight.replacements_journaled:
+                    self._report(Replaced(coid, previous.tx_hash, tx.tx_hash,
+                                          f"replacement {replaced} of nonce {tx.nonce}, "
+                                          "journaled before a restart"))  # fmt: skip
+            elif tx.kind in ("CANCEL", "ABANDON"):
+                entry.kill_hash = tx.tx_hash
+                entry.cancel_requested = tx.kind == "CANCEL"
+                entry.state = _State.ABANDONED if tx.kind == "ABANDON" else entry.state
+        if entry.state is _State.ABANDONED:
+            self._report(Reject(coid, "ABANDONED", f"nonce {entry.nonce} taken by a 0-value "
+                                f"self-transfer {entry.kill_hash}"))  # fmt: skip
+        return entry
+
     # --- confirmation -----------------------------------------------------------------------
 
     async def _watch(self, entry: _Order, *, replace: bool = True) -> None:
         """Poll the order's transactions until one is mined; replace or abandon on the way."""
         while entry.state in (_State.PENDING, _State.ABANDONED):
-            for tx_hash in reversed(entry.hashes):
-                try:
-                    receipt = await self._receipt(tx_hash)
-                except AllEndpointsDown:
-                    receipt = None  # keep polling: an endpoint may come back
-                if receipt is not None:
-                    await self._settle(entry, tx_hash, receipt)
-                    return
+            if entry.unsent:
+                await self._resend(entry)
+            if await self._settled_by_receipt(entry):
+                return
+            if entry.adopted and await self._nonce_taken(entry):
+                # taken by one of them just now, or by none: the order never executed
+                if not await self._settled_by_receipt(entry):
+                    entry.state = _State.UNMINED
+                return
             waited = time.monotonic() - entry.last_sent
             if entry.state is _State.ABANDONED and waited > self.settings.abandon_watch_s:
                 return  # no copy mined: the nonce stays taken by a transaction nobody mines
@@ -440,33 +579,60 @@ class UniswapVenue:
                     entry.last_sent = time.monotonic()  # try again after another period
             await asyncio.sleep(self.settings.poll_interval_s)
 
+    async def _settled_by_receipt(self, entry: _Order) -> bool:
+        for tx_hash in reversed(entry.hashes):
+            try:
+                receipt = await self._receipt(tx_hash)
+            except AllEndpointsDown:
+                receipt = None  # keep polling: an endpoint may come back
+            if receipt is not None:
+                await self._settle(entry, tx_hash, receipt)
+                return True
+        return False
+
+    async def _nonce_taken(self, entry: _Order) -> bool:
+        address = to_checksum_address(self.signer.address)
+        try:
+            mined = await self.rpc.run(lambda w3: w3.eth.get_transaction_count(address, "latest"))
+        except AllEndpointsDown:
+            return False
+        return int(mined) > entry.nonce
+
+    async def _resend(self, entry: _Order) -> None:
+        """Broadcast `unsent` again: the same bytes, so the same hash and nonce."""
+        try:
+            await self._send_raw(entry.unsent)
+        except AllEndpointsDown:
+            return
+        except Web3RPCError as exc:  # taken, or superseded: its receipt (or none) decides
+            log.info("%s: rebroadcast refused: %s", entry.client_order_id, exc)
+        entry.unsent = b""
+
     async def _replace_or_abandon(self, entry: _Order) -> None:
         fees = (_bump(entry.fees[0], self.settings.fee_bump_percent),
                 _bump(entry.fees[1], self.settings.fee_bump_percent))  # fmt: skip
         previous = entry.venue_order_id
         if entry.replacements < self.settings.max_replacements and not entry.cancel_requested:
-            tx_hash = await self._broadcast(entry.call, entry.nonce, fees)
-            crash_point("uniswap.mid_replacement")  # broadcast, not yet reported nor journaled
+            tx_hash = await self._sign_and_send(entry, "REPLACEMENT", entry.call, fees)
+            crash_point("uniswap.mid_replacement")  # journaled and broadcast, not yet reported
             entry.replacements += 1
             entry.fees, entry.last_sent = fees, time.monotonic()
-            entry.hashes.append(tx_hash)
             detail = (f"not mined within {self.settings.replace_after_s}s: nonce {entry.nonce} "
                       f"re-sent at maxFee {fees[0]} / priority {fees[1]} wei "
                       f"(replacement {entry.replacements} of {self.settings.max_replacements})")  # fmt: skip
             self._report(Replaced(entry.client_order_id, previous, tx_hash, detail))
             return
-        await self._kill(entry, fees)
+        await self._kill(entry, fees, "ABANDON")
         entry.state = _State.ABANDONED
         detail = (f"not mined after {entry.replacements} replacement(s): nonce {entry.nonce} taken "
                   f"by a 0-value self-transfer {entry.kill_hash}")  # fmt: skip
         self._report(Reject(entry.client_order_id, "ABANDONED", detail))
 
-    async def _kill(self, entry: _Order, fees: tuple[int, int]) -> None:
+    async def _kill(self, entry: _Order, fees: tuple[int, int], kind: TxKind) -> None:
         """Take the order's nonce with a 0-value transfer to the wallet itself."""
         call = {"to": self.signer.address, "value": 0, "data": "0x", "gas": SELF_TRANSFER_GAS}
-        entry.kill_hash = await self._broadcast(call, entry.nonce, fees)
+        await self._sign_and_send(entry, kind, call, fees)
         entry.fees, entry.last_sent = fees, time.monotonic()
-        entry.hashes.append(entry.kill_hash)
 
     async def _settle(self, entry: _Order, tx_hash: str, receipt: Any) -> None:
         if tx_hash == entry.kill_hash:
@@ -552,7 +718,7 @@ class UniswapVenue:
         entry.cancel_requested = True
         fees = (_bump(entry.fees[0], self.settings.fee_bump_percent),
                 _bump(entry.fees[1], self.settings.fee_bump_percent))  # fmt: skip
-        await self._kill(entry, fees)
+        await self._kill(entry, fees, "CANCEL")
 
     async def query(self, client_order_id: str) -> OrderReport:
         entry = self._orders.get(client_order_id)
@@ -581,7 +747,7 @@ class UniswapVenue:
                          filled=fill.quantity, average_price=fill.price)  # fmt: skip
         if entry.state is _State.REJECTED:
             return _with(report, status=VenueStatus.REJECTED)
-        if entry.state is _State.ABANDONED:
+        if entry.state in (_State.ABANDONED, _State.UNMINED):
             return _with(report, status=VenueStatus.EXPIRED)
         return report
 
