@@ -34,8 +34,11 @@ from .chain.attestation import sign_attestation
 from .chain.client import ChainClient, TransactionReverted
 from .chain.governance import GovernanceError, calldata, deploy_governance
 from .chain.safe_tx import SafeTxError
+from .chain.uniswap_deploy import deploy_uniswap
 from .chain.vault import VaultClient
 from .chain.vault_deploy import VaultStack, advance_time, deploy_vault_stack
+from .demo_fork import open_fork_stack, read_addresses
+from .demo_trading import trading_act
 from .expectation import load_expectation
 from .files import load_assets, load_portfolio, load_prices, load_scenarios
 from .keeper.devnet import OpenedDesk, open_desk, snapshot_now
@@ -376,17 +379,36 @@ def _other_days(examples: Path) -> ScenarioSet:
     return ScenarioSet(symbols=full.symbols, returns=full.returns[20:40])
 
 
-def run_demo(say: Say = print, *, fork_url: str | None = None, backend_name: str = "best") -> None:
-    """The whole story on a fresh Anvil node (or a fork); prints it; leaves nothing running."""
+def run_demo(
+    say: Say = print,
+    *,
+    fork_url: str | None = None,
+    addresses: Path | None = None,
+    backend_name: str = "best",
+) -> None:
+    """The whole story on a fresh Anvil node (or a fork; with `addresses`, on the existing stack
+    that file names on the forked chain); prints it; leaves nothing running."""
     say("zkrisk demo — private book → Groth16 proofs → RiskVault on Anvil")
+    existing = None if addresses is None else read_addresses(addresses, fork_url)
     check_all()
     artifacts = _artifacts(say)
     with create_backend(backend_name) as backend, anvil(fork_url=fork_url) as node, \
             tempfile.TemporaryDirectory(prefix="zkrisk-demo-") as tmp:  # fmt: skip
         chain = ChainClient.connect(node.url, DEV_PRIVATE_KEYS[0])
         url = node.url + (f" forking {fork_url}" if fork_url else "")
-        stack = _deploy(chain, artifacts, say, url)
+        if existing is None:
+            stack = _deploy(chain, artifacts, say, url)
+            uniswap = deploy_uniswap(chain)  # the trading act's pools (mock tokens, same symbols)
+        else:  # fork mode: the stack (and pools) the addresses file names, checked
+            fork = open_fork_stack(chain, artifacts, existing, where=str(addresses), url=url,
+                                   timelock_delay=TIMELOCK_DELAY)  # fmt: skip
+            stack = fork.stack
+            uniswap = fork.uniswap  # the file's pools, attached
+            artifacts = stack.artifacts or artifacts  # the setup the vault's verifier pins
+            for line in fork.story:
+                say(line)
         desk = _desk_steps(stack, artifacts, backend, say)
+        desk = trading_act(stack, desk, uniswap, backend, say, Path(tmp))
         _keeper_steps(stack, desk, backend, Path(tmp) / "keeper.sqlite", say)
         _governance_steps(stack, say)
         _lender_steps(backend, say)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -181,20 +182,40 @@ def deploy(
             help="Default book attester (recorded; `chain govern propose set-attester` uses it).",
         ),
     ] = None,
+    uniswap: Annotated[
+        bool,
+        typer.Option(
+            "--uniswap",
+            help="Also deploy Uniswap v2 (factory, router, pools of the mock tokens at the "
+            "scenario's prices); the vault lists the pools' tokens.",
+        ),
+    ] = False,
+    addresses_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the whole stack's addresses (tokens, feeds, Uniswap, the vault) to this "
+            "JSON file, for `zkrisk demo --fork-url URL --addresses FILE` (needs --uniswap).",
+            dir_okay=False,
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Deploy PriceBook, the Health verifier and RiskVault with mock tokens and feeds, optionally behind a Safe and a timelock.
 
-    The dev scenario's assets (USDC margin, WETH, WBTC) as MockERC20 / MockAggregator; the deployment is recorded per chain id and pins the setup (zkey and verification key hashes): every later proof for it uses exactly that zkey. With --owners, a Safe (SafeL2 1.4.1 behind SafeProxyFactory, CompatibilityFallbackHandler) proposes to an OpenZeppelin TimelockController (--delay) that is the admin of the price book and the vault; the deployer keeps no role.
+    The dev scenario's assets (USDC margin, WETH, WBTC) as MockERC20 / MockAggregator; the deployment is recorded per chain id and pins the setup (zkey and verification key hashes): every later proof for it uses exactly that zkey. With --owners, a Safe (SafeL2 1.4.1 behind SafeProxyFactory, CompatibilityFallbackHandler) proposes to an OpenZeppelin TimelockController (--delay) that is the admin of the price book and the vault; the deployer keeps no role. With --uniswap, Uniswap v2 pools of the mock tokens come too, and --addresses-out FILE writes the whole stack's addresses for `zkrisk demo --fork-url URL --addresses FILE`.
     """  # fmt: skip
     from web3 import Web3
 
     from ..chain import dev_scenario
     from ..chain.deployments import save_deployment
     from ..chain.governance import deploy_governance
+    from ..chain.stack_addresses import StackAddresses, save_stack_addresses
+    from ..chain.uniswap_deploy import deploy_uniswap
     from ..chain.vault_deploy import deploy_vault_stack
 
     with bad_input():
+        if addresses_out is not None and not uniswap:
+            raise ValueError("--addresses-out writes the stack's Uniswap pools too: add --uniswap")
         chain = _connect(rpc_url, private_key, dev_account)
         owner_list = _addresses("--owners", owners) if owners is not None else None
         for name, value in (("--guardian", guardian), ("--attester", attester)):
@@ -211,14 +232,26 @@ def deploy(
         if owner_list is not None:
             governance = deploy_governance(chain, owners=owner_list, threshold=threshold,
                                            min_delay=delay)  # fmt: skip
+        listed = dev_scenario.listed_assets()
+        pools = deploy_uniswap(chain) if uniswap else None
+        if pools is not None:  # the vault lists the pools' tokens
+            listed = tuple(replace(a, token=str(pools.tokens[a.asset.symbol].address))
+                           for a in listed)  # fmt: skip
         stack = deploy_vault_stack(
-            chain, artifacts, listed=dev_scenario.listed_assets(), policy=dev_scenario.POLICY,
+            chain, artifacts, listed=listed, policy=dev_scenario.POLICY,
             governance=governance, guardian=guardian and Web3.to_checksum_address(guardian),
         )  # fmt: skip
     record = stack.record()
     if attester is not None:
         record = record.model_copy(update={"attester": Web3.to_checksum_address(attester)})
     save_deployment(record, folder or _default_folder())
+    extra: dict[str, Any] = {}
+    if pools is not None:
+        extra["uniswap_router"] = pools.addresses.router
+    if pools is not None and addresses_out is not None:
+        feeds = {a.symbol: a.feed for a in record.assets}
+        whole = StackAddresses(uniswap=pools.addresses, feeds=feeds, vault=record)
+        extra["addresses"] = str(save_stack_addresses(whole, addresses_out))
     data: dict[str, Any] = {"chain_id": record.chain_id, "block": record.block, **record.contracts,
                             "margin_token": record.assets[0].token, "dev_ptau": record.dev_ptau,
                             "setup": record.setup, "zkey_sha256": record.zkey_sha256}  # fmt: skip
@@ -226,7 +259,7 @@ def deploy(
         data |= {"owners": ",".join(record.governance.owners),
                  "threshold": record.governance.threshold, "delay": record.governance.delay,
                  "guardian": record.governance.guardian}  # fmt: skip
-    _emit(data, as_json)
+    _emit(data | extra, as_json)
     if record.dev_ptau:
         typer.echo("warning: the verifier comes from a DEV ptau — not for real funds", err=True)
 

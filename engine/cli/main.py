@@ -23,6 +23,7 @@ from ..risk.kinds import Side, TradingState, VerdictKind
 from . import attest as cli_attest
 from . import keeper as cli_keeper
 from . import prove as cli_prove
+from .attest_run import attest_run as attest_run_command
 from .audit import audit_app
 from .chain import chain_app
 from .common import bad_input, fail
@@ -352,21 +353,33 @@ def demo(
     fork_url: Annotated[
         str | None, typer.Option(help="Fork this chain instead of starting an empty Anvil.")
     ] = None,
+    addresses: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --fork-url: run on the tokens, feeds, pools (and vault) this JSON file "
+            "names on the forked chain instead of deploying mocks (`zkrisk chain deploy "
+            "--uniswap --addresses-out FILE` writes one).",
+            dir_okay=False,
+        ),
+    ] = None,
     backend: Annotated[str, typer.Option(help="Prover backend (default: the fastest).")] = "best",
 ) -> None:
     """Run the end-to-end demo on a local Anvil node it starts and stops.
 
-    Deploys the vault, deposits, proves health to withdraw, crashes a price, lets the keeper prove and liquidate, and shows forged and replayed proofs rejected.
+    Deploys the vault, deposits, proves health to withdraw, crashes a price, lets the keeper prove and liquidate, and shows forged and replayed proofs rejected. With --fork-url and --addresses, every address of the file is checked on the fork and the story runs on that stack (a file without a vault gets one deployed over its tokens and feeds); a missing or wrong address exits 2 naming its key.
     """
     from zkrisk.prover.errors import BackendUnavailable
     from zkrisk.prover.toolchain import ToolchainError
 
+    from ..chain.anvil import AnvilError
     from ..demo import run_demo
 
     try:
-        run_demo(fork_url=fork_url, backend_name=backend)
+        run_demo(fork_url=fork_url, addresses=addresses, backend_name=backend)
     except (ToolchainError, BackendUnavailable, ValueError) as exc:
         fail([str(exc)])
+    except AnvilError as exc:  # an unreachable --fork-url, most likely
+        fail([f"--fork-url {fork_url}: {exc}" if fork_url else str(exc)])
 
 
 app.command(epilog="Exit codes: 0 proven, 1 the statement does not hold, 2 bad input.")(
@@ -391,6 +404,9 @@ app.command("positions", epilog="Exit codes: 0, 2 bad input (config, no journal)
 )
 app.command("reconcile", epilog="Exit codes: 0 agree, 1 mismatch or venue unreachable, 2 bad "
             "input.")(reconcile_command)  # fmt: skip
+app.command("attest-run", epilog="Exit codes: 0 committed, 1 refused (the journal is not "
+            "reconciled, the book not healthy enough, a revert), 2 bad input (config, files, "
+            "keys, an asset the vault does not list).")(attest_run_command)  # fmt: skip
 app.command(epilog="Exit codes: 0 stopped, 2 bad input (books, assets, RPC URL).")(
     cli_keeper.keeper
 )

@@ -1,8 +1,11 @@
 """`zkrisk orders`, `zkrisk positions` and `zkrisk reconcile`: a run's trading, from its journal.
 
 All three fold the run's journal read-only (they work beside a live run); `reconcile` also asks
-the run's venue what it holds and compares, without writing anything (the runner journals the
-mismatches it finds itself, and moves to REDUCING on one).
+the run's venue what it holds and compares. When the two agree it journals a `Reconciled` record
+(the book it compared, as of the journal position it folded): the book attester signs only a
+journal whose last reconciliation agreed (`zkrisk attest-run`). A mismatch is not journaled
+here (the runner journals the mismatches it finds itself, at settled moments, and moves to
+REDUCING on one): the command exits 1.
 """
 
 from __future__ import annotations
@@ -149,13 +152,39 @@ def reconcile(
     rows = [[s, _num(book.get(s, Decimal(0))), _num(reported.get(s, Decimal(0))),
              "MISMATCH" if any(d.event.symbol == s for d in found) else "ok"]  # type: ignore[union-attr]
             for s in sorted(symbols)]  # fmt: skip
+    if not found:
+        _journal_agreement(loaded, venue.name, book, held.position, section.reconcile_tolerance)
     if as_json:
         typer.echo(json.dumps({"venue": venue.name, "symbols": [dict(zip(
             ["symbol", "book", "venue", "status"], r, strict=True)) for r in rows],
-            "journaled_mismatches": len(journaled)}, indent=2))  # fmt: skip
+            "journaled_mismatches": len(journaled),
+            "reconciled_through": None if found else held.position}, indent=2))  # fmt: skip
     else:
         _table(f"reconciliation with {venue.name} (tolerance {_num(section.reconcile_tolerance)})",
                ["symbol", "book", "venue", "status"], rows)  # fmt: skip
         typer.echo(f"{len(journaled)} mismatch(es) journaled by the run so far")
+        if not found:
+            typer.echo(f"agreed: journaled Reconciled through journal position {held.position} "
+                       "(`zkrisk attest-run` hands this book to the attester)")  # fmt: skip
     if found:
         raise typer.Exit(1)
+
+
+def _journal_agreement(
+    loaded: LoadedRun, venue: str, book: dict[str, Decimal], through: int, tolerance: Decimal
+) -> None:
+    """Append the `Reconciled` record of an agreeing reconciliation (a no-op when the same
+    journal position was reconciled before)."""
+    import time
+
+    from ..journal.base import JournalError
+    from ..journal.sqlite import SQLiteJournal
+    from ..pipeline.book_handoff import reconciled_draft
+
+    draft = reconciled_draft(venue, book, through_position=through, tolerance=tolerance,
+                             now_ns=time.time_ns())  # fmt: skip
+    try:
+        with closing(SQLiteJournal(loaded.journal_path)) as journal:
+            journal.append([draft])
+    except JournalError as exc:
+        fail([str(exc)])

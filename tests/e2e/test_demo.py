@@ -68,6 +68,25 @@ def test_demo_shows_the_empty_book_swap_and_snapshot_spam_refused(narrative: lis
     )
 
 
+def test_demo_trading_act_swaps_reconciles_and_commits_the_attested_book(
+    narrative: list[str],
+) -> None:
+    assert "mock tokens with the vault's listed symbols and decimals" in line(
+        narrative, "6a. trading act: Uniswap v2"
+    )
+    assert "turns up on the tape → BUY 1 WETH; pre-trade gate: APPROVE" in line(narrative, "6b.")
+    assert re.search(r"swap tx 0x[0-9a-f]{10}… mined \(gas [\d,]+\); its Swap log is the fill: "
+                     r"1 WETH at 3,018\.08 USDC, gas fee 0\.\d+ ETH", line(narrative, "6c."))  # fmt: skip
+    assert re.search(r"position from the fills: \+1 WETH .* since the run began \(\+1 WETH\): "
+                     r"Reconciled, journal position \d+", line(narrative, "6d."))  # fmt: skip
+    committed = line(narrative, "6e.")
+    assert ("the desk's +1.5 WBTC, -12 WETH plus the run's -3018.081326 USDC, +1 WETH (the quote "
+            "leg: the fills' cash) = -3018.081326 USDC, +1.5 WBTC, -11 WETH") in committed  # fmt: skip
+    assert re.search(r"attester signs book #2 \(EIP-712\); desk commits it: HF = 2\.1989 proven "
+                     r"in \d+\.\d\ds; updateBook\(\) gas [\d,]+; the vault's commitment "
+                     r"0x[0-9a-f]{16}… = the book's Poseidon commitment", committed)  # fmt: skip
+
+
 def test_demo_keeper_liquidates_after_the_price_move(narrative: list[str]) -> None:
     assert line(narrative, "another keeper sends a copy").endswith(
         "rejected on-chain (RiskVault__InvalidProof)"
