@@ -13,7 +13,7 @@ the sizes, the roots and the proof.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 HASH_BYTES = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -60,6 +60,18 @@ class Frontier:
             size >>= 1
         nodes.append(node)
         self.size += 1
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """`append` each leaf hash in turn (the loop and node hash inlined: a batch's leaves)."""
+        nodes, size, sha256 = self.nodes, self.size, hashlib.sha256
+        for node in leaves:
+            carry = size
+            while carry & 1:
+                node = sha256(b"\x01" + nodes.pop() + node).digest()  # node_hash
+                carry >>= 1
+            nodes.append(node)
+            size += 1
+        self.size = size
 
     def root(self) -> bytes:
         """MTH of the leaves so far: the subtrees folded from the right (smallest first)."""
@@ -140,28 +152,63 @@ class MerkleTree:
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """PROOF(size1, D[size2]) (RFC 6962 §2.1.2); empty when size1 is 0 or size2."""
         self._check_size(size2)
-        if not 0 <= size1 <= size2:
-            raise ProofError(f"no consistency proof from size {size1} to size {size2}: "
-                             "the first size must be between 0 and the second")  # fmt: skip
-        if size1 in (0, size2):
-            return []
-        proof: list[bytes] = []
-        lo, hi, m, whole = 0, size2, size1, True
-        while m != hi - lo:  # SUBPROOF(m, D[lo:hi], whole), collected top-first
-            k = split(hi - lo)
-            if m <= k:
-                proof.append(self._mth(lo + k, hi))
-                hi = lo + k
-            else:
-                proof.append(self._mth(lo, lo + k))
-                lo, m, whole = lo + k, m - k, False
-        if not whole:
-            proof.append(self._mth(lo, hi))
-        return proof[::-1]
+        return consistency_path(size1, size2, self._mth)
 
     def _check_size(self, size: int) -> None:
         if not 0 <= size <= len(self.leaves):
             raise ProofError(f"tree size {size} is beyond the {len(self.leaves)} leaves held")
+
+
+def consistency_path(size1: int, size2: int, mth: Callable[[int, int], bytes]) -> list[bytes]:
+    """PROOF(size1, D[size2]) (RFC 6962 §2.1.2) with `mth(lo, hi)` = MTH(D[lo:hi]). It asks
+    only for subtrees of the first tree's frontier (`frontier_ranges(size1)`) and subtrees of
+    the leaves after it: what `consistency_proof_from` holds."""
+    if not 0 <= size1 <= size2:
+        raise ProofError(f"no consistency proof from size {size1} to size {size2}: "
+                         "the first size must be between 0 and the second")  # fmt: skip
+    if size1 in (0, size2):
+        return []
+    proof: list[bytes] = []
+    lo, hi, m, whole = 0, size2, size1, True
+    while m != hi - lo:  # SUBPROOF(m, D[lo:hi], whole), collected top-first
+        k = split(hi - lo)
+        if m <= k:
+            proof.append(mth(lo + k, hi))
+            hi = lo + k
+        else:
+            proof.append(mth(lo, lo + k))
+            lo, m, whole = lo + k, m - k, False
+    if not whole:
+        proof.append(mth(lo, hi))
+    return proof[::-1]
+
+
+def frontier_ranges(size: int) -> list[tuple[int, int]]:
+    """The leaf ranges of a frontier of `size`: its perfect subtrees, largest first."""
+    out, lo = [], 0
+    for bit in reversed(range(size.bit_length())):
+        if size >> bit & 1:
+            out.append((lo, lo + (1 << bit)))
+            lo += 1 << bit
+    return out
+
+
+def consistency_proof_from(size1: int, frontier: Sequence[bytes],
+                           leaves: Sequence[bytes]) -> list[bytes]:  # fmt: skip
+    """PROOF(size1, D[size1 + len(leaves)]) from the first tree's frontier and the leaf hashes
+    appended since: what a log that keeps checkpointed frontiers needs, not its whole past."""
+    held = dict(zip(frontier_ranges(size1), frontier, strict=True))
+    after = MerkleTree(leaves)
+
+    def mth(lo: int, hi: int) -> bytes:
+        if lo >= size1:
+            return after.subtree(lo - size1, hi - size1)
+        if (lo, hi) in held:
+            return held[(lo, hi)]
+        raise ProofError(f"subtree [{lo}, {hi}) is neither in the frontier of size {size1} "
+                         "nor after it")  # unreachable: see `consistency_path`  # fmt: skip
+
+    return consistency_path(size1, size1 + len(leaves), mth)
 
 
 def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:

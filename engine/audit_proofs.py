@@ -17,7 +17,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .audit_merkle import Frontier, MerkleTree, leaf_hash, verify_consistency
+from .audit_merkle import Frontier, MerkleTree, frontier_ranges, leaf_hash, verify_consistency
 from .journal.chain import Field, framed
 
 
@@ -86,16 +86,6 @@ class CheckpointReport:
         return not self.problems
 
 
-def _subtrees(size: int) -> list[tuple[int, int]]:
-    """The leaf ranges of a frontier of `size`: perfect subtrees, largest first."""
-    out, lo = [], 0
-    for bit in reversed(range(size.bit_length())):
-        if size >> bit & 1:
-            out.append((lo, lo + (1 << bit)))
-            lo += 1 << bit
-    return out
-
-
 def _where_it_differs(tree: AuditTree, c: Checkpoint) -> str:
     """Which rows no longer hash as checkpointed: the first subtree of the checkpoint's
     frontier the log does not reproduce."""
@@ -103,7 +93,7 @@ def _where_it_differs(tree: AuditTree, c: Checkpoint) -> str:
         else None  # fmt: skip
     if stored is None or stored.root() != c.root:
         return "the checkpoint row itself was altered (its root does not match its frontier)"
-    for (lo, hi), node in zip(_subtrees(c.size), stored.nodes, strict=True):
+    for (lo, hi), node in zip(frontier_ranges(c.size), stored.nodes, strict=True):
         if tree.tree.subtree(lo, hi) != node:
             return f"an entry among {tree.stretch(lo, hi)} was changed, reordered or replaced"
     return "the entries hash as checkpointed, but not to its root"  # unreachable by construction

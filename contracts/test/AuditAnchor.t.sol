@@ -6,18 +6,26 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 import {AuditAnchor} from "../src/AuditAnchor.sol";
 import {ZkTest} from "./utils/ZkTest.sol";
 
-/// @notice The audit log's anchor: only the writer checkpoints, sizes only grow, every
-///         checkpoint is an event and the latest one is in storage.
+/// @notice The audit log's anchor: only the writer checkpoints, sizes only grow (by at most
+///         maxStep), every checkpoint is an event and the latest one is in storage. (Consistency
+///         proofs: AuditAnchorConsistency.t.sol; the leaked-key attacks: AuditAnchorAttacks.t.sol.)
 contract AuditAnchorTest is ZkTest {
     event Checkpointed(uint64 indexed size, bytes32 root, uint64 timestamp);
 
     address internal admin = address(0xA11CE);
     address internal writer = address(0xB0B);
     address internal stranger = address(0xBAD);
+    uint64 internal constant MAX_STEP = 1_000_000;
+    bytes32[] internal none;
     AuditAnchor internal anchor;
 
     function setUp() public {
-        anchor = new AuditAnchor(admin, writer);
+        anchor = new AuditAnchor(admin, writer, MAX_STEP);
+    }
+
+    /// @dev RFC 6962's node hash: a tree of 2k leaves whose left half is the tree of k.
+    function node(bytes32 left, bytes32 right) internal pure returns (bytes32) {
+        return sha256(abi.encodePacked(bytes1(0x01), left, right));
     }
 
     function test_checkpoint_when_caller_is_not_the_writer_then_reverts() public {
@@ -28,39 +36,44 @@ contract AuditAnchorTest is ZkTest {
                 abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, caller, role)
             );
             vm.prank(caller);
-            anchor.checkpoint(1, keccak256("root"));
+            anchor.checkpoint(1, keccak256("root"), none);
         }
     }
 
     function test_checkpoint_when_size_does_not_increase_then_reverts() public {
         vm.startPrank(writer);
         vm.expectRevert(abi.encodeWithSelector(AuditAnchor.AuditAnchor__SizeNotIncreasing.selector, 0, 0));
-        anchor.checkpoint(0, keccak256("empty"));
-        anchor.checkpoint(10, keccak256("a"));
+        anchor.checkpoint(0, keccak256("empty"), none);
+        anchor.checkpoint(10, keccak256("a"), none);
         vm.expectRevert(abi.encodeWithSelector(AuditAnchor.AuditAnchor__SizeNotIncreasing.selector, 10, 10));
-        anchor.checkpoint(10, keccak256("b"));
+        anchor.checkpoint(10, keccak256("b"), none);
         vm.expectRevert(abi.encodeWithSelector(AuditAnchor.AuditAnchor__SizeNotIncreasing.selector, 9, 10));
-        anchor.checkpoint(9, keccak256("c"));
+        anchor.checkpoint(9, keccak256("c"), none);
         vm.stopPrank();
     }
 
     function test_checkpoint_emits_an_event_and_stores_the_latest() public {
+        bytes32 r512 = keccak256("r512");
         vm.warp(1_800_000_000);
         vm.expectEmit(true, false, false, true, address(anchor));
-        emit Checkpointed(500, keccak256("r500"), 1_800_000_000);
+        emit Checkpointed(512, r512, 1_800_000_000);
         vm.prank(writer);
-        anchor.checkpoint(500, keccak256("r500"));
+        anchor.checkpoint(512, r512, none);
         (uint64 size, bytes32 root, uint64 stamp) = anchor.latest();
-        assertEq(size, 500);
-        assertEq(root, keccak256("r500"), "root");
+        assertEq(size, 512);
+        assertEq(root, r512, "root");
         assertEq(stamp, 1_800_000_000);
 
+        // 512 -> 1024: the proof is the new right half's root.
+        bytes32[] memory proof = new bytes32[](1);
+        proof[0] = keccak256("leaves 512..1023");
+        bytes32 r1024 = node(r512, proof[0]);
         vm.warp(1_800_000_060);
         vm.prank(writer);
-        anchor.checkpoint(1000, keccak256("r1000"));
+        anchor.checkpoint(1024, r1024, proof);
         (size, root, stamp) = anchor.latest();
-        assertEq(size, 1000);
-        assertEq(root, keccak256("r1000"), "root");
+        assertEq(size, 1024);
+        assertEq(root, r1024, "root");
         assertEq(stamp, 1_800_000_060);
     }
 
@@ -77,26 +90,45 @@ contract AuditAnchorTest is ZkTest {
         anchor.revokeRole(role, writer);
         vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, writer, role));
         vm.prank(writer);
-        anchor.checkpoint(1, keccak256("root"));
+        anchor.checkpoint(1, keccak256("root"), none);
     }
 
     function test_constructor_when_an_address_is_zero_then_reverts() public {
         vm.expectRevert(AuditAnchor.AuditAnchor__ZeroAddress.selector);
-        new AuditAnchor(address(0), writer);
+        new AuditAnchor(address(0), writer, MAX_STEP);
         vm.expectRevert(AuditAnchor.AuditAnchor__ZeroAddress.selector);
-        new AuditAnchor(admin, address(0));
+        new AuditAnchor(admin, address(0), MAX_STEP);
     }
 
-    function testFuzz_sizes_only_grow(uint64 first, uint64 second) public {
-        first = uint64(bound(first, 1, type(uint64).max - 1));
+    function test_constructor_when_max_step_is_zero_then_reverts() public {
+        vm.expectRevert(AuditAnchor.AuditAnchor__ZeroMaxStep.selector);
+        new AuditAnchor(admin, writer, 0);
+    }
+
+    function test_the_first_checkpoint_with_a_proof_then_reverts() public {
+        bytes32[] memory proof = new bytes32[](1);
+        vm.expectRevert(abi.encodeWithSelector(AuditAnchor.AuditAnchor__ProofFromEmpty.selector, 1));
+        vm.prank(writer);
+        anchor.checkpoint(1, keccak256("root"), proof);
+    }
+
+    function testFuzz_sizes_only_grow_and_by_at_most_max_step(uint64 first, uint64 second) public {
+        first = uint64(bound(first, 1, MAX_STEP));
         vm.startPrank(writer);
-        anchor.checkpoint(first, keccak256("first"));
+        anchor.checkpoint(first, keccak256("first"), none);
         if (second <= first) {
             vm.expectRevert(abi.encodeWithSelector(AuditAnchor.AuditAnchor__SizeNotIncreasing.selector, second, first));
+        } else if (second - first > MAX_STEP) {
+            vm.expectRevert(
+                abi.encodeWithSelector(AuditAnchor.AuditAnchor__StepTooLarge.selector, second, first, MAX_STEP)
+            );
+        } else {
+            // within the step, only a consistency proof is missing
+            vm.expectRevert(abi.encodeWithSelector(AuditAnchor.AuditAnchor__NotConsistent.selector, second, first));
         }
-        anchor.checkpoint(second, keccak256("second"));
+        anchor.checkpoint(second, keccak256("second"), none);
         vm.stopPrank();
         (uint64 size,,) = anchor.latest();
-        assertEq(size, second > first ? second : first);
+        assertEq(size, first);
     }
 }

@@ -176,7 +176,7 @@ class RiskService:
                          checkpoint_seconds=config.audit_checkpoint_seconds,
                          on_checkpoint=None if sender is None else sender.submit_checkpoint)  # fmt: skip
         if sender is not None:
-            sender.on_anchored = audit.record_anchor
+            sender.attach(audit)  # proves each checkpoint from the log, records it there
         return cls(
             engine=engine,
             prices=Watched(config.prices_file, load_prices, interval=every, on_error=on_error),

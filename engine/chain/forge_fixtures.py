@@ -32,6 +32,7 @@ from eth_utils.crypto import keccak
 from zkrisk.prover import snarkjs_cli
 from zkrisk.prover.artifacts import CircuitArtifacts
 
+from ..audit_forge_fixtures import write_audit_fixtures
 from ..paths import repo_root
 from ..risk.fixed_point import PRICE_DECIMALS, QTY_DECIMALS, from_fixed, to_price
 from ..risk.models import Portfolio, PricePoint, PriceSnapshot
@@ -278,8 +279,10 @@ def _key(artifacts: CircuitArtifacts, scenario: dict[str, Any]) -> str:
 def write_forge_fixtures(
     artifacts: CircuitArtifacts, *, force: bool = False, log: Callable[[str], None] = print
 ) -> Path:
-    """Install the verifier and (re)write the fixtures unless they are up to date."""
+    """Install the verifier and (re)write the fixtures unless they are up to date (and the
+    audit anchor's consistency-proof fixtures, `audit_forge_fixtures`)."""
     install_verifier(artifacts)
+    log(f"audit fixtures → {write_audit_fixtures().relative_to(repo_root())}")
     slots = artifacts.spec.params[0]
     scenario = _scenario(slots)
     key = _key(artifacts, scenario)

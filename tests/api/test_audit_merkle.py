@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from zkrisk.engine.audit import AuditLog, row_hash
-from zkrisk.engine.audit_merkle import verify_consistency, verify_inclusion
+from zkrisk.engine.audit_merkle import ProofError, verify_consistency, verify_inclusion
 from zkrisk.engine.audit_proofs import check_checkpoints
 from zkrisk.engine.cli.audit import read_checkpoints, read_rows, tree_of
 from zkrisk.engine.cli.main import app
@@ -315,3 +315,20 @@ def test_verify_json_carries_the_checkpoint_check(log40: Path) -> None:
     report = json.loads(out)
     assert code == 1 and report["intact"] is True and report["checkpoints"]["ok"] is False
     assert report["checkpoints"]["problems"][0].startswith("forked history: checkpoint at size 40")
+
+
+def test_the_logs_consistency_proof_between_two_checkpoints_is_the_full_trees(
+    log40: Path,
+) -> None:
+    log = AuditLog(log40, checkpoint_seconds=None)
+    tree = tree_of(read_rows(log40)).tree
+    sizes = [0, *(c.size for c in log.checkpoints())]
+    for size1, size2 in itertools.combinations(sizes, 2):
+        proof = log.consistency_proof(size1, size2)
+        assert proof == tree.consistency_proof(size1, size2)
+        assert verify_consistency(size1, size2, tree.root(size1), tree.root(size2), proof)
+    with pytest.raises(ProofError, match="no checkpoint at size 3 to prove from"):
+        log.consistency_proof(3, 10)
+    with pytest.raises(ProofError, match="no tree of 41 rows: the log holds 40"):
+        log.consistency_proof(sizes[1], 41)
+    log.close()

@@ -16,6 +16,7 @@ from zkrisk.engine.audit_merkle import (
     Frontier,
     MerkleTree,
     ProofError,
+    consistency_proof_from,
     leaf_hash,
     root_from_inclusion,
     root_of,
@@ -94,6 +95,17 @@ def test_the_frontier_gives_the_reference_root_after_every_append() -> None:
         assert restored.root() == ROOTS[size - 1]
 
 
+def test_extending_a_frontier_by_a_batch_is_appending_each_leaf() -> None:
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(70)]
+    for cut in range(70):
+        one, batch = Frontier(), Frontier()
+        for leaf in leaves:
+            one.append(leaf)
+        batch.extend(leaves[:cut])
+        batch.extend(leaves[cut:])
+        assert (batch.size, batch.nodes) == (one.size, one.nodes)
+
+
 @pytest.mark.parametrize(("index", "size", "path"), INCLUSION)
 def test_inclusion_proofs_match_and_verify_against_the_reference_vectors(
     index: int, size: int, path: list[bytes]
@@ -120,6 +132,19 @@ def test_every_inclusion_and_consistency_proof_of_every_size_up_to_33_verifies()
         for size1 in range(size + 1):
             proof = tree.consistency_proof(size1, size)
             assert verify_consistency(size1, size, tree.root(size1), root, proof)
+
+
+def test_a_consistency_proof_from_a_frontier_and_the_leaves_after_it_is_the_full_trees() -> None:
+    # What the audit log proves from: the frontier checkpointed at size1, and the rows since.
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(40)]
+    tree = MerkleTree(leaves)
+    for size1 in range(1, 40):
+        frontier = Frontier()
+        for leaf in leaves[:size1]:
+            frontier.append(leaf)
+        for size2 in range(size1, 41):
+            assert consistency_proof_from(size1, frontier.nodes, leaves[size1:size2]) \
+                == tree.consistency_proof(size1, size2), (size1, size2)  # fmt: skip
 
 
 def _flipped(proof: list[bytes], i: int) -> list[bytes]:
