@@ -65,8 +65,9 @@ def run() -> dict[str, Metric]:
         world.snapshot()
         liquidation = world.prove_liquidation(keeper, book)
         gas["liquidate_first"] = keeper.liquidate(desk.account, *liquidation)["gasUsed"]
-        # Steady state: another unhealthy desk; beneficiary and keeper now hold the token, as a
-        # lender's treasury and an active keeper do.
+        # Steady state: another unhealthy desk; the keeper now holds the token and the
+        # beneficiary is owed the first repay (not claimed yet), as an active keeper and a
+        # treasury that claims now and then.
         third = world.admin.signed_by(world.admin.chain.with_key(DEV_PRIVATE_KEYS[5]))
         world.set_prices(ds.CALM)
         world.snapshot()
@@ -90,8 +91,10 @@ def run() -> dict[str, Metric]:
         "gas_liquidate_tx": metric(
             gas["liquidate"], "gas", 1,
             f"RiskVault.liquidate with a keeper proof (HF < 0.95 at escrow × 1.01, bound to the "
-            f"keeper; the whole escrow), beneficiary and keeper already hold the token; "
-            f"first-ever payout to two empty balances: {gas['liquidate_first']:,}; {mined}",
+            f"keeper; the whole escrow; the bonus pushed, the repay credited to the "
+            f"beneficiary's owed), the keeper already holds the token and the beneficiary is "
+            f"owed an unclaimed repay; first liquidation (fresh keeper, nothing owed yet): "
+            f"{gas['liquidate_first']:,}; {mined}",
         ),
         "gas_withdraw_tx": metric(
             gas["withdraw"], "gas", 1, f"RiskVault.withdraw with a proof; {mined}"
@@ -124,6 +127,6 @@ def run() -> dict[str, Metric]:
         "gas_liquidate_stale_tx": metric(
             gas["liquidate_stale"], "gas", 1,
             f"RiskVault.liquidateStale (fail closed, no proof; staleSliceBps of the escrow), "
-            f"recipients hold the token; {mined}",
+            f"the keeper holds the token, the beneficiary is owed; {mined}",
         ),
     }  # fmt: skip

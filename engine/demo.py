@@ -261,7 +261,7 @@ def _keeper_steps(
     proof_s = f" proven in {done.prove_seconds:.2f}s" if done.prove_seconds is not None else ""
     say(f"8. keeper: snapshot {done.snapshot_id}, HF < {args['hfBelowBps'] / 10_000}{proof_s} at "
         f"margin escrow × 1.01, bound to the keeper; liquidate() gas {done.gas_used:,}; "
-        f"{_usd(args['repay'])} USDC to the beneficiary, {_usd(args['bonus'])} bonus to the "
+        f"{_usd(args['repay'])} USDC owed to the beneficiary, {_usd(args['bonus'])} bonus to the "
         f"keeper, {_usd(args['escrowLeft'])} left (HF < 0.95: the whole escrow) — oracle "
         f"update → liquidation mined in {(done.mined_at - moved) * 1000:.0f} ms")  # fmt: skip
     return done

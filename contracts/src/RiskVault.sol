@@ -54,11 +54,18 @@ import {Action, ZkRiskConstants as K} from "./ZkRiskConstants.sol";
 ///                escrow for a proof of HF < 0.95 (hfBelowBps 9_500),
 ///                escrow · staleSliceBps / 10_000 on the stale path;
 ///        dust rule: if escrow − slice < minLeftover the whole escrow is the slice;
-///        repay = slice · 10_000 / (10_000 + bonusBps) → `beneficiary` (stands in for the debt repaid),
-///        bonus = repay · bonusBps / 10_000           → the keeper (msg.sender),
+///        repay = slice · 10_000 / (10_000 + bonusBps) → owed to `beneficiary` (stands in for the
+///                                                       debt repaid; it claims it: pull payment),
+///        bonus = repay · bonusBps / 10_000           → the keeper (msg.sender), pushed,
 ///        and when the slice is the whole escrow the rounding remainder goes to the beneficiary,
 ///        so repay + bonus ≤ slice ≤ escrow always. One liquidation per account per
 ///        `liquidationCooldown`: the attester gets time to sign the book with the repaid debt.
+///      Pull payments. A liquidation transfers tokens only to its own sender: the beneficiary's
+///      repay is credited to `owed` and claimed later (claim / withdrawOwed), so a blocklisted
+///      beneficiary (USDC, USDT) or one whose token hook reverts cannot stop liquidations; the
+///      keeper's bonus is pushed, since a keeper that cannot receive it only fails its own call
+///      and another keeper liquidates. Accounting: token balance ≥ Σ escrow + Σ owed (equal but
+///      for tokens sent to the vault directly).
 ///      Margin in proofs is in QTY fixed point (8 decimals): token amounts are rounded down for
 ///      desks' proofs and up for keepers' (always against the prover).
 contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, EIP712 {
@@ -85,6 +92,19 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     enum LiquidationPath {
         PROOF,
         STALE_PROOF
+    }
+
+    /// @notice The pauses at which an account may have been found stale (see `_proofDeadline`).
+    ///         A pause is a checkpoint when it began more than maxProofAge after the previous
+    ///         unpause: every account the previous unpause had extended was alive at a pause that
+    ///         began earlier, so only checkpoints can leave an account stale.
+    /// @param pausedAt Start of the last checkpoint pause (0 = none yet).
+    /// @param resumedBefore The unpause before it (0 = none).
+    /// @param previousPausedAt Start of the checkpoint before it (0 = none).
+    struct PauseCheckpoint {
+        uint40 pausedAt;
+        uint40 resumedBefore;
+        uint40 previousPausedAt;
     }
 
     /// @notice An attester's statement "`account`'s book is `commitment`", the `sequence`-th one,
@@ -168,15 +188,21 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
 
     Policy internal _policy;
     // One slot, read by every liquidation and withdrawal: who is paid, the pause and its clocks.
-    /// @notice Receives `repay` of every liquidation.
+    /// @notice Is owed (`owed`) the `repay` of every liquidation; claims it with claim().
     address public beneficiary;
     bool internal _paused;
     /// @notice Time of the last pause (the exit clock of a paused vault).
     uint40 public pausedAt;
-    /// @notice Time of the last unpause: proof ages count from here at the earliest, so a pause
-    ///         never makes accounts liquidatable for not proving while proving was impossible.
+    /// @notice Time of the last unpause: proof ages of the accounts that were not stale when the
+    ///         pause began count from here at the earliest, so a pause never makes an account
+    ///         liquidatable for not proving while proving was impossible (and revives none).
     uint40 public provingResumedAt;
     mapping(address account => AccountState) internal _accounts;
+    /// @notice Liquidation repayments credited to `payee` (a beneficiary, current or former) and
+    ///         not claimed yet; the tokens stay in the vault until it claims them.
+    mapping(address payee => uint256) public owed;
+    // Read by the stale deadline only (liquidateStale, proofStatus), written by unpause.
+    PauseCheckpoint internal _checkpoint;
 
     /// @notice Amount 0 where a positive amount is required.
     error RiskVault__ZeroAmount();
@@ -246,6 +272,8 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     error ExpectedPause();
     /// @notice The vault is paused; withdrawals with a proof reopen at `opensAt`.
     error RiskVault__ExitNotYetOpen(uint256 opensAt);
+    /// @notice `payee` has no liquidation repayment to claim.
+    error RiskVault__NothingOwed(address payee);
 
     /// @notice `account` deposited `amount` (the amount received); its escrow is now `escrow`.
     event Deposited(address indexed account, uint256 amount, uint256 escrow);
@@ -261,8 +289,9 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     /// @notice `account` withdrew `amount` with a proof at `snapshotId`/`nonce`; its escrow is now `escrow`.
     event Withdrawn(address indexed account, uint256 amount, uint256 escrow, uint256 indexed snapshotId, uint256 nonce);
     /// @notice `account` was liquidated by `keeper` (path PROOF: a proof of HF < `hfBelowBps` at
-    ///         `snapshotId`; STALE_PROOF: snapshotId and hfBelowBps 0): `repay` went to the
-    ///         beneficiary, `bonus` to the keeper, `escrowLeft` is left; `nonce` was consumed.
+    ///         `snapshotId`; STALE_PROOF: snapshotId and hfBelowBps 0): `repay` is owed to the
+    ///         beneficiary (OwedCredited), `bonus` went to the keeper, `escrowLeft` is left;
+    ///         `nonce` was consumed.
     event Liquidated(
         address indexed account,
         LiquidationPath path,
@@ -274,6 +303,11 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         uint256 escrowLeft,
         uint256 nonce
     );
+    /// @notice `amount` of `account`'s liquidation was credited to `payee` (the beneficiary), who
+    ///         is now owed `owed` in total.
+    event OwedCredited(address indexed payee, address indexed account, uint256 amount, uint256 owed);
+    /// @notice `payee` claimed `amount` it was owed, sent to `to`.
+    event OwedClaimed(address indexed payee, address indexed to, uint256 amount);
     /// @notice `account`'s attester changed from `oldAttester` to `newAttester`.
     event AttesterSet(address indexed account, address oldAttester, address newAttester);
     /// @notice The policy changed.
@@ -299,7 +333,7 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     ///        `adminDelay`) and RISK_ADMIN_ROLE (policy, attesters, beneficiary): the timelock.
     /// @param adminDelay AccessControlDefaultAdminRules' delay of an admin transfer, seconds.
     /// @param guardian Receives GUARDIAN_ROLE (pause only).
-    /// @param beneficiary_ Receives the repaid share of liquidations.
+    /// @param beneficiary_ Is owed the repaid share of liquidations.
     /// @param policy_ The initial policy (validated as by setPolicy).
     constructor(
         IHealthVerifier verifier_,
@@ -344,7 +378,7 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     /// @notice Escrow `amount` of the margin token for msg.sender (approve the vault first).
     ///         Allowed while paused (more margin never hurts).
     /// @dev Credits the amount actually received (fee-on-transfer safe), so the sum of escrows
-    ///      always equals the vault's token balance.
+    ///      and of owed repayments always equals the vault's token balance.
     /// @param amount Token units to transfer in (> 0).
     function deposit(uint256 amount) external nonReentrant {
         if (amount == 0) revert RiskVault__ZeroAmount();
@@ -503,12 +537,15 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     }
 
     /// @notice Liquidate `account` without a proof because it stopped proving: now is later than
-    ///         max(due, priceBook.graceEndsAt()), due = max(lastProofAt, provingResumedAt) +
-    ///         maxProofAge, moved to bookIssuedAt + snapshotWindow when that book was issued at
-    ///         or before the due and its re-proof grace ends later (fail closed). Takes staleSliceBps of the escrow (dust rule applies) per cooldown.
+    ///         max(due, priceBook.graceEndsAt()), due = lastProofAt + maxProofAge (from
+    ///         provingResumedAt at the earliest if the account was not stale when the last pause
+    ///         began), moved to bookIssuedAt + snapshotWindow when that book was issued at or
+    ///         before the due and its re-proof grace ends later (fail closed). Takes
+    ///         staleSliceBps of the escrow (dust rule applies) per cooldown.
     /// @dev Staleness is measured in time, not in snapshots, so snapshot spam cannot age an
-    ///      account; a pause restarts the clock; an outage's grace period only postpones a
-    ///      deadline that falls inside it, so it cannot shelter an account that stopped proving.
+    ///      account; a pause restarts the clock of live accounts only, so cycling it revives no
+    ///      stale one; an outage's grace period only postpones a deadline that falls inside it,
+    ///      so it cannot shelter an account that stopped proving.
     /// @param account The account to liquidate (attested book, escrow > 0, not in cooldown).
     function liquidateStale(address account) external nonReentrant whenNotPaused {
         AccountState storage a = _accounts[account];
@@ -517,6 +554,26 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         uint256 deadline = _proofDeadline(a, p);
         if (block.timestamp <= deadline) revert RiskVault__ProofNotStale(account, deadline);
         _seize(account, a, p, p.staleSliceBps, 0, 0, LiquidationPath.STALE_PROOF);
+    }
+
+    // ------------------------------------------------------------------ the beneficiary
+
+    /// @notice Send everything msg.sender is owed (liquidation repayments) to msg.sender.
+    ///         Allowed while paused (the amounts are settled; no escrow moves).
+    function claim() external {
+        withdrawOwed(msg.sender);
+    }
+
+    /// @notice Send everything msg.sender is owed to `to`: a beneficiary the token has
+    ///         blocklisted (or that cannot receive) claims to another address. Allowed while paused.
+    /// @param to Recipient of the tokens (non-zero).
+    function withdrawOwed(address to) public nonReentrant {
+        if (to == address(0)) revert RiskVault__ZeroAddress();
+        uint256 amount = owed[msg.sender];
+        if (amount == 0) revert RiskVault__NothingOwed(msg.sender);
+        owed[msg.sender] = 0;
+        emit OwedClaimed(msg.sender, to, amount);
+        marginToken.safeTransfer(to, amount);
     }
 
     // ------------------------------------------------------------------ admin
@@ -532,11 +589,19 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         emit Paused(msg.sender);
     }
 
-    /// @notice Resume; proof ages restart from now. Only DEFAULT_ADMIN_ROLE (a guardian key can
-    ///         stop the vault but not restart it).
+    /// @notice Resume; the proof ages of the accounts that were not stale when the pause began
+    ///         restart from now (an account already stale then stays stale: no fresh maxProofAge
+    ///         for a desk that had stopped proving, however often the pause is cycled). Only
+    ///         DEFAULT_ADMIN_ROLE (a guardian key can stop the vault but not restart it).
     function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (!_paused) revert ExpectedPause();
         _paused = false;
+        uint40 resumedBefore = provingResumedAt;
+        uint40 pausedAt_ = pausedAt;
+        if (uint256(resumedBefore) + _policy.maxProofAge < pausedAt_) {
+            // The previous unpause's fresh deadline ran out before this pause: a checkpoint.
+            _checkpoint = PauseCheckpoint(pausedAt_, resumedBefore, _checkpoint.pausedAt);
+        }
         // forge-lint: disable-next-line(unsafe-typecast)
         uint40 now_ = uint40(block.timestamp); // seconds fit 40 bits for 34,000 years
         provingResumedAt = now_;
@@ -561,7 +626,8 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         a.attester = attester;
     }
 
-    /// @notice Set who receives the repaid share of liquidations. Only RISK_ADMIN_ROLE.
+    /// @notice Set who is owed the repaid share of later liquidations (what the former one is
+    ///         owed stays claimable by it). Only RISK_ADMIN_ROLE.
     /// @param beneficiary_ Non-zero address.
     function setBeneficiary(address beneficiary_) external onlyRole(RISK_ADMIN_ROLE) {
         _setBeneficiary(beneficiary_);
@@ -824,11 +890,34 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     ///      griefer gives no more than one landing at once, and it is capped at due +
     ///      snapshotWindow: a stream of new books cannot keep an account that stopped proving
     ///      alive, and a book issued after the due revives nothing.
+    ///      Pauses: an unpause restarts the clock (due = provingResumedAt + maxProofAge) only of
+    ///      the accounts whose deadline (re-proof grace included, the oracle grace not: it only
+    ///      postpones) had not passed when the pause began; an account stale then keeps its
+    ///      deadline, so cycling the pause revives nothing. Only checkpoint pauses (see
+    ///      PauseCheckpoint) can find an extended account stale, so the account is extended iff
+    ///      it was alive at the last one and, on its maxProofAge alone, at the one before
+    ///      (older ones follow: its clock was then earlier). Strict in one corner: a desk alive
+    ///      at both of two checkpoints under snapshotWindow apart only by re-proof graces is
+    ///      not extended. A stale account reports the deadline it had at the last checkpoint,
+    ///      or its own lastProofAt + maxProofAge when stale before the one before.
     function _proofDeadline(AccountState storage a, Policy storage p) internal view returns (uint256) {
-        uint256 due = Math.max(a.lastProofAt, provingResumedAt) + p.maxProofAge;
+        uint256 maxAge = p.maxProofAge;
+        uint256 last = a.lastProofAt;
+        PauseCheckpoint memory c = _checkpoint;
+        uint256 due = last + maxAge;
+        if (due >= c.previousPausedAt) {
+            // Extended by every unpause up to the last checkpoint: its deadline when it began.
+            due = _withReproofGrace(a, p, Math.max(last, c.resumedBefore) + maxAge);
+            if (due >= c.pausedAt) due = Math.max(last, provingResumedAt) + maxAge;
+        }
+        return Math.max(_withReproofGrace(a, p, due), priceBook.graceEndsAt());
+    }
+
+    /// @dev The re-proof grace of `due` (see _proofDeadline): a book issued at or before it
+    ///      moves it to at least issuedAt + snapshotWindow. Idempotent.
+    function _withReproofGrace(AccountState storage a, Policy storage p, uint256 due) internal view returns (uint256) {
         uint256 issuedAt = a.bookIssuedAt;
-        if (issuedAt <= due) due = Math.max(due, issuedAt + p.snapshotWindow);
-        return Math.max(due, priceBook.graceEndsAt());
+        return issuedAt <= due ? Math.max(due, issuedAt + p.snapshotWindow) : due;
     }
 
     /// @dev slice = escrow · sliceBps (all of it under minLeftover), split into repay + bonus.
@@ -867,7 +956,8 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         if (!verifier.verifyHealth(proof, pub)) revert RiskVault__InvalidProof();
     }
 
-    /// @dev Effects first (escrow, nonce, cooldown, event), then the two transfers.
+    /// @dev Effects first (escrow, nonce, cooldown, the beneficiary's credit, events), then the
+    ///      one transfer, the keeper's bonus to msg.sender (pull payment for the beneficiary).
     function _seize(
         address account,
         AccountState storage a,
@@ -886,8 +976,11 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         a.nonce = uint32(nonce + 1);
         // forge-lint: disable-next-line(unsafe-typecast)
         a.lastLiquidatedAt = uint40(block.timestamp);
+        address payee = beneficiary;
+        uint256 total = owed[payee] + repay;
+        owed[payee] = total;
         emit Liquidated(account, path, msg.sender, snapshotId, hfBelowBps, repay, bonus, left, nonce);
-        marginToken.safeTransfer(beneficiary, repay);
+        emit OwedCredited(payee, account, repay, total);
         if (bonus != 0) marginToken.safeTransfer(msg.sender, bonus);
     }
 

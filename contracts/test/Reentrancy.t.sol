@@ -34,7 +34,7 @@ contract ReentrancyTest is VaultFixture {
         _liquidate("liquidate", keeperMargin, 10_000);
         _assertReentryRefused();
         assertEq(vault.escrowOf(desk), left, "seized exactly once");
-        assertEq(margin.balanceOf(address(vault)), vault.escrowOf(desk), "escrow conserved");
+        _assertConserved();
     }
 
     function test_liquidateStale_when_the_token_reenters_liquidateStale_then_escrow_is_seized_once() public {
@@ -45,7 +45,7 @@ contract ReentrancyTest is VaultFixture {
         vault.liquidateStale(desk);
         _assertReentryRefused();
         assertEq(vault.escrowOf(desk), left, "seized exactly once");
-        assertEq(margin.balanceOf(address(vault)), vault.escrowOf(desk), "escrow conserved");
+        _assertConserved();
     }
 
     function test_withdraw_when_the_token_reenters_withdraw_then_it_is_refused() public {
@@ -67,6 +67,27 @@ contract ReentrancyTest is VaultFixture {
         vm.stopPrank();
         _assertReentryRefused();
         assertEq(margin.balanceOf(address(vault)), vault.escrowOf(desk), "escrow conserved");
+    }
+
+    /// The beneficiary's claim pays out once: a re-entering withdrawOwed is refused.
+    function test_withdrawOwed_when_the_token_reenters_withdrawOwed_then_it_is_refused() public {
+        _crash();
+        _liquidate("liquidate", keeperMargin, 10_000);
+        uint256 owed = vault.owed(beneficiary);
+        evil.arm(address(vault), address(vault), abi.encodeCall(RiskVault.withdrawOwed, (beneficiary)));
+        vm.prank(beneficiary);
+        vault.claim();
+        _assertReentryRefused();
+        assertEq(margin.balanceOf(beneficiary), owed, "paid exactly once");
+        assertEq(vault.owed(beneficiary), 0);
+        _assertConserved();
+    }
+
+    /// The vault holds every escrow and every unclaimed repayment.
+    function _assertConserved() internal view {
+        assertEq(
+            margin.balanceOf(address(vault)), vault.escrowOf(desk) + vault.owed(beneficiary), "escrow + owed conserved"
+        );
     }
 
     function _assertReentryRefused() internal view {

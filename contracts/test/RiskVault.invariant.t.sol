@@ -8,10 +8,12 @@ import {PriceBook} from "../src/PriceBook.sol";
 import {IPriceBook} from "../src/interfaces/IPriceBook.sol";
 import {MockAggregator} from "../src/mocks/MockAggregator.sol";
 import {MockERC20} from "../src/mocks/MockERC20.sol";
+import {BlocklistERC20} from "../src/mocks/BlocklistERC20.sol";
 
 /// @notice Aave v3-style handler: random sequences of deposits, attested and forged books, real
 ///         and forged proofs (withdrawals, liquidations, empty-book swaps), stale liquidations,
-///         crashes, recoveries and time jumps. Ghost variables record what must never happen.
+///         crashes, recoveries, time jumps, the beneficiary's claims and the token issuer
+///         blocklisting it. Ghost variables record what must never happen.
 contract VaultHandler is ZkTest {
     RiskVault internal immutable vault;
     PriceBook internal immutable book;
@@ -22,6 +24,8 @@ contract VaultHandler is ZkTest {
     uint256[] internal crashAnswers;
     address internal immutable desk;
     address internal immutable keeper;
+    address internal immutable beneficiary;
+    address internal constant TREASURY = address(0x7EA5); // the beneficiary's other address
     uint256 internal immutable attesterKey;
     address[] public actors;
     uint256[3] internal commitments; // book, rebalanced, empty
@@ -38,6 +42,9 @@ contract VaultHandler is ZkTest {
     uint256 public unjustifiedStaleLiquidations;
     uint256 public forgedSuccesses;
     uint256 public crashTakenAt; // 0 = no crash snapshot yet (snapshot 2 is the crash)
+    uint256 public credited; // Σ repay credited to the beneficiary (owed before → after)
+    uint256 public claimed; // Σ paid out by its claims
+    uint256 public liquidationsStoppedByThePayee; // a liquidation reverted by the payee's blocklist
     uint256 public calls;
 
     constructor(
@@ -53,6 +60,7 @@ contract VaultHandler is ZkTest {
         (vault, book, margin) = (vault_, book_, margin_);
         actors = actors_;
         (desk, keeper) = (actors_[0], actors_[1]);
+        beneficiary = vault_.beneficiary();
         attesterKey = amounts[0];
         (withdrawal, deposit) = (amounts[1], amounts[2]);
         keeperMargins = [amounts[3], amounts[4]];
@@ -136,13 +144,17 @@ contract VaultHandler is ZkTest {
         string memory name = which == 0 ? "liquidate" : which == 1 ? "liquidate95" : "liquidateAfterWithdraw";
         uint16 hf = which == 1 ? 9_500 : 10_000;
         uint256 m = which == 2 ? keeperMargins[1] : keeperMargins[0];
+        uint256 owedBefore = vault.owed(beneficiary);
         vm.prank(byKeeper ? keeper : actors[2]);
         try vault.liquidate(desk, 2, m, hf, proofs[name]) {
+            credited += vault.owed(beneficiary) - owedBefore;
             if (!byKeeper) forgedSuccesses++;
             // The book is unhealthy only at the crash snapshot; rebalanced and empty books never.
             bool crashInWindow = crashTakenAt != 0 && crashTakenAt + vault.policy().snapshotWindow >= block.timestamp;
             if (vault.commitmentOf(desk) != bookCommitment || !crashInWindow) liquidationsOfHealthyBooks++;
-        } catch {}
+        } catch (bytes memory reason) {
+            _noteBlocked(reason);
+        }
     }
 
     function liquidateStale(uint256 actorSeed) external {
@@ -155,10 +167,30 @@ contract VaultHandler is ZkTest {
         // deadline falling inside it, never restarts the clock).
         uint256 grace = book.graceEndsAt();
         bool stale = block.timestamp > clock + vault.policy().maxProofAge && block.timestamp > grace;
+        uint256 owedBefore = vault.owed(beneficiary);
         vm.prank(keeper);
         try vault.liquidateStale(who) {
+            credited += vault.owed(beneficiary) - owedBefore;
             if (!stale || a.commitment == 0) unjustifiedStaleLiquidations++;
+        } catch (bytes memory reason) {
+            _noteBlocked(reason);
+        }
+    }
+
+    /// The beneficiary claims what it is owed, to itself or to its other address.
+    function claimOwed(bool toTreasury) external {
+        calls++;
+        uint256 amount = vault.owed(beneficiary);
+        vm.prank(beneficiary);
+        try vault.withdrawOwed(toTreasury ? TREASURY : beneficiary) {
+            claimed += amount;
         } catch {}
+    }
+
+    /// The token's issuer blocks or unblocks the beneficiary.
+    function blockBeneficiary(bool isBlocked) external {
+        calls++;
+        BlocklistERC20(address(margin)).setBlocked(beneficiary, isBlocked);
     }
 
     /// Snapshot 2 is the crash the keeper's proofs were made for.
@@ -188,6 +220,10 @@ contract VaultHandler is ZkTest {
         vm.warp(block.timestamp + bound(seconds_, 0, 2 days));
     }
 
+    function _noteBlocked(bytes memory reason) internal {
+        if (bytes4(reason) == BlocklistERC20.BlocklistERC20__Blocked.selector) liquidationsStoppedByThePayee++;
+    }
+
     function _setAnswers(uint256[] storage answers) internal {
         for (uint256 i; i < answers.length; ++i) {
             feeds[i].setAnswer(int256(answers[i]));
@@ -207,6 +243,17 @@ contract VaultHandler is ZkTest {
 /// @notice Invariants of the vault under the handler (runs and depth in foundry.toml [invariant]).
 contract RiskVaultInvariantTest is VaultFixture {
     VaultHandler internal handler;
+
+    /// @dev forge's FuzzSelector (StdInvariant's targetSelectors).
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
+    /// @dev A margin token with a blocklist (USDC, USDT); the handler blocks the beneficiary.
+    function _marginToken(uint8 decimals) internal override returns (MockERC20) {
+        return new BlocklistERC20(decimals);
+    }
 
     function setUp() public override {
         super.setUp();
@@ -240,6 +287,26 @@ contract RiskVaultInvariantTest is VaultFixture {
         targets[0] = address(handler);
     }
 
+    /// @dev The handler's actions only: not its setup functions (setFeeds, setProof), which a
+    ///      fuzzer calling them with random arguments would use to break the feeds for the run.
+    function targetSelectors() public view returns (FuzzSelector[] memory targets) {
+        bytes4[] memory actions = new bytes4[](12);
+        actions[0] = VaultHandler.deposit_.selector;
+        actions[1] = VaultHandler.submitBook.selector;
+        actions[2] = VaultHandler.withdrawReal.selector;
+        actions[3] = VaultHandler.withdrawForged.selector;
+        actions[4] = VaultHandler.liquidateReal.selector;
+        actions[5] = VaultHandler.liquidateStale.selector;
+        actions[6] = VaultHandler.crash.selector;
+        actions[7] = VaultHandler.recover.selector;
+        actions[8] = VaultHandler.warp.selector;
+        actions[9] = VaultHandler.warpFar.selector;
+        actions[10] = VaultHandler.claimOwed.selector;
+        actions[11] = VaultHandler.blockBeneficiary.selector;
+        targets = new FuzzSelector[](1);
+        targets[0] = FuzzSelector(address(handler), actions);
+    }
+
     function invariant_no_withdrawal_without_an_attested_book() public view {
         assertEq(handler.withdrawalsWithoutAttestedBook(), 0, "a withdrawal opened a book the attester never signed");
     }
@@ -251,12 +318,27 @@ contract RiskVaultInvariantTest is VaultFixture {
         assertEq(handler.unjustifiedStaleLiquidations(), 0, "a live account was liquidated without a proof");
     }
 
-    function invariant_escrow_is_conserved() public view {
-        uint256 sum;
+    /// Σ escrow + Σ owed ≤ the vault's balance in general (a token sent to it directly); equal
+    /// here, where nobody does.
+    function invariant_the_vault_holds_every_escrow_and_every_unclaimed_repayment() public view {
+        uint256 sum = vault.owed(beneficiary);
         for (uint256 i; i < handler.actorCount(); ++i) {
             sum += vault.escrowOf(handler.actors(i));
         }
-        assertEq(sum, margin.balanceOf(address(vault)), "sum of escrows == vault token balance");
+        assertEq(sum, margin.balanceOf(address(vault)), "sum of escrows + owed == vault token balance");
+    }
+
+    function invariant_owed_is_what_liquidations_credited_less_what_was_claimed() public view {
+        assertEq(vault.owed(beneficiary), handler.credited() - handler.claimed(), "owed == credited - claimed");
+        assertEq(
+            margin.balanceOf(beneficiary) + margin.balanceOf(address(0x7EA5)),
+            handler.claimed(),
+            "claims paid what was owed"
+        );
+    }
+
+    function invariant_a_blocklisted_beneficiary_never_stops_a_liquidation() public view {
+        assertEq(handler.liquidationsStoppedByThePayee(), 0, "a liquidation reverted on the payee's blocklist");
     }
 
     function invariant_no_forged_or_stolen_proof_moves_money() public view {

@@ -123,7 +123,7 @@ contract RiskVaultAttacksTest is VaultFixture {
         (uint256 repay, uint256 bonus, uint256 left) = vault.previewLiquidation(desk, 10_000);
         _liquidate("liquidate", keeperMargin, 10_000);
         assertEq(vault.escrowOf(desk), left);
-        assertEq(margin.balanceOf(beneficiary), repay);
+        assertEq(vault.owed(beneficiary), repay);
         assertEq(margin.balanceOf(keeper), bonus);
     }
 
@@ -308,8 +308,8 @@ contract RiskVaultAttacksTest is VaultFixture {
         _crash();
         _liquidate("liquidate95", keeperMargin, 9_500);
         assertEq(vault.escrowOf(desk), 0);
-        assertEq(margin.balanceOf(beneficiary) + margin.balanceOf(keeper), deposit);
-        assertEq(margin.balanceOf(keeper), margin.balanceOf(beneficiary) * policy.liquidationBonusBps / 10_000);
+        assertEq(vault.owed(beneficiary) + margin.balanceOf(keeper), deposit);
+        assertEq(margin.balanceOf(keeper), vault.owed(beneficiary) * policy.liquidationBonusBps / 10_000);
     }
 
     function test_attack9_a_proof_of_hf_below_1_then_close_factor_of_the_escrow_is_liquidated() public {
@@ -319,7 +319,7 @@ contract RiskVaultAttacksTest is VaultFixture {
         uint256 slice = deposit * policy.closeFactorBps / 10_000;
         uint256 repay = slice * 10_000 / (10_000 + policy.liquidationBonusBps);
         uint256 bonus = repay * policy.liquidationBonusBps / 10_000;
-        assertEq(margin.balanceOf(beneficiary), repay);
+        assertEq(vault.owed(beneficiary), repay);
         assertEq(margin.balanceOf(keeper), bonus);
         assertEq(vault.escrowOf(desk), deposit - repay - bonus);
         assertLe(repay + bonus, slice, "repay + bonus within the slice");

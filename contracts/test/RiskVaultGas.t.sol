@@ -57,17 +57,18 @@ contract RiskVaultGasTest is VaultFixture {
         assertLe(gas, UPDATE_TARGET, "proveHealth gas");
     }
 
-    /// Steady state: the keeper and the beneficiary already hold the token (no 0 → non-zero
-    /// balance writes, 2 × 20,000 gas, which a first payout to a fresh address costs on top).
+    /// The keeper already holds the token (no 0 → non-zero balance write, 20,000 gas on top for
+    /// a fresh keeper). The beneficiary's credit (`owed`, a pull payment) goes 0 → non-zero here:
+    /// the worst case, a beneficiary that claims after every liquidation (benchmarks/bench_gas.py
+    /// measures the one that has not claimed since the last).
     function _fundRecipients() internal {
-        margin.mint(beneficiary, 1);
         margin.mint(keeper, 1);
     }
 
     function test_gas_of_a_first_liquidate_to_fresh_recipients() public {
         _crash();
         bytes memory data = abi.encodeCall(RiskVault.liquidate, (desk, 2, keeperMargin, 10_000, _proof("liquidate")));
-        emit log_named_uint("liquidate, fresh keeper and beneficiary (tx gas)", _call(keeper, data));
+        emit log_named_uint("liquidate, fresh keeper, beneficiary owed nothing (tx gas)", _call(keeper, data));
     }
 
     function test_gas_of_liquidate_is_within_target() public {

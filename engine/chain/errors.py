@@ -75,6 +75,9 @@ HINTS: Mapping[str, str] = {
     "RiskVault__InsufficientEscrow": "withdraw at most the escrowed amount",
     "RiskVault__InvalidPolicy": "the policy value named is out of its bounds (RiskVault.Policy)",
     "RiskVault__NothingToSeize": "the account has no escrow left to liquidate",
+    "RiskVault__NothingOwed": (
+        "the sender is owed no liquidation repayment: claim from the beneficiary's address"
+    ),
     "EnforcedPause": "the vault is paused by its guardian; wait for governance to unpause",
     "AccessControlUnauthorizedAccount": (
         "send from an account holding the named role: admin actions go through the Safe and the "

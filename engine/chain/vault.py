@@ -134,6 +134,16 @@ class VaultClient:
     def liquidate_stale(self, account: str) -> TxReceipt:
         return self.chain.transact(self.vault.functions.liquidateStale(account))
 
+    # -------------------------------------------------------------- the beneficiary
+
+    def claim(self) -> TxReceipt:
+        """Send everything the signer is owed (liquidation repayments) to the signer."""
+        return self.chain.transact(self.vault.functions.claim())
+
+    def withdraw_owed(self, to: str) -> TxReceipt:
+        """Send everything the signer is owed to `to` (a beneficiary the token blocks)."""
+        return self.chain.transact(self.vault.functions.withdrawOwed(to_checksum_address(to)))
+
     def take_snapshot(self) -> OnchainSnapshot:
         receipt = self.chain.transact(self.price_book.functions.takeSnapshot())
         (event,) = self.price_book.events.SnapshotTaken().process_receipt(receipt, errors=DISCARD)
@@ -153,6 +163,11 @@ class VaultClient:
     def set_policy_call(self, policy: VaultPolicy) -> Any:
         return self.vault.functions.setPolicy(policy.abi_tuple(self._policy_components()))
 
+    def set_beneficiary(self, beneficiary: str) -> TxReceipt:
+        """Who is owed later liquidations' repay (what the former one is owed stays its)."""
+        fn = self.vault.functions.setBeneficiary(to_checksum_address(beneficiary))
+        return self.chain.transact(fn)
+
     def set_attester(self, account: str, attester: str) -> TxReceipt:
         fn = self.vault.functions.setAttester(
             to_checksum_address(account), to_checksum_address(attester)
@@ -167,6 +182,14 @@ class VaultClient:
 
     def escrow(self, account: str | None = None) -> int:
         return int(self.vault.functions.escrowOf(account or self.account).call())
+
+    def owed(self, payee: str | None = None) -> int:
+        """Liquidation repayments credited to `payee` (default: the signer), not yet claimed."""
+        return int(self.vault.functions.owed(to_checksum_address(payee or self.account)).call())
+
+    def beneficiary(self) -> str:
+        """Who is owed the repay of the next liquidation."""
+        return str(self.vault.functions.beneficiary().call())
 
     def nonce(self, account: str | None = None) -> int:
         return self.account_state(account).nonce

@@ -53,7 +53,8 @@ BOOK_ADMIN: dict[str, Callable[[Any], ContractFunction]] = {
 # State-changing functions anyone may call (everything else must be role-gated);
 # acceptDefaultAdminTransfer only by the pending admin, after the delay.
 VAULT_PUBLIC = {"deposit", "submitAttestedBook", "updateBook", "proveHealth", "withdraw",
-                "liquidate", "liquidateStale", "renounceRole", "acceptDefaultAdminTransfer"}  # fmt: skip
+                "liquidate", "liquidateStale", "claim", "withdrawOwed", "renounceRole",
+                "acceptDefaultAdminTransfer"}  # fmt: skip
 BOOK_PUBLIC = {"takeSnapshot", "renounceRole", "acceptDefaultAdminTransfer"}
 
 
@@ -120,7 +121,7 @@ def test_admin_policy_change_out_of_range_then_reverts_naming_the_field(
 
 # A paused vault: what must stop, and what pausing must still allow (more margin, re-proving,
 # and the attester's newer books, which move no money: a withdrawal that reopens after a long
-# pause must open the latest of them).
+# pause must open the latest of them; the beneficiary's claims of settled repayments).
 PAUSED_REFUSED: dict[str, tuple[Callable[[VaultClient], ContractFunction], str]] = {
     "withdraw": (lambda v: v.vault.functions.withdraw(1, 1, ZERO_PROOF),
                  "RiskVault__ExitNotYetOpen"),
@@ -128,7 +129,8 @@ PAUSED_REFUSED: dict[str, tuple[Callable[[VaultClient], ContractFunction], str]]
                   "EnforcedPause"),
     "liquidateStale": (lambda v: v.vault.functions.liquidateStale(STRANGER), "EnforcedPause"),
 }  # fmt: skip
-PAUSED_ALLOWED = {"deposit", "proveHealth", "submitAttestedBook", "updateBook"}
+PAUSED_ALLOWED = {"deposit", "proveHealth", "submitAttestedBook", "updateBook", "claim",
+                  "withdrawOwed"}  # fmt: skip
 
 
 def test_paused_vault_refuses_books_withdrawals_and_liquidations_and_only_the_admin_unpauses(

@@ -94,7 +94,7 @@ def test_demo_keeper_liquidates_after_the_price_move(narrative: list[str]) -> No
     keeper = line(narrative, "8. keeper")
     assert re.search(r"HF < 0\.95 proven in \d+\.\d\ds at margin escrow × 1\.01", keeper)
     assert re.search(r"liquidate\(\) gas [\d,]+", keeper)
-    assert "9,524 USDC to the beneficiary, 476 bonus to the keeper, 0 left" in keeper
+    assert "9,524 USDC owed to the beneficiary, 476 bonus to the keeper, 0 left" in keeper
     latency = int(re.search(r"liquidation mined in (\d+) ms", keeper).group(1))  # type: ignore[union-attr]
     assert 0 < latency < 5_000
     assert narrative[-1] == "done: anvil and the keeper stopped, nothing left running."

@@ -12,6 +12,7 @@ from web3.logs import DISCARD
 
 from zkrisk.engine.chain import dev_scenario as ds
 from zkrisk.engine.chain.anvil import AnvilNode
+from zkrisk.engine.chain.client import TransactionReverted
 from zkrisk.engine.chain.deployments import load_deployment
 from zkrisk.engine.chain.vault_statement import StatementDoesNotHold, prepare_vault_action
 from zkrisk.engine.statements.binding import Action
@@ -76,10 +77,12 @@ def test_full_flow_deposit_commit_withdraw_crash_liquidate(world: VaultWorld) ->
     args = event["args"]
     assert (args["repay"], args["bonus"], args["escrowLeft"]) == (repay, bonus, 0)
     assert (args["path"], args["hfBelowBps"], args["keeper"]) == (0, 9_500, keeper.account)
-    assert keeper.token_balance(BENEFICIARY) == repay
+    assert keeper.owed(BENEFICIARY) == repay  # a pull payment: the beneficiary claims it
+    assert keeper.token_balance(BENEFICIARY) == 0
     assert keeper.token_balance(keeper.account) == bonus
     assert desk.escrow() == 0
-    assert keeper.token_balance(keeper.address) == desk.escrow()  # conservation: one account
+    # conservation: the vault holds every escrow (one account here) and every unclaimed repay
+    assert keeper.token_balance(keeper.address) == desk.escrow() + keeper.owed(BENEFICIARY)
 
 
 def test_desk_that_updates_then_stops_proving_is_liquidated_without_a_proof(
@@ -110,3 +113,32 @@ def test_desk_that_updates_then_stops_proving_is_liquidated_without_a_proof(
     slice_ = escrow * ds.POLICY.stale_slice_bps // 10_000  # a quarter, not the close factor
     assert slice_ - 1 <= args["repay"] + args["bonus"] <= slice_  # rounding stays in escrow
     assert world.keeper.token_balance(world.keeper.account) - before == args["bonus"] > 0
+
+
+def test_the_beneficiary_is_owed_the_repay_and_withdraws_it_to_an_address_it_chooses(
+    world: VaultWorld,
+) -> None:
+    admin, keeper, other = world.admin, world.keeper, world.other
+    treasury = world.desk.account  # any address of the beneficiary's choosing
+    with world.isolated():
+        admin.set_beneficiary(admin.account)
+        world.set_prices(ds.CALM)
+        world.snapshot()
+        world.fund_and_deposit(other, ds.DEPOSIT)
+        world.commit(other)
+        world.advance(ds.POLICY.max_proof_age + 1)
+        receipt = keeper.liquidate_stale(other.account)
+        (credit,) = keeper.vault.events.OwedCredited().process_receipt(receipt, errors=DISCARD)
+        args = credit["args"]
+        repay = args["amount"]
+        assert (args["payee"], args["account"]) == (admin.account, other.account)
+        assert admin.owed() == args["owed"] == repay > 0
+
+        before = admin.token_balance(treasury)
+        receipt = admin.withdraw_owed(treasury)
+        (claimed,) = admin.vault.events.OwedClaimed().process_receipt(receipt, errors=DISCARD)
+        assert (claimed["args"]["to"], claimed["args"]["amount"]) == (treasury, repay)
+        assert admin.token_balance(treasury) - before == repay
+        assert admin.owed() == 0
+        with pytest.raises(TransactionReverted, match="RiskVault__NothingOwed"):
+            admin.claim()
