@@ -158,8 +158,12 @@ def run(
                     await asyncio.wait({task}, timeout=0.25)
         await task
 
+    from ..pipeline.order_send import VenueUnusable
+
     try:
         asyncio.run(main())
+    except VenueUnusable as exc:  # journaled as an alert; no retry can help
+        fail([str(exc), "the run stopped (journaled as a VenueUnusable alert)"])
     finally:
         journal.close()
         lock.close()

@@ -37,7 +37,14 @@ from decimal import Decimal
 from typing import Protocol
 
 from ..journal.crashpoints import crash_point
-from ..journal.events import Draft, OrderCancelRequested, OrderSubmitted, Recorded
+from ..journal.events import (
+    Alert,
+    AlertSeverity,
+    Draft,
+    OrderCancelRequested,
+    OrderSubmitted,
+    Recorded,
+)
 from .fills import FillOutcomeKind, Positions, apply_fill
 from .orders import (
     WORKING,
@@ -70,6 +77,19 @@ QUIESCE_S = 2.0
 
 Append = Callable[[list[Draft]], None]
 """Appends drafts to the journal and folds them (the pipeline's `append` + `drain`)."""
+
+
+class VenueUnusable(RuntimeError):
+    """The venue refused the run for a reason no retry changes (the message says the fix): the
+    run stops, the refusal journaled as a CRITICAL 'VenueUnusable' alert."""
+
+
+def unusable_alert(venue: str, exc: VenueError, now_ns: int) -> Draft:
+    """The journaled refusal (stream 'monitor', keyed by venue and time: each start is one)."""
+    return Draft("monitor", f"alert:VenueUnusable:{venue}:{now_ns}",
+                 Alert(name="VenueUnusable", severity=AlertSeverity.CRITICAL,
+                       message=f"{exc} (the run stopped: retrying cannot help)",
+                       component="order-send"), now_ns, now_ns)  # fmt: skip
 
 
 class OrderSend:
@@ -113,6 +133,8 @@ class OrderSend:
         self.duplicate_fills = 0
         """Fill reports dropped as repeats of a fill already journaled."""
         self.connected = asyncio.Event()
+        self.refused: VenueUnusable | None = None
+        """Set when the venue gave up for good mid-run (the run stops, `run` raises it)."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- what the pipeline tells us -------------------------------------------------------
@@ -176,6 +198,10 @@ class OrderSend:
                 await self.venue.connect()
                 break
             except VenueError as exc:
+                if not exc.retryable:  # credentials, account, chain: no retry changes them
+                    self.append([unusable_alert(self.venue.name, exc, self.clock())])
+                    await self.venue.close()
+                    raise VenueUnusable(str(exc)) from exc
                 log.warning("venue %s unreachable (%s); retrying in %.2f s", self.venue.name,
                             exc, delay)  # fmt: skip
                 with contextlib.suppress(TimeoutError):
@@ -187,10 +213,12 @@ class OrderSend:
         for order in self.pipeline.orders.open_orders():
             if order.spec.venue == self.venue.name and order.status is OrderStatus.SUBMITTED:
                 self._schedule_send(order.spec.client_order_id)  # the venue dedupes by id
-        reports = asyncio.create_task(self._reports(), name=f"{self.venue.name}-reports")
+        reports = asyncio.create_task(self._reports_until_refused(stop),
+                                      name=f"{self.venue.name}-reports")  # fmt: skip
         try:
             await self._timers(stop)
-            await self._quiesce()
+            if self.refused is None:  # a venue that refused the run gets nothing more
+                await self._quiesce()
         finally:
             reports.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -199,6 +227,8 @@ class OrderSend:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.venue.close()
+        if self.refused is not None:
+            raise self.refused
 
     async def _quiesce(self) -> None:
         """At a clean stop: send nothing new (a journaled order not yet sent goes out at the
@@ -238,6 +268,16 @@ class OrderSend:
             if not busy and not self.sending and time.monotonic() - self.last_report > 0.2:
                 return
             await asyncio.sleep(0.02)
+
+    async def _reports_until_refused(self, stop: asyncio.Event) -> None:
+        """`_reports`; a venue that gives up for good mid-run (a reconnect refused: the token
+        revoked) ends them with a VenueError, which stops the run as a refused connect does."""
+        try:
+            await self._reports()
+        except VenueError as exc:
+            self.append([unusable_alert(self.venue.name, exc, self.clock())])
+            self.refused = VenueUnusable(str(exc))
+            stop.set()
 
     async def _reports(self) -> None:
         async for report in self.venue.reports():

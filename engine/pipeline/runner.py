@@ -43,6 +43,7 @@ from .pretrade import PreTradeStage
 from .run_config import LoadedRun
 from .signal import SignalStage, StrategyStatus
 from .stage_snapshot import SnapshotError, check_binding
+from .venue_binding import bind, binding_of
 from .venues.factory import make_venue
 
 log = logging.getLogger(__name__)
@@ -314,6 +315,10 @@ class Runner:
                              on_records=self._on_ingested)  # fmt: skip
         self.order_send = None if run.config.venue.kind == "paper" else self._order_send()
         self.started_ns = _now_ns()
+        venue = None if self.order_send is None else self.order_send.venue
+        bound = binding_of(run.config.venue, venue)
+        self.binding = bind(journal, bound, journal_path=run.journal_path, now_ns=self.started_ns)
+        """The journal's VenueBound, if it has none yet (JournalVenueMismatch: another venue's)."""
         self.ingest_done = False
 
     def _order_send(self) -> OrderSend:
@@ -343,20 +348,32 @@ class Runner:
         self.pipeline.drain()
 
     async def run_until(self, stop: asyncio.Event) -> None:
+        if self.binding:
+            self.journal.append(self.binding)
         self.pipeline.restore()
         self.pipeline.drain()  # catch up on whatever the last run journaled but did not fold
         tasks = [asyncio.create_task(self._ingest(stop), name="ingest"),
                  asyncio.create_task(self._housekeeping(stop), name="housekeeping")]  # fmt: skip
         if self.order_send is not None:
             tasks.append(asyncio.create_task(self.order_send.run(stop), name="order-send"))
+
+        def stop_on_failure(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                stop.set()  # a failed task (a venue refusing the run) stops the others
+
+        for task in tasks:
+            task.add_done_callback(stop_on_failure)
         try:
             await stop.wait()
         finally:
             stop.set()
-            await asyncio.gather(*tasks, return_exceptions=False)
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
             self.pipeline.drain()
             self.pipeline.commit()
             self.pipeline.save_snapshot()
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome  # after the clean stop: what was journaled is folded and committed
 
     async def _ingest(self, stop: asyncio.Event) -> None:
         try:

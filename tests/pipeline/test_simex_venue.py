@@ -331,6 +331,23 @@ def test_a_wrong_token_is_refused_and_the_right_one_trades_as_its_account() -> N
     asyncio.run(scenario())
 
 
+def test_a_token_of_another_account_is_refused_for_good_naming_both_accounts() -> None:
+    async def scenario() -> VenueError:
+        tokens = {"alice": "alice-secret-token", "bob": "bob-secret-token"}
+        async with SimexServer(mids=MIDS, tokens=tokens) as server:
+            venue = SimexVenue(server.url, token="bob-secret-token", account="alice")
+            with pytest.raises(VenueError, match="HTTP 403") as err:
+                await venue.connect()
+            bob = SimexVenue(server.url, token="bob-secret-token", account="bob")
+            await bob.connect()  # the token's own account is let in
+            await bob.close()
+        return err.value
+
+    refusal = asyncio.run(scenario())
+    assert not refusal.retryable
+    assert "'bob''s, not 'alice''s" in str(refusal) and "set [venue.simex] account" in str(refusal)
+
+
 def test_zkrisk_simex_serve_runs_the_exchange_with_its_flags_and_stops_on_sigint() -> None:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "zkrisk.engine.cli", "simex", "serve",

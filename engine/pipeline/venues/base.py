@@ -150,7 +150,8 @@ class Venue(Protocol):
 
     def reports(self) -> AsyncIterator[VenueReport]:
         """Every report from the venue, in the order received (duplicates included: the
-        consumer dedupes)."""
+        consumer dedupes). A venue that gives up for good (a reconnect refused for a reason no
+        retry changes) ends it by raising that non-retryable VenueError."""
 
     async def balances(self) -> Mapping[str, Decimal]:
         """The account's holdings at the venue per symbol (the quote asset included), for

@@ -14,7 +14,8 @@ A dropped connection is reopened with jittered exponential backoff; on every (re
 adapter subscribes with `sinceSeq`, the highest fill sequence up to which it has seen every
 fill of the account, so the venue resends the fills it may have missed (`resend_fills()` asks
 for them on demand). While disconnected, `submit` / `cancel` raise a retryable `VenueError`.
-A request in flight when the connection drops gets no answer (its ack is lost; the order may
+A reconnect refused for good (HTTP 4xx: the token revoked) ends `reports()` by raising that
+non-retryable `VenueError`. A request in flight when the connection drops gets no answer (its ack is lost; the order may
 exist: `query` finds it). `query`, `balances` and `open_orders` wait for their answer up to
 `request_timeout_s`, then raise a retryable `VenueError`.
 
@@ -116,11 +117,31 @@ def create_order_params(order: OrderSpec) -> dict[str, Any]:
     return params
 
 
+def refused(name: str, url: str, account: str | None, code: int, body: bytes) -> VenueError:
+    """The exchange turned the connection away (HTTP `code`): a 5xx may pass, a 4xx is this
+    client's credentials or account, which no retry changes (the message says the fix)."""
+    said = body.decode(errors="replace").strip() or "no reason given"
+    whose = f"account {account!r}" if account else "this client"
+    if code == 401:
+        fix = (
+            "give the account's API token: [venue.simex] token_env names the environment "
+            "variable holding it"
+        )
+    elif code == 403:
+        fix = "set [venue.simex] account to the token's account, or use that account's token"
+    else:
+        fix = "check [venue.simex] url, account and token_env"
+    if code >= 500:
+        return VenueError(f"{name}: {url} refused the connection (HTTP {code}: {said})")
+    return VenueError(f"{name}: {url} refused {whose} (HTTP {code}: {said}): {fix}",
+                      retryable=False)  # fmt: skip
+
+
 class _Reports:
     """The reports queue as an async iterator that survives a cancelled `__anext__` (an
     async generator would be closed by it), so a consumer may wait with a timeout."""
 
-    def __init__(self, queue: asyncio.Queue[VenueReport | None]) -> None:
+    def __init__(self, queue: asyncio.Queue[VenueReport | VenueError | None]) -> None:
         self._queue = queue
         self._done = False
 
@@ -131,9 +152,9 @@ class _Reports:
         if self._done:
             raise StopAsyncIteration
         report = await self._queue.get()
-        if report is None:
+        if report is None or isinstance(report, VenueError):
             self._done = True
-            raise StopAsyncIteration
+            raise StopAsyncIteration if report is None else report
         return report
 
 
@@ -152,7 +173,7 @@ class SimexVenue:
         max_backoff_s: float = 2.0,
         seed: int = 0,
     ) -> None:
-        self.url, self._name = url, name
+        self.url, self._name, self.account = url, name, account
         self._headers: dict[str, str] = {}
         if token is not None:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -163,7 +184,7 @@ class SimexVenue:
         self._rng = random.Random(seed)
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._reports: asyncio.Queue[VenueReport | None] = asyncio.Queue()
+        self._reports: asyncio.Queue[VenueReport | VenueError | None] = asyncio.Queue()
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._creates: dict[int, str] = {}  # request id → client order id (for its ack)
@@ -194,9 +215,8 @@ class SimexVenue:
             self._ws = await connect(self.url, additional_headers=self._headers, open_timeout=5,
                                      compression=None, max_size=1 << 22)  # fmt: skip
         except InvalidStatus as exc:
-            code = exc.response.status_code
-            raise VenueError(f"{self._name}: {self.url} refused the connection (HTTP {code})",
-                             retryable=code >= 500) from None  # fmt: skip
+            raise refused(self._name, self.url, self.account, exc.response.status_code,
+                          exc.response.body) from None  # fmt: skip
         except (OSError, TimeoutError) as exc:
             raise VenueError(f"{self._name}: cannot reach {self.url}: {exc}") from None
         try:
@@ -230,7 +250,7 @@ class SimexVenue:
                 self.reconnects += 1
             except VenueError as exc:
                 if not exc.retryable:
-                    self._reports.put_nowait(None)  # e.g. the token was revoked: give up
+                    self._reports.put_nowait(exc)  # e.g. the token was revoked: give up
                     return
 
     def _fail_waiting(self, why: str) -> None:

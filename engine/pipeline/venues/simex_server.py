@@ -27,8 +27,8 @@ each order the fills changed, the new one included when it filled on arrival; an
 also follows a cancel. A new order's answer is sent before its fills.
 
 Accounts: with `tokens` (account → token) a connection must send `Authorization: Bearer
-<token>` (HTTP 401 otherwise) and trades as that account; without, `X-Simex-Account` names the
-account ('default' if absent).
+<token>` (HTTP 401 otherwise) and trades as that account (HTTP 403 when its `X-Simex-Account`
+names another); without, `X-Simex-Account` names the account ('default' if absent).
 
 Prices: the mids move by a seeded random walk (`walk_interval_s`), or follow a market-data
 feed (`follow_url`, the shipped `zkrisk feed serve`): each of its quotes sets that symbol's mid,
@@ -302,9 +302,14 @@ class SimexServer:
         return self._accounts_by_token.get(token.strip())
 
     def _gate(self, connection: ServerConnection, request: Request) -> Response | None:
-        if self._account(request) is None:
+        account = self._account(request)
+        if account is None:
             why = "simex: missing or wrong token (Authorization: Bearer)\n"
             return connection.respond(HTTPStatus.UNAUTHORIZED, why)
+        named = request.headers.get("X-Simex-Account")
+        if named is not None and named != account:
+            why = f"simex: the token is account {account!r}'s, not {named!r}'s\n"
+            return connection.respond(HTTPStatus.FORBIDDEN, why)
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
