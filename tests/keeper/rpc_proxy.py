@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
@@ -12,10 +13,12 @@ from zkrisk.engine.chain.anvil import free_port
 
 
 class RpcProxy:
-    """Forwards POSTs on http://127.0.0.1:<port> to `upstream`; `down()` refuses connections."""
+    """Forwards POSTs on http://127.0.0.1:<port> to `upstream`; `down()` refuses connections.
+    `answer(request, response)` (raw JSON bodies) False: forwarded, then hung up on unanswered."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, answer: Callable[[bytes, bytes], bool] | None = None) -> None:
         self.upstream = upstream
+        self.answer = answer
         self.port = free_port()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -25,7 +28,7 @@ class RpcProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def up(self) -> None:
-        upstream = self.upstream
+        upstream, answer = self.upstream, self.answer
 
         class Forward(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -35,6 +38,9 @@ class RpcProxy:
                 )
                 with urllib.request.urlopen(request, timeout=30) as response:
                     data = response.read()
+                if answer is not None and not answer(body, data):
+                    self.close_connection = True
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import urllib.request
 from collections.abc import Iterator
 from contextlib import closing
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from tests.keeper.rpc_proxy import RpcProxy
 from zkrisk.engine.chain.anvil import AnvilNode
 from zkrisk.engine.chain.uniswap_deploy import UniswapDeployment
 from zkrisk.engine.journal.events import Draft, OrderSpec, OrderSubmitted, OrderTxSigned
@@ -244,46 +242,29 @@ def test_a_venue_killed_mid_replacement_is_filled_after_the_restart_by_the_trans
     assert before - weth.call() == 2 * 10**17  # one swap
 
 
-class AnswerLost:
+class AnswerLost(RpcProxy):
     """A JSON-RPC pass-through to Anvil that, once `armed`, forwards the next
     eth_sendRawTransaction and hangs up without answering: the node has the swap, the venue
     cannot know it."""
 
     def __init__(self, upstream: str) -> None:
-        owner = self
+        super().__init__(upstream, answer=self._answer)
         self.lost: list[str] = []
         self.armed = False
+        self.up()
 
-        class Forward(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                request = urllib.request.Request(
-                    upstream, body, {"Content-Type": "application/json"}
-                )
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    data = response.read()
-                method = json.loads(body).get("method")
-                if owner.armed and not owner.lost and method == "eth_sendRawTransaction":
-                    owner.lost.append(json.loads(data)["result"])
-                    self.close_connection = True
-                    return  # forwarded, never answered
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, request: bytes, response: bytes) -> bool:
+        if (
+            self.armed
+            and not self.lost
+            and json.loads(request).get("method") == "eth_sendRawTransaction"
+        ):
+            self.lost.append(json.loads(response)["result"])
+            return False  # forwarded, never answered
+        return True
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.down()
 
 
 def test_a_swap_whose_broadcast_answer_was_lost_keeps_its_nonce_and_is_never_signed_again(
