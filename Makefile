@@ -81,8 +81,11 @@ contracts-test: setup ## forge test (offline, solc shim); first the real-proof f
 	$(BIN)/python scripts/gen_forge_fixtures.py
 	cd contracts && ../$(FORGE) test --offline
 
+# Two pytest workers (one per core); a test file stays on one worker (its module fixtures, the
+# README walkthrough's ordered sessions). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 test: setup lint typecheck ## Every test: ruff, mypy, pytest (unit, circuits, contracts, e2e), forge
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 	$(MAKE) --no-print-directory contracts-test
 
 test-slow: setup ## The slow mode: 10,000 circuit-vs-engine equivalence cases per circuit (default run: 1,000), the runner killed at every crash point, a 10,000-order soak on the lossy simulated exchange

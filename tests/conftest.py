@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS, AnvilNode, start_anvil
 from zkrisk.engine.chain.client import ChainClient
@@ -21,6 +22,11 @@ from zkrisk.prover.registry import CircuitSpec, load_registry
 
 REPO = Path(__file__).resolve().parents[1]
 _SESSION_CACHE: list[str] = []
+
+# Input generation is timed by Hypothesis; on two cores shared by two workers and their child
+# processes a slow draw says nothing about the code under test (the examples still all run).
+settings.register_profile("zkrisk", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("zkrisk")
 
 
 def pytest_configure(config: pytest.Config) -> None:
