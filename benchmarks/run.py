@@ -34,6 +34,7 @@ MODULES = (
     "bench_audit",
     "bench_fills",
     "bench_simex",
+    "bench_signer",
 )
 
 

@@ -34,7 +34,7 @@ class SigningConfig(_Frozen):
 
     name: str = "zkrisk"
     """EIP-712 domain name."""
-    version: str = "1"
+    version: str = "2"
     """EIP-712 domain version; bump it when the OrderApproval struct changes."""
     chain_id: int = Field(default=31337, ge=1)
     """Chain id of the contract or venue that checks approvals (31337 = Anvil)."""
@@ -177,6 +177,9 @@ class ServeConfig(_Frozen):
     """Desk state at start: ACTIVE, REDUCING (only position-shrinking orders) or HALTED."""
     signing: SigningConfig = SigningConfig()
     """EIP-712 domain of the approvals."""
+    trader_wallets: tuple[str, ...] = ()
+    """Wallets an order check's `transaction` may come from (the approval then covers it); a
+    transaction from any other is refused (WALLET_NOT_ALLOWED). Empty: no check may carry one."""
     signer_key_env: str = "ZKRISK_SIGNER_KEY"
     """Environment variable holding the approval signing key (32-byte hex)."""
     kill_switch_token_env: str = "ZKRISK_KILLSWITCH_TOKEN"
@@ -192,6 +195,14 @@ class ServeConfig(_Frozen):
     dashboard: DashboardConfig | None = None
     """`[dashboard]`: the paper-trading run the dashboard at `/` shows (without it the page
     shows the service's own kill switch and audit log only)."""
+
+    @field_validator("trader_wallets")
+    @classmethod
+    def _wallets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for wallet in value:
+            if not _ADDRESS.match(wallet):
+                raise ValueError(f"{wallet!r} is not a 0x-prefixed 20-byte hex address")
+        return tuple(w.lower() for w in value)
 
     @model_validator(mode="after")
     def _distinct_env(self) -> Self:

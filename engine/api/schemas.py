@@ -28,6 +28,26 @@ class _Eip712(BaseModel):
     )
 
 
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+ZERO_ADDRESS = "0x" + "00" * 20
+ZERO_HASH = "0x" + "00" * 32
+
+
+class ApprovalTransaction(_Frozen):
+    """The transaction an approval covers (what `zkrisk signer` will sign for it, and nothing
+    else)."""
+
+    wallet: str = Field(pattern=ADDRESS_PATTERN)
+    """The trader wallet that sends it."""
+    to: str = Field(pattern=ADDRESS_PATTERN)
+    """Its target (the venue's router)."""
+    value: BigUint = 0
+    """Wei sent with it."""
+    data: str = Field(pattern=r"^0x([0-9a-fA-F]{2})*$", max_length=8_194)
+    """Its calldata, 0x hex (up to 4 KiB)."""
+
+
 class CheckRequest(_Frozen):
     """An order intent to check, optionally naming the desk's account."""
 
@@ -35,6 +55,8 @@ class CheckRequest(_Frozen):
     """The order. Decimals may be JSON numbers or strings; both are read exactly."""
     account: str | None = None
     """The book to check against (0x address); may be omitted when the service holds one book."""
+    transaction: ApprovalTransaction | None = None
+    """The transaction that will carry the order; the approval then covers exactly it."""
 
 
 class ApprovalDomain(_Eip712):
@@ -77,6 +99,14 @@ class ApprovalMessage(_Eip712):
     """Unique per approval (the audit-log sequence number): the replay key."""
     expiry: int = Field(ge=0)
     """Unix seconds after which the approval must be refused."""
+    wallet: str = Field(default=ZERO_ADDRESS, pattern=ADDRESS_PATTERN)
+    """The trader wallet that sends the covered transaction (zero: no transaction covered)."""
+    target: str = Field(default=ZERO_ADDRESS, pattern=ADDRESS_PATTERN)
+    """The covered transaction's `to` (the venue's router)."""
+    value: BigUint = 0
+    """The covered transaction's value, wei."""
+    call_data_hash: str = Field(default=ZERO_HASH, alias="callDataHash", pattern=HASH_PATTERN)
+    """keccak256 of the covered transaction's calldata, 0x hex."""
 
 
 class SignedApproval(_Eip712):

@@ -58,6 +58,7 @@ class ServiceReason(StrEnum):
     ACCOUNT_REQUIRED = "ACCOUNT_REQUIRED"
     ACCOUNT_NOT_PERMITTED = "ACCOUNT_NOT_PERMITTED"
     DUPLICATE_CLIENT_ORDER_ID = "DUPLICATE_CLIENT_ORDER_ID"
+    WALLET_NOT_ALLOWED = "WALLET_NOT_ALLOWED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -129,8 +130,10 @@ class RiskService:
         max_body_bytes: int = 16_384,
         max_json_depth: int = 8,
         anchor_sender: AnchorSender | None = None,
+        trader_wallets: frozenset[str] = frozenset(),
     ) -> None:
         self.engine = engine
+        self.trader_wallets = frozenset(w.lower() for w in trader_wallets)
         self.anchor_sender = anchor_sender
         self.prices = prices
         self.signer = signer
@@ -195,6 +198,7 @@ class RiskService:
             max_body_bytes=config.max_body_bytes,
             max_json_depth=config.max_json_depth,
             anchor_sender=sender,
+            trader_wallets=frozenset(config.trader_wallets),
         )
 
     # -- checks ---------------------------------------------------------------------------------
@@ -217,6 +221,8 @@ class RiskService:
         now = self.clock()
         policy = self.engine.policy
         account, desk, problem = self._desk(request.account, client)
+        if problem is None and request.transaction is not None:
+            problem = self._wallet_problem(request.transaction.wallet)
         status = (
             200 if problem is None or problem.code != ServiceReason.ACCOUNT_NOT_PERMITTED else 403
         )
@@ -225,7 +231,8 @@ class RiskService:
             verdict = Verdict(kind=VerdictKind.REJECT, reasons=() if problem is None else (problem,),
                               client_order_id=intent.client_order_id, policy_id=policy.policy_id)  # fmt: skip
         else:
-            mark = fingerprint(account, intent.model_dump_json())
+            covered = "" if request.transaction is None else request.transaction.model_dump_json()
+            mark = fingerprint(account, intent.model_dump_json() + covered)
             prior = self.state.issued(account, intent.client_order_id)
             if prior is not None and prior.fingerprint == mark and not self.kill.engaged:
                 return self._replay(request, client, prior), VerdictKind.APPROVE
@@ -257,6 +264,7 @@ class RiskService:
                 snapshot_id=prices.snapshot_id,
                 nonce=seq,
                 expiry=now + self.ttl,
+                transaction=request.transaction,
             )
             approval = self.signer.sign(message)
         body = CheckResponse(decision_id=seq, verdict=verdict, approval=approval).model_dump_json()
@@ -270,6 +278,14 @@ class RiskService:
         self.audit.append("check", intent.client_order_id, verdict.kind.value,
                           _audited(request, client), body, seq=seq)  # fmt: skip
         return Decision(status, body), verdict.kind
+
+    def _wallet_problem(self, wallet: str) -> Reason | None:
+        """A check's transaction must come from a wallet on `trader_wallets`."""
+        if wallet.lower() in self.trader_wallets:
+            return None
+        return Reason(code=ServiceReason.WALLET_NOT_ALLOWED,
+            message=f"Wallet {wallet} is not on the service's trader_wallets: add it to the "
+            "config, or send the order from an allowed wallet.")  # fmt: skip
 
     def _desk(self, account: str | None, client: Client) -> tuple[str, _Desk | None, Reason | None]:
         """The book to check against, or the reason there is none."""

@@ -23,7 +23,7 @@ from eth_utils.crypto import keccak
 
 from ..risk.models import OrderIntent, OrderType, Side
 from .config import SigningConfig
-from .schemas import ApprovalDomain, ApprovalMessage, SignedApproval
+from .schemas import ApprovalDomain, ApprovalMessage, ApprovalTransaction, SignedApproval
 
 APPROVAL_FIELDS: list[dict[str, str]] = [
     {"name": "account", "type": "address"},
@@ -38,6 +38,10 @@ APPROVAL_FIELDS: list[dict[str, str]] = [
     {"name": "snapshotId", "type": "uint64"},
     {"name": "nonce", "type": "uint256"},
     {"name": "expiry", "type": "uint64"},
+    {"name": "wallet", "type": "address"},
+    {"name": "target", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "callDataHash", "type": "bytes32"},
 ]
 ORDER_APPROVAL_TYPE = (
     "OrderApproval(" + ",".join(f"{f['type']} {f['name']}" for f in APPROVAL_FIELDS) + ")"
@@ -67,9 +71,22 @@ def approval_message(
     snapshot_id: int,
     nonce: int,
     expiry: int,
+    transaction: ApprovalTransaction | None = None,
 ) -> ApprovalMessage:
-    """The OrderApproval struct for an approved intent (amounts in the engine's fixed point)."""
+    """The OrderApproval struct for an approved intent (amounts in the engine's fixed point).
+
+    With `transaction`, the approval also covers that one transaction (its wallet, target, value
+    and calldata hash: what `zkrisk signer` checks); without, those fields are zero and no
+    signer signs anything under it."""
     market = intent.order_type is OrderType.MARKET
+    covered: dict[str, Any] = {}
+    if transaction is not None:
+        covered = {
+            "wallet": transaction.wallet,
+            "target": transaction.to,
+            "value": transaction.value,
+            "call_data_hash": "0x" + keccak(hexstr=transaction.data).hex(),
+        }
     return ApprovalMessage(
         account=account,
         client_order_id=intent.client_order_id,
@@ -83,6 +100,7 @@ def approval_message(
         snapshot_id=snapshot_id,
         nonce=nonce,
         expiry=expiry,
+        **covered,
     )
 
 
@@ -107,6 +125,13 @@ def _address(value: str) -> bytes:
     if len(raw) != 20:
         raise ValueError(f"{value!r} is not a 20-byte address")
     return bytes(12) + raw
+
+
+def _bytes32(value: str) -> bytes:
+    raw = bytes.fromhex(value.removeprefix("0x"))
+    if len(raw) != 32:
+        raise ValueError(f"{value!r} is not 32 bytes")
+    return raw
 
 
 def _string(value: str) -> bytes:
@@ -150,6 +175,10 @@ def approval_struct_hash(m: ApprovalMessage) -> bytes:
         + _uint(m.snapshot_id, 64)
         + _uint(m.nonce, 256)
         + _uint(m.expiry, 64)
+        + _address(m.wallet)
+        + _address(m.target)
+        + _uint(m.value, 256)
+        + _bytes32(m.call_data_hash)
     )
 
 

@@ -33,6 +33,7 @@ from .journal import journal_app
 from .run import killswitch_app
 from .run import run as run_command
 from .run import status as status_command
+from .signer import signer_app
 from .simex import simex_app
 from .trading import orders as orders_command
 from .trading import positions as positions_command
@@ -395,6 +396,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(feed_app, name="feed")
 app.add_typer(journal_app, name="journal")
 app.add_typer(simex_app, name="simex")
+app.add_typer(signer_app, name="signer")
 app.command("run", epilog="Exit codes: 0 stopped, 2 bad input (config, journal).")(run_command)
 app.command("status", epilog="Exit codes: 0, 2 bad input (config, no journal).")(status_command)
 app.add_typer(killswitch_app, name="killswitch")

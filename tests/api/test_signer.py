@@ -36,7 +36,8 @@ def test_the_solidity_type_string_lists_every_field_in_order() -> None:
     assert ORDER_APPROVAL_TYPE == (
         "OrderApproval(address account,string clientOrderId,string symbol,uint8 side,"
         "uint256 quantity,uint256 limitPrice,uint16 maxSlippageBps,string counterparty,"
-        "string policyId,uint64 snapshotId,uint256 nonce,uint64 expiry)"
+        "string policyId,uint64 snapshotId,uint256 nonce,uint64 expiry,address wallet,"
+        "address target,uint256 value,bytes32 callDataHash)"
     )
 
 

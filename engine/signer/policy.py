@@ -1,0 +1,104 @@
+"""`signer.toml`: what the signer will sign, for whom, and where it learns that trading halted.
+
+Relative paths are relative to the file. The bearer token is not in the file: `token_env` names
+the environment variable holding it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..api.config import SigningConfig
+from ..chain.uniswap_deploy import UniswapAddresses, load_addresses
+from ..files import InputError, read_document, validate
+from ..risk.policy import PolicyIssue
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+class SignerPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    approver: str
+    """The risk service's approval address: approvals recovering to any other are refused."""
+    approval_domain: SigningConfig
+    """`[approval_domain]`: the EIP-712 domain the risk service signs under (its `[signing]`)."""
+    wallets: tuple[str, ...] = Field(min_length=1)
+    """Trader wallets allowed to trade (each needs its keystore); others are refused."""
+    venue: str = "uniswap"
+    """The approval's `counterparty` must be this venue."""
+    uniswap_addresses: Path
+    """The venue's deployment (router, tokens, pairs; the JSON `--addresses` file)."""
+    nonce_db: Path = Path("zkrisk-signer.sqlite")
+    """SQLite file of every approval nonce used (survives restarts: a nonce signs once)."""
+    max_gas: int = Field(default=500_000, ge=21_000)
+    """Largest gas limit signed."""
+    max_fee_per_gas_wei: int = Field(default=500 * 10**9, ge=1)
+    """Largest maxFeePerGas signed."""
+    max_deadline_seconds: int = Field(default=600, ge=1)
+    """A swap's router deadline may lie at most this far after now."""
+    rate_limit_count: int = Field(default=60, ge=1)
+    """Signatures per wallet per `rate_limit_seconds`; more are refused."""
+    rate_limit_seconds: float = Field(default=60.0, gt=0)
+    halt_file: Path | None = None
+    """While this file exists, trading is HALTED: everything is refused."""
+    risk_service_url: str | None = None
+    """The risk service (http://host:port): its /healthz is asked before every signature; HALTED,
+    the kill switch engaged or no answer (fail closed) refuse."""
+    token_env: str = "ZKRISK_SIGNER_TOKEN"
+    """Environment variable holding the API's bearer token (≥ 16 characters)."""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8790, ge=0, le=65_535)
+    """TCP port on `host` (0 picks a free one; the listening line says which)."""
+
+    @field_validator("approver")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _ADDRESS.match(value):
+            raise ValueError(f"{value!r} is not a 0x-prefixed 20-byte hex address")
+        return value
+
+    @field_validator("wallets")
+    @classmethod
+    def _wallets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for wallet in value:
+            if not _ADDRESS.match(wallet):
+                raise ValueError(f"{wallet!r} is not a 0x-prefixed 20-byte hex address")
+        return tuple(w.lower() for w in value)
+
+    @field_validator("host")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        if value not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError(f"{value!r}: the signer listens on loopback only (127.0.0.1)")
+        return value
+
+    @model_validator(mode="after")
+    def _halt_source(self) -> SignerPolicy:
+        if self.halt_file is None and self.risk_service_url is None:
+            raise ValueError("name where HALTED is read: halt_file, risk_service_url or both")
+        return self
+
+    def resolved(self, base: Path) -> SignerPolicy:
+        def fix(p: Path) -> Path:
+            return p if p.is_absolute() else (base / p).resolve()
+
+        return self.model_copy(update={
+            "uniswap_addresses": fix(self.uniswap_addresses), "nonce_db": fix(self.nonce_db),
+            "halt_file": None if self.halt_file is None else fix(self.halt_file)})  # fmt: skip
+
+
+def load_signer_policy(path: Path) -> tuple[SignerPolicy, UniswapAddresses]:
+    data, lines = read_document(path)
+    policy = validate(data, lines, SignerPolicy, str(path)).resolved(path.resolve().parent)
+    try:
+        addresses = load_addresses(policy.uniswap_addresses)
+    except (FileNotFoundError, ValueError) as exc:
+        raise InputError(str(path), [PolicyIssue("uniswap_addresses", lines.get(("uniswap_addresses",)), str(exc))]) from None  # fmt: skip
+    if addresses.chain_id != policy.approval_domain.chain_id:
+        raise InputError(str(path), [PolicyIssue("approval_domain.chain_id", None,
+            f"{policy.approval_domain.chain_id} but the venue is on chain {addresses.chain_id}")])  # fmt: skip
+    return policy, addresses
