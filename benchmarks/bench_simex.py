@@ -39,7 +39,7 @@ from zkrisk.engine.journal.events import Draft, OrderAccepted, OrderSpec, OrderS
 from zkrisk.engine.journal.sqlite import SQLiteJournal
 from zkrisk.engine.pipeline.order_send import OrderSend
 from zkrisk.engine.pipeline.run_config import load_run_config
-from zkrisk.engine.pipeline.runner import Pipeline
+from zkrisk.engine.pipeline.runner import Pipeline, freeze_start_up_heap
 from zkrisk.engine.pipeline.venues.base import Ack
 from zkrisk.engine.pipeline.venues.simex import SimexVenue
 from zkrisk.engine.risk.models import Side
@@ -104,10 +104,7 @@ async def _order_stage(url: str, journal_path: Path) -> tuple[list[float], float
     journal = SQLiteJournal(journal_path)
     pipeline = Pipeline(journal, run)
 
-    def append(drafts: list[Draft]) -> None:  # the runner's `_append_and_fold`
-        pipeline.append(drafts)
-        pipeline.drain()
-
+    append = pipeline.append_and_fold  # the runner's `_append_and_fold`
     venue = SimexVenue(url, account="bench-stage")
     send = OrderSend(venue, pipeline, append, config=run.config.venue.orders,
                      symbols=tuple(run.config.ingest.symbols), reconcile_every_s=3600,
@@ -121,6 +118,7 @@ async def _order_stage(url: str, journal_path: Path) -> tuple[list[float], float
             acked.setdefault(rec.event.client_order_id, time.perf_counter_ns())
 
     pipeline.on_folded = on_folded
+    freeze_start_up_heap()  # as `Runner.run_until` does once started
     stop = asyncio.Event()
     task = asyncio.create_task(send.run(stop))
     await asyncio.wait_for(send.connected.wait(), 10)

@@ -7,8 +7,9 @@ and `last_sequence` never scan), `cursors` (durable consumer positions), `snapsh
 (projection states) and `meta` (format name and schema version, checked on open).
 
 Appends are one `BEGIN IMMEDIATE` transaction per batch: the head position, its hash and the
-streams' sequences are read inside it, so positions stay gapless even if a second process
-writes (it waits for the lock). One writer process plus any number of reader processes (a
+streams' sequences are those inside it (read, or remembered from this writer's last commit and
+checked by the PRIMARY KEY: see "Append cost"), so positions stay gapless even if a second
+process writes (it waits for the lock). One writer process plus any number of reader processes (a
 `zkrisk journal tail --follow` on the live file) is the intended use; WAL lets them read while
 it writes. Threads: one `SQLiteJournal` may be shared, every call takes its lock (one
 connection, serialised); open one per thread to read in parallel.
@@ -33,7 +34,11 @@ cached) and hashes it once (the same bytes as `chain.framed`; `_row_digest` for 
 f-string cannot frame), and builds a `Recorded` tuple; SQLite inserts the rows of a batch with
 one `executemany`, the values bound in types sqlite3 takes without adapting them (see
 `INSERT`). The common path never looks keys up: a stored or repeated key makes the UNIQUE
-index raise, and the batch is redone knowing the originals.
+index raise, and the batch is redone knowing the originals. Nor does it read the head or the
+streams' sequences: the writer remembers what its last commit left (`_Tail`). Positions are
+gapless, so a batch another writer committed since holds the next position, and the PRIMARY
+KEY raises there too: the batch is redone reading the head and sequences inside its
+transaction. A small append is thus BEGIN IMMEDIATE, two INSERTs, COMMIT.
 """
 
 from __future__ import annotations
@@ -167,6 +172,21 @@ def _cache_frames(frames: dict[str, str], *texts: str) -> None:
             frames[text] = TEXT_PREFIX[len(text)] + text
 
 
+class _Tail:
+    """What this writer's last commit left: the head's position and link, and the last
+    sequence of each stream it wrote (None: not known, read them inside the transaction)."""
+
+    __slots__ = ("head", "sequences")
+
+    def __init__(self) -> None:
+        self.head: tuple[int, str] | None = None
+        self.sequences: dict[str, int] = {}
+
+    def forget(self) -> None:
+        self.head = None
+        self.sequences.clear()
+
+
 def _record(row: tuple[Any, ...]) -> Recorded:
     position, stream, sequence, key, body, event_ns, recv_ns, causation, digest = row
     event = EVENT_ADAPTER.validate_json(body)
@@ -212,6 +232,9 @@ class SQLiteJournal:
         self._lock = threading.Lock()
         self._checked_streams: set[str] = set()
         self._frames: dict[str, str] = {}  # see `_cache_frames`
+        self._tail = _Tail()  # see the module docstring's "Append cost"
+        self._pending: tuple[int, str, dict[str, int]] | None = None
+        """The tail an open append transaction leaves once it commits."""
         self._db = self._connect()
         self._closed = False
         self._checkpointer: Checkpointer | None = None
@@ -294,27 +317,35 @@ class SQLiteJournal:
                 crash_point("journal.mid_batch")
                 if cursor is not None:
                     crash_point("journal.after_append_before_cursor")
-                    self._move_cursor(db, *cursor)
+                    self._move_cursor(db, *cursor, head=self._pending_head(db))
                 db.execute("COMMIT")
             except BaseException:
+                self._pending = None
+                self._tail.forget()  # whatever failed, the next append reads the head
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
             self._committed()
             return out
 
+    def _pending_head(self, db: sqlite3.Connection) -> int:
+        if self._pending is not None:
+            return self._pending[0]
+        return int(db.execute("SELECT max(position) FROM events").fetchone()[0] or 0)
+
     def _append(self, db: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Recorded]:
-        db.execute("SAVEPOINT batch")
         try:
             return self._insert(db, drafts, None)
         except sqlite3.IntegrityError:
             # Some keys are already stored (a writer retrying after a crash) or repeated in
-            # the batch: look them up and insert only the rest. Rare, so the common path
+            # the batch, or another writer committed since our last batch (its rows hold the
+            # positions we remembered as free): start the transaction over, look the keys up
+            # and insert only the rest after the head as it is. Rare, so the common path
             # neither looks keys up nor remembers them.
-            db.execute("ROLLBACK TO batch")
+            db.execute("ROLLBACK")
+            self._tail.forget()
+            db.execute("BEGIN IMMEDIATE")
             return self._insert(db, drafts, self._stored(db, [d.key for d in drafts]))
-        finally:
-            db.execute("RELEASE batch")
 
     def _insert(
         self, db: sqlite3.Connection, drafts: Sequence[Draft], stored: dict[str, Recorded] | None
@@ -323,9 +354,14 @@ class SQLiteJournal:
         records of keys already in the journal (a repeat gets its original and a key repeated
         later in the batch its first record); None when no key should repeat (the UNIQUE key
         raises IntegrityError if one does)."""
-        last = db.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
-        head = last.fetchone()
-        position, prev = (0, GENESIS) if head is None else (int(head[0]), _hex(head[1]))
+        tail = self._tail
+        if tail.head is not None:
+            position, prev = tail.head
+        else:
+            last = db.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+            head = last.fetchone()
+            position, prev = (0, GENESIS) if head is None else (int(head[0]), _hex(head[1]))
+        known_sequences = tail.sequences if tail.head is not None else {}
         known, frames = self._checked_streams, self._frames
         ascii_prev = len(prev) == 64 and prev.isascii()  # else a damaged head: `_row_digest`
         sequences: dict[str, int] = {}
@@ -348,6 +384,8 @@ class SQLiteJournal:
                 out.append(original)
                 continue
             sequence = sequences.get(stream)
+            if sequence is None:
+                sequence = known_sequences.get(stream)
             if sequence is None:
                 found = db.execute("SELECT sequence FROM streams WHERE stream = ?", (stream,))
                 sequence = (found.fetchone() or (0,))[0]
@@ -395,6 +433,8 @@ class SQLiteJournal:
             "SET sequence = excluded.sequence, position = excluded.position",
             [(s, n, position) for s, n in sequences.items()],
         )
+        # Nothing inserted proves nothing about the head (no PRIMARY KEY was checked).
+        self._pending = (position, prev, sequences) if rows else None
         return out
 
     def _stored(self, db: sqlite3.Connection, keys: list[str]) -> dict[str, Recorded]:
@@ -408,7 +448,10 @@ class SQLiteJournal:
                 found[row[3]] = _record(row)
         return found
 
-    def _move_cursor(self, db: sqlite3.Connection, consumer: str, position: int) -> None:
+    def _move_cursor(
+        self, db: sqlite3.Connection, consumer: str, position: int, *, head: int | None = None
+    ) -> None:
+        """Within a write transaction; `head`: the head position if known (else read)."""
         if not isinstance(consumer, str) or not consumer:
             raise JournalError("a cursor needs a consumer name (a non-empty string)")
         if type(position) is not int or position < 0:
@@ -420,7 +463,8 @@ class SQLiteJournal:
                 f"cursor {consumer!r} cannot move backwards: it is at {current}, asked for "
                 f"{position} (a consumer that must re-read uses a new consumer name)"
             )
-        head = db.execute("SELECT max(position) FROM events").fetchone()[0] or 0
+        if head is None:
+            head = int(db.execute("SELECT max(position) FROM events").fetchone()[0] or 0)
         if position > head:
             raise JournalError(f"cursor {consumer!r}: position {position} is past the head {head}")
         db.execute(
@@ -469,7 +513,13 @@ class SQLiteJournal:
             self._committed()
 
     def _committed(self) -> None:
-        """A write transaction committed: the checkpointer folds the WAL back soon."""
+        """A write transaction committed: remember the tail an append left; the checkpointer
+        folds the WAL back soon."""
+        if self._pending is not None:
+            position, prev, sequences = self._pending
+            self._pending = None
+            self._tail.head = (position, prev)
+            self._tail.sequences.update(sequences)
         if self._checkpointer is not None:
             self._checkpointer.committed()
 

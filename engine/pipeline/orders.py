@@ -252,6 +252,13 @@ class Orders:
     venue_transitions: dict[str, int] = field(default_factory=dict)
     """VenueHealth records per venue (numbers the next one's key)."""
     refused: list[Refusal] = field(default_factory=list)
+    _rows: dict[str, tuple[tuple[Any, ...], str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """client order id -> (what its snapshot row was made of, the row's JSON): `to_bytes`
+    serialises only the orders that changed since (most are final and never change)."""
+    _open: dict[str, Order] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """The orders not final (`open_orders`: order send's timer asks for them every tick)."""
 
     # -- projection -----------------------------------------------------------------------
 
@@ -261,13 +268,27 @@ class Orders:
             return
         self.position = recorded.position
         event = recorded.event
-        if isinstance(event, OrderFilled):
-            self._fill(event, recorded)
-        elif isinstance(event, _ORDER_EVENTS):
-            self._order_event(event, recorded)
+        if isinstance(event, _ORDER_EVENTS):
+            if isinstance(event, OrderFilled):
+                self._fill(event, recorded)
+            else:
+                self._order_event(event, recorded)
+            coid = event.order.client_order_id if isinstance(event, OrderSubmitted) else (
+                event.client_order_id)  # fmt: skip
+            order = self.orders.get(coid)
+            if order is not None:
+                self._track(coid, order)
         elif isinstance(event, VenueHealth):
             self.venue_up[event.venue] = event.up
             self.venue_transitions[event.venue] = self.venue_transitions.get(event.venue, 0) + 1
+
+    def _track(self, coid: str, order: Order) -> None:
+        if order.status in FINAL:
+            self._open.pop(coid, None)
+            # Its snapshot row now, once: a snapshot of many orders then only joins rows.
+            self._row_text(order)
+        else:
+            self._open[coid] = order
 
     def _refuse(self, recorded: Recorded, coid: str, order: Order | None, trigger: Trigger) -> None:
         status = "" if order is None else order.status.value
@@ -332,7 +353,7 @@ class Orders:
 
     def open_orders(self) -> list[Order]:
         """Orders not final, in client order id order."""
-        return [o for _, o in sorted(self.orders.items()) if o.status not in FINAL]
+        return [o for _, o in sorted(self._open.items())]
 
     def working_symbols(self, strategy_prefix: str = "exit:") -> set[str]:
         """Symbols with an open order from strategies whose id starts with the prefix (the
@@ -348,24 +369,12 @@ class Orders:
     def to_json(self) -> Any:
         return {
             "position": self.position,
-            "orders": [
-                [
-                    o.spec.model_dump(mode="json"),
-                    o.status.value,
-                    str(o.filled),
-                    str(o.notional),
-                    o.venue_order_id,
-                    o.attempts,
-                    o.queries,
-                    o.replacements,
-                    o.submitted_ns,
-                    o.last_activity_ns,
-                    o.reason,
-                    sorted(o.fill_keys),
-                    o.late_fills,
-                ]
-                for _, o in sorted(self.orders.items())
-            ],
+            "orders": [_order_row(o) for _, o in sorted(self.orders.items())],
+            **self._rest_json(),
+        }
+
+    def _rest_json(self) -> dict[str, Any]:
+        return {
             "venues": [
                 [v, up, self.venue_transitions.get(v, 0)] for v, up in sorted(self.venue_up.items())
             ],
@@ -373,7 +382,25 @@ class Orders:
         }
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.to_json(), separators=(",", ":"), sort_keys=True).encode()
+        """`to_json` as compact JSON with sorted keys, the same bytes; built from each order's
+        cached row, so a snapshot of thousands of final orders does not stall the fold."""
+        rows = ",".join(self._row_text(o) for _, o in sorted(self.orders.items()))
+        # Sorted keys: "orders" comes first, then what `_rest_json` and the position hold.
+        rest = json.dumps({"position": self.position, **self._rest_json()}, separators=_COMPACT,
+                          sort_keys=True)  # fmt: skip
+        return f'{{"orders":[{rows}],{rest[1:]}'.encode()
+
+    def _row_text(self, o: Order) -> str:
+        # Every field the row holds (the fills by count: fill_keys only grow), spec by identity.
+        made_of = (o.spec, o.status, o.filled, o.notional, o.venue_order_id, o.attempts,
+                   o.queries, o.replacements, o.submitted_ns, o.last_activity_ns, o.reason,
+                   len(o.fill_keys), o.late_fills)  # fmt: skip
+        cached = self._rows.get(o.spec.client_order_id)
+        if cached is not None and cached[0] == made_of:
+            return cached[1]
+        text = json.dumps(_order_row(o), separators=_COMPACT, sort_keys=True)
+        self._rows[o.spec.client_order_id] = (made_of, text)
+        return text
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Orders:
@@ -389,6 +416,8 @@ class Orders:
                           void, att, q, rep, sub, last, why, set(keys), late)  # fmt: skip
             out.orders[order.spec.client_order_id] = order
             out.fill_index.update((k, order.spec.client_order_id) for k in keys)
+            if order.status not in FINAL:
+                out._open[order.spec.client_order_id] = order
         for venue, up, transitions in s.venues:
             out.venue_up[venue], out.venue_transitions[venue] = up, transitions
         out.refused = [Refusal(*r) for r in s.refused]
@@ -396,6 +425,16 @@ class Orders:
 
     def copy(self) -> Orders:
         return Orders.from_json(self.to_json())
+
+
+_COMPACT = (",", ":")
+
+
+def _order_row(o: Order) -> list[Any]:
+    """One order's row of the snapshot (`_OrderRow`)."""
+    return [o.spec.model_dump(mode="json"), o.status.value, str(o.filled), str(o.notional),
+            o.venue_order_id, o.attempts, o.queries, o.replacements, o.submitted_ns,
+            o.last_activity_ns, o.reason, sorted(o.fill_keys), o.late_fills]  # fmt: skip
 
 
 _Count = Annotated[int, Field(ge=0)]

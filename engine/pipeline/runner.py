@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import json
 import logging
 import os
@@ -59,6 +60,15 @@ COMPONENTS = ("ingest", "pipeline")
 
 def _now_ns() -> int:
     return time.time_ns()
+
+
+def freeze_start_up_heap() -> None:
+    """Collect once, then move every object alive (modules, config, the restored state) out of
+    the collector's reach: a full collection of a run's heap scans them all, a pause of tens
+    of ms on the event loop (order acks queue behind it) for objects that live as long as
+    the process. What the run allocates later is still collected."""
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass
@@ -172,12 +182,17 @@ class Pipeline:
             if rec.position > self.position:
                 self.inbox[rec.position] = rec
 
-    def drain(self, *, live: bool = True) -> int:
-        """Fold every record up to the journal's head; returns how many were folded."""
+    def drain(self, *, live: bool = True, to_head: bool = True) -> int:
+        """Fold every record up to the journal's head; returns how many were folded. Without
+        `to_head`, only the records offered (and any a gap among them shows another writer
+        put between): what others appended after them waits for the next full drain, which
+        saves a read of the journal per append."""
         folded = 0
         while True:
             rec = self.inbox.pop(self.position + 1, None)
             if rec is None:
+                if not to_head and not self.inbox:
+                    break
                 page = self.journal.read(after=self.position, limit=1000)
                 if not page:
                     break
@@ -229,6 +244,13 @@ class Pipeline:
         """Append records that no folded record caused (heartbeats, timer alerts)."""
         if drafts:
             self.offer(self.journal.append(drafts))
+
+    def append_and_fold(self, drafts: list[Draft]) -> None:
+        """Append records and fold them at once (order send's reports and timers): the next
+        one is judged against them. Records other processes append (commands) are folded by
+        the runner's poll (`Runner._housekeeping`), not here."""
+        self.append(drafts)
+        self.drain(to_head=False)
 
     def commit(self) -> None:
         """Move the cursor to the last folded position (a clean stop)."""
@@ -340,18 +362,18 @@ class Runner:
         return send
 
     def _append_and_fold(self, drafts: list[Draft]) -> None:
-        self.pipeline.append(drafts)
-        self.pipeline.drain()
+        self.pipeline.append_and_fold(drafts)
 
     def _on_ingested(self, records: list[Recorded]) -> None:
         self.pipeline.offer(records)
-        self.pipeline.drain()
+        self.pipeline.drain(to_head=False)  # commands other processes append: the poll's
 
     async def run_until(self, stop: asyncio.Event) -> None:
         if self.binding:
             self.journal.append(self.binding)
         self.pipeline.restore()
         self.pipeline.drain()  # catch up on whatever the last run journaled but did not fold
+        freeze_start_up_heap()
         tasks = [asyncio.create_task(self._ingest(stop), name="ingest"),
                  asyncio.create_task(self._housekeeping(stop), name="housekeeping")]  # fmt: skip
         if self.order_send is not None:

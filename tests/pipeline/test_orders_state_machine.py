@@ -3,6 +3,7 @@ the projection's snapshots, and a table-driven property over random event sequen
 
 from __future__ import annotations
 
+import json
 from collections import deque
 
 import pytest
@@ -235,6 +236,33 @@ def test_the_orders_snapshot_round_trips_to_the_same_bytes_and_refuses_a_bad_one
     assert b'"1","2000"' in data  # the order's filled quantity and notional
     with pytest.raises(ValueError, match="a Decimal in a snapshot is a string"):
         Orders.from_bytes(data.replace(b'"1","2000"', b'1,"2000"'))
+
+
+def test_the_orders_snapshot_after_a_late_fill_on_a_final_order_holds_the_fill() -> None:
+    # A final order's row is kept from one snapshot to the next: a change must still show.
+    book = book_in(OrderStatus.CANCELED)
+    before = book.orders.to_bytes()
+    assert book.fill(quantity="0.5").kind is FillOutcomeKind.APPLIED
+    after = book.orders.to_bytes()
+    assert after != before
+    assert (
+        after == json.dumps(book.orders.to_json(), separators=(",", ":"), sort_keys=True).encode()
+    )
+    restored = Orders.from_bytes(after).get("c-1")
+    assert restored is not None and (restored.filled, restored.late_fills) == (D("0.5"), 1)
+
+
+def test_open_orders_are_the_ones_not_final_also_after_a_snapshot_round_trip() -> None:
+    book = Book()
+    for coid in ("c-3", "c-1", "c-2"):
+        book.submit(coid=coid)
+    book.trigger(Trigger.ACCEPT, coid="c-1")
+    book.trigger(Trigger.REJECT, coid="c-2")
+    assert book.fill(coid="c-1", quantity="2").kind is FillOutcomeKind.APPLIED
+    book.trigger(Trigger.ACCEPT, coid="c-3")
+    assert [o.spec.client_order_id for o in book.orders.open_orders()] == ["c-3"]
+    restored = Orders.from_bytes(book.orders.to_bytes())
+    assert [o.spec.client_order_id for o in restored.open_orders()] == ["c-3"]
 
 
 # --- the property ----------------------------------------------------------------------------

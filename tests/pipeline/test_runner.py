@@ -289,6 +289,26 @@ def test_a_snapshot_of_another_config_is_not_used_and_the_fold_starts_over(
         assert changed.position == journal.head()
 
 
+def test_append_and_fold_folds_what_another_writer_put_between_and_leaves_the_rest_to_drain(
+    tmp_path: Path,
+) -> None:
+    loaded = load_run_config(write_config(tmp_path, free_port()))
+    with (
+        closing(SQLiteJournal(loaded.journal_path)) as journal,
+        closing(SQLiteJournal(loaded.journal_path)) as other,
+    ):  # a second writer, as `zkrisk killswitch` is
+        pipeline = Pipeline(journal, loaded)
+        pipeline.append_and_fold([_quote(1, Decimal(3000))])
+        other.append([_quote(2, Decimal(3000))])  # between ours: a gap in what we offered
+        pipeline.append_and_fold([_quote(3, Decimal(3000))])
+        assert pipeline.position == journal.head() and pipeline.stats.by_type["Quote"] == 3
+        other.append([_quote(4, Decimal(3000))])  # after ours: the runner's poll folds it
+        pipeline.append_and_fold([])
+        assert pipeline.position == journal.head() - 1
+        pipeline.drain()
+        assert pipeline.position == journal.head() and pipeline.stats.by_type["Quote"] == 4
+
+
 def test_a_second_runner_on_the_same_journal_is_refused_while_the_first_runs(
     tmp_path: Path, feed: int
 ) -> None:
