@@ -103,7 +103,7 @@ def write_setup(folder: Path, venue: UniswapAddresses, **policy: Any) -> tuple[P
     fields: dict[str, Any] = {"approver": Account.from_key(SERVICE_KEY).address,
                               "wallets": [TRADER], "uniswap_addresses": "uniswap.json",
                               "nonce_db": "nonces.sqlite", "halt_file": "HALTED",
-                              "port": 0} | policy  # fmt: skip
+                              "max_deadline_seconds": 7200, "port": 0} | policy  # fmt: skip
     lines = [f"{k} = {json.dumps(v)}" for k, v in fields.items()]
     lines += ["[approval_domain]", f"chain_id = {DOMAIN.chain_id}",
               f'verifying_contract = "{DOMAIN.verifying_contract}"']  # fmt: skip

@@ -78,14 +78,14 @@ def test_no_transaction_the_checks_pass_falls_outside_its_approval(
     tx_edit: dict[str, Any], data_edit: dict[str, Any], approval_edit: dict[str, Any],
     approve_the_edited_calldata: bool,
 ) -> None:  # fmt: skip
-    data = swap_data(V, **data_edit)
-    approved = data if approve_the_edited_calldata else swap_data(V)
+    data = swap_data(V, **({"deadline": NOW + 300} | data_edit))  # judged at NOW (see below)
+    approved = data if approve_the_edited_calldata else swap_data(V, deadline=NOW + 300)
     body = request(approve(V, approved, **approval_edit), transaction(V, data, **tx_edit))
     if check(POLICY, V, SignRequest.model_validate(body), NOW) is None:
         assert covers(body["approval"], body["transaction"]), body
 
 
 def test_the_unedited_pair_passes() -> None:
-    data = swap_data(V)
+    data = swap_data(V, deadline=NOW + 300)  # judged at NOW, however late the test runs
     body = request(approve(V, data), transaction(V, data))
     assert check(POLICY, V, SignRequest.model_validate(body), NOW) is None
