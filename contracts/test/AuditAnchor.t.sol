@@ -4,29 +4,15 @@ pragma solidity ^0.8.24;
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 
 import {AuditAnchor} from "../src/AuditAnchor.sol";
-import {ZkTest} from "./utils/ZkTest.sol";
+import {AuditAnchorFixture} from "./utils/AuditAnchorFixture.sol";
 
 /// @notice The audit log's anchor: only the writer checkpoints, sizes only grow (by at most
 ///         maxStep), every checkpoint is an event and the latest one is in storage. (Consistency
 ///         proofs: AuditAnchorConsistency.t.sol; the leaked-key attacks: AuditAnchorAttacks.t.sol.)
-contract AuditAnchorTest is ZkTest {
+contract AuditAnchorTest is AuditAnchorFixture {
     event Checkpointed(uint64 indexed size, bytes32 root, uint64 timestamp);
 
-    address internal admin = address(0xA11CE);
-    address internal writer = address(0xB0B);
     address internal stranger = address(0xBAD);
-    uint64 internal constant MAX_STEP = 1_000_000;
-    bytes32[] internal none;
-    AuditAnchor internal anchor;
-
-    function setUp() public {
-        anchor = new AuditAnchor(admin, writer, MAX_STEP);
-    }
-
-    /// @dev RFC 6962's node hash: a tree of 2k leaves whose left half is the tree of k.
-    function node(bytes32 left, bytes32 right) internal pure returns (bytes32) {
-        return sha256(abi.encodePacked(bytes1(0x01), left, right));
-    }
 
     function test_checkpoint_when_caller_is_not_the_writer_then_reverts() public {
         bytes32 role = anchor.WRITER_ROLE();

@@ -2,26 +2,12 @@
 pragma solidity ^0.8.24;
 
 import {AuditAnchor} from "../src/AuditAnchor.sol";
-import {ZkTest} from "./utils/ZkTest.sol";
+import {AuditAnchorFixture} from "./utils/AuditAnchorFixture.sol";
 
 /// @notice What a leaked writer key must not be able to do. Written first against the contract
 ///         before consistency proofs and the step bound (checkpoint(size, root)): both attacks
 ///         went through there ("next call did not revert as expected").
-contract AuditAnchorAttacksTest is ZkTest {
-    address internal admin = address(0xA11CE);
-    address internal writer = address(0xB0B);
-    uint64 internal constant MAX_STEP = 1_000_000;
-    bytes32[] internal none;
-    AuditAnchor internal anchor;
-
-    function setUp() public {
-        anchor = new AuditAnchor(admin, writer, MAX_STEP);
-    }
-
-    function node(bytes32 left, bytes32 right) internal pure returns (bytes32) {
-        return sha256(abi.encodePacked(bytes1(0x01), left, right));
-    }
-
+contract AuditAnchorAttacksTest is AuditAnchorFixture {
     /// Before the fix the attacker's size stuck and every honest checkpoint after it reverted
     /// (SizeNotIncreasing): anchoring bricked for good.
     function test_a_leaked_writer_anchoring_size_2_64_minus_1_then_reverts_and_honest_checkpoints_go_on() public {

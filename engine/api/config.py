@@ -20,6 +20,20 @@ from ..risk.models import TradingState
 from ..risk.policy import PolicyIssue
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def checked_address(value: str) -> str:
+    """`value` if it is a 0x-prefixed 20-byte hex address, else ValueError saying so."""
+    if not _ADDRESS.match(value):
+        raise ValueError(f"{value!r} is not a 0x-prefixed 20-byte hex address")
+    return value
+
+
+def lowered_addresses(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Each of `values` checked (`checked_address`) and lower-cased, for comparing."""
+    return tuple(checked_address(v).lower() for v in values)
+
+
 _KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MIN_TOKEN_LENGTH = 16
@@ -46,9 +60,7 @@ class SigningConfig(_Frozen):
     @field_validator("verifying_contract")
     @classmethod
     def _address(cls, value: str) -> str:
-        if not _ADDRESS.match(value):
-            raise ValueError(f"{value!r} is not a 0x-prefixed 20-byte hex address")
-        return value
+        return checked_address(value)
 
 
 class ApiKeyConfig(_Frozen):
@@ -74,10 +86,7 @@ class ApiKeyConfig(_Frozen):
     @field_validator("accounts")
     @classmethod
     def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for account in value:
-            if not _ADDRESS.match(account):
-                raise ValueError(f"{account!r} is not a 0x-prefixed 20-byte hex address")
-        return tuple(a.lower() for a in value)
+        return lowered_addresses(value)
 
 
 class DashboardConfig(_Frozen):
@@ -199,10 +208,7 @@ class ServeConfig(_Frozen):
     @field_validator("trader_wallets")
     @classmethod
     def _wallets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for wallet in value:
-            if not _ADDRESS.match(wallet):
-                raise ValueError(f"{wallet!r} is not a 0x-prefixed 20-byte hex address")
-        return tuple(w.lower() for w in value)
+        return lowered_addresses(value)
 
     @model_validator(mode="after")
     def _distinct_env(self) -> Self:

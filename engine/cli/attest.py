@@ -28,6 +28,24 @@ if TYPE_CHECKING:  # web3 and eth_account cost a second at start-up: imported wh
 
 ATTESTER_KEY_ENV = "ZKRISK_ATTESTER_KEY"
 
+
+def attester_key() -> str:
+    """The attester's private key from $ZKRISK_ATTESTER_KEY (never a flag); ValueError naming
+    the fix when it is unset or not a key."""
+    from eth_account import Account
+
+    key = os.environ.get(ATTESTER_KEY_ENV, "").strip()
+    if not key:
+        raise ValueError(
+            f"set ${ATTESTER_KEY_ENV} to the attester's private key (hex); it is never a flag"
+        )
+    try:
+        Account.from_key(key)
+    except (ValueError, TypeError):
+        raise ValueError(f"${ATTESTER_KEY_ENV} is not a valid private key (hex)") from None
+    return key
+
+
 #: The few views `attest` reads (a hand-written ABI: no compile needed to sign).
 _VAULT_ABI: list[dict[str, Any]] = [
     {"type": "function", "name": "priceBook", "stateMutability": "view", "inputs": [],
@@ -140,15 +158,8 @@ def attest(
     from ..chain.deployments import load_deployment
 
     with bad_input():
-        key = os.environ.get(ATTESTER_KEY_ENV)
-        if not key:
-            raise ValueError(
-                f"set ${ATTESTER_KEY_ENV} to the attester's private key (hex); it is never a flag"
-            )
-        try:
-            attester = Account.from_key(key).address
-        except (ValueError, TypeError):
-            raise ValueError(f"${ATTESTER_KEY_ENV} is not a valid private key (hex)") from None
+        key = attester_key()
+        attester = Account.from_key(key).address
         for name, value in (("--account", account), ("--vault", vault)):
             if value is not None and not is_address(value):
                 raise ValueError(f"{name} {value!r} is not an address (0x + 40 hex digits)")

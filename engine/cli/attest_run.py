@@ -15,7 +15,6 @@ enough, the chain reverted), 2 bad input (config, files, keys, an asset the vaul
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -92,7 +91,6 @@ def attest_run(
 
     The attester key comes from $ZKRISK_ATTESTER_KEY; the desk signs with --private-key or --dev-account and must be the run's [run] account. Run `zkrisk reconcile` first: only a journal whose last reconciliation agreed, with no fill after it, is attested.
     """  # fmt: skip
-    from eth_account import Account
 
     from ..files import load_assets
     from ..journal.base import JournalError
@@ -100,7 +98,7 @@ def attest_run(
     from ..keeper.vault_access import slot_assets
     from ..pipeline.book_handoff import HandoffError, NotReconciled, handed_book, read_journal
     from ..statements.commitment import new_salt
-    from .attest import ATTESTER_KEY_ENV
+    from .attest import attester_key
     from .chain import open_handle
 
     loaded = _load(config)
@@ -115,15 +113,7 @@ def attest_run(
     if not loaded.journal_path.is_file():
         fail([f"{loaded.journal_path}: no journal yet: start the run with `zkrisk run`"])
     with bad_input():
-        key = os.environ.get(ATTESTER_KEY_ENV, "").strip()
-        if not key:
-            raise ValueError(
-                f"set ${ATTESTER_KEY_ENV} to the attester's private key (hex); it is never a flag"
-            )
-        try:
-            Account.from_key(key)
-        except (ValueError, TypeError):
-            raise ValueError(f"${ATTESTER_KEY_ENV} is not a valid private key (hex)") from None
+        key = attester_key()
         mapping = _symbol_map(symbol_map or [])
         base = load_book(base_book) if base_book is not None else None
         handle = open_handle(rpc_url, private_key, dev_account, deployments)

@@ -6,17 +6,14 @@ the environment variable holding it.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..api.config import SigningConfig
+from ..api.config import SigningConfig, checked_address, lowered_addresses
 from ..chain.uniswap_deploy import UniswapAddresses, load_addresses
 from ..files import InputError, read_document, validate
 from ..risk.policy import PolicyIssue
-
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 class SignerPolicy(BaseModel):
@@ -57,17 +54,12 @@ class SignerPolicy(BaseModel):
     @field_validator("approver")
     @classmethod
     def _address(cls, value: str) -> str:
-        if not _ADDRESS.match(value):
-            raise ValueError(f"{value!r} is not a 0x-prefixed 20-byte hex address")
-        return value
+        return checked_address(value)
 
     @field_validator("wallets")
     @classmethod
     def _wallets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for wallet in value:
-            if not _ADDRESS.match(wallet):
-                raise ValueError(f"{wallet!r} is not a 0x-prefixed 20-byte hex address")
-        return tuple(w.lower() for w in value)
+        return lowered_addresses(value)
 
     @field_validator("host")
     @classmethod
