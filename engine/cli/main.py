@@ -25,6 +25,7 @@ from . import keeper as cli_keeper
 from . import prove as cli_prove
 from .attest_run import attest_run as attest_run_command
 from .audit import audit_app
+from .backtest import backtest as backtest_command
 from .chain import chain_app
 from .common import bad_input, fail
 from .feed import feed_app
@@ -412,3 +413,5 @@ app.command("attest-run", epilog="Exit codes: 0 committed, 1 refused (the journa
 app.command(epilog="Exit codes: 0 stopped, 2 bad input (books, assets, RPC URL).")(
     cli_keeper.keeper
 )
+app.command("backtest", epilog="Exit codes: 0 the VaR model is not rejected, 1 a test rejects it "
+            "at --significance, 2 bad input.")(backtest_command)  # fmt: skip
