@@ -1,13 +1,18 @@
-"""Deploy contracts and send signed transactions with web3.py; decode custom errors."""
+"""Deploy contracts and send signed transactions with web3.py; decode custom errors.
+
+Who signs is pluggable (`TxSigner`): an eth-account key held here (`LocalAccount` is one), or
+the signer process (`remote_signer.RemoteTxSigner`), which holds the key itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
@@ -19,6 +24,29 @@ from .errors import DecodedError, ErrorRegistry
 from .solidity import CompiledContract
 
 GAS_MARGIN_PERCENT = 20  # headroom over eth_estimateGas for `transact`
+
+
+class SignedTx(Protocol):
+    """What a signature gives: the raw transaction to broadcast and its hash."""
+
+    @property
+    def raw_transaction(self) -> bytes: ...
+
+    @property
+    def hash(self) -> bytes: ...
+
+
+class TxSigner(Protocol):
+    """Signs transactions for one address (eth-account's LocalAccount is one)."""
+
+    @property
+    def address(self) -> ChecksumAddress: ...
+
+    def sign_transaction(self, transaction_dict: dict[str, Any], /) -> SignedTx: ...
+
+
+class LocalKeyNeeded(RuntimeError):
+    """The caller needs the private key itself (dev-chain set-up), but a remote signer signs."""
 
 
 class TransactionReverted(RuntimeError):
@@ -61,31 +89,53 @@ def revert_data(exc: ContractLogicError) -> str | None:
 @dataclass
 class ChainClient:
     w3: Web3
-    account: LocalAccount
+    signer: TxSigner
     errors: ErrorRegistry = field(default_factory=ErrorRegistry)
     """Custom errors of every contract this client deployed or was told about (reverts bubble up
     from callees, so the called contract's own ABI is not enough)."""
 
     @classmethod
     def connect(cls, url: str, private_key: str) -> ChainClient:
+        return cls.connect_signer(url, Account.from_key(private_key))
+
+    @classmethod
+    def connect_signer(cls, url: str, signer: TxSigner) -> ChainClient:
+        """The node at `url`, signing with `signer` (a local key or the signer process)."""
         w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
         if not w3.is_connected():
             raise ConnectionError(f"no Ethereum JSON-RPC node answers at {url}")
-        return cls(w3, Account.from_key(private_key))
+        return cls(w3, signer)
 
     def with_key(self, private_key: str) -> ChainClient:
         """The same node and error registry, signing as another account."""
         return ChainClient(self.w3, Account.from_key(private_key), self.errors)
+
+    def with_signer(self, signer: TxSigner) -> ChainClient:
+        """The same node and error registry, signing with `signer`."""
+        return ChainClient(self.w3, signer, self.errors)
+
+    @property
+    def address(self) -> ChecksumAddress:
+        """The address transactions are sent from."""
+        return self.signer.address
+
+    @property
+    def account(self) -> LocalAccount:
+        """The local key (dev-chain set-up, attestations); LocalKeyNeeded with a remote signer."""
+        if isinstance(self.signer, LocalAccount):
+            return self.signer
+        raise LocalKeyNeeded(f"this needs a local key, but {self.signer.address} signs through "
+                             "the signer process: use --private-key / --dev-account for it")  # fmt: skip
 
     @property
     def chain_id(self) -> int:
         return int(self.w3.eth.chain_id)
 
     def _send(self, tx: dict[str, Any]) -> TxReceipt:
-        tx.setdefault("from", self.account.address)
-        tx.setdefault("nonce", self.w3.eth.get_transaction_count(self.account.address, "pending"))
+        tx.setdefault("from", self.address)
+        tx.setdefault("nonce", self.w3.eth.get_transaction_count(self.address, "pending"))
         tx.setdefault("chainId", self.chain_id)
-        signed = self.account.sign_transaction(tx)
+        signed = self.signer.sign_transaction(tx)
         receipt = self.w3.eth.wait_for_transaction_receipt(
             self.w3.eth.send_raw_transaction(signed.raw_transaction), timeout=60
         )
@@ -113,7 +163,7 @@ class ChainClient:
     def deploy(self, compiled: CompiledContract, *args: Any) -> Contract:
         self.errors.register(compiled.abi)
         factory = self.w3.eth.contract(abi=compiled.abi, bytecode=compiled.bytecode)
-        tx = factory.constructor(*args).build_transaction({"from": self.account.address})
+        tx = factory.constructor(*args).build_transaction({"from": self.address})
         receipt = self._send(dict(tx))
         address = receipt["contractAddress"]
         assert address is not None
@@ -135,7 +185,7 @@ class ChainClient:
     def transact(self, fn: ContractFunction) -> TxReceipt:
         """Send `fn` as a transaction; a revert raises TransactionReverted with the error name."""
         try:
-            tx: dict[str, Any] = dict(fn.build_transaction({"from": self.account.address}))
+            tx: dict[str, Any] = dict(fn.build_transaction({"from": self.address}))
         except ContractLogicError as exc:
             raise self.decode_revert(fn, exc) from None
         # The estimate is the exact gas of a run at the pending block; the mined run may branch
@@ -146,6 +196,6 @@ class ChainClient:
     def call(self, fn: ContractFunction) -> Any:
         """`fn.call()` from this account; a revert raises TransactionReverted like `transact`."""
         try:
-            return fn.call({"from": self.account.address})
+            return fn.call({"from": self.address})
         except ContractLogicError as exc:
             raise self.decode_revert(fn, exc) from None

@@ -53,7 +53,7 @@ class VaultClient:
     @property
     def account(self) -> str:
         """The signer's address."""
-        return str(self.chain.account.address)
+        return str(self.chain.address)
 
     @property
     def domain(self) -> AttestationDomain:

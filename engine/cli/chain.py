@@ -1,9 +1,12 @@
 """`zkrisk chain …`: deploy a vault stack and use it from the command line, against any RPC URL.
 
 The signer is --private-key (or $ZKRISK_PRIVATE_KEY), or --dev-account N for Anvil's well-known
-dev keys. Deployments are recorded per chain id in build/deployments/<chainId>.json (or
---deployments DIR); every other command finds the vault there, and proves with exactly the
-setup (zkey) the record pins — or refuses, saying how to restore it.
+dev keys, or --signer URL: the signer process (`zkrisk signer serve`), which holds the key and
+signs only what a `[[calls]]` rule of its policy covers (deploy, set-price, advance-time and
+govern are dev-chain set-up and administration: local keys only). Deployments are recorded per
+chain id in build/deployments/<chainId>.json (or --deployments DIR); every other command finds
+the vault there, and proves with exactly the setup (zkey) the record pins — or refuses, saying
+how to restore it.
 
 Exit codes: 0 done, 1 the chain refused (a revert, a statement that does not hold), 2 bad input
 (a missing file, no deployment for this chain, an unreachable RPC URL).
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -39,7 +42,9 @@ if TYPE_CHECKING:
     from ..statements.binding import Action
 
 chain_app = typer.Typer(
-    help="Deploy a RiskVault stack; commit attested books, withdraw, liquidate, govern, inspect.",
+    help="Deploy a RiskVault stack; commit attested books, withdraw, liquidate, govern, inspect. "
+    "The commands that send a desk's or keeper's transactions take --signer URL (the signer "
+    "process holds the key); deploy, set-price, advance-time and govern use local keys.",
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help: rich markup would eat words in brackets
     cls=FullHelpGroup,
@@ -71,11 +76,46 @@ AssetsOpt = Annotated[
                        dir_okay=False),
 ]  # fmt: skip
 Backend = Annotated[str, typer.Option(help=f"Prover backend: {', '.join(CHOICES)}.")]
+SignerUrl = Annotated[
+    str | None,
+    typer.Option("--signer", show_default=False,
+                 help="Sign through the signer process at this URL (`zkrisk signer serve`) "
+                 "instead of a local key: its [[calls]] rules must cover each transaction."),
+]  # fmt: skip
+SignerTokenEnv = Annotated[
+    str, typer.Option(help="Environment variable holding the signer's bearer token.")
+]
+SignerWallet = Annotated[
+    str | None,
+    typer.Option(show_default=False,
+                 help="The wallet --signer signs as (default: the signer's only one)."),
+]  # fmt: skip
+DEFAULT_TOKEN_ENV = "ZKRISK_SIGNER_TOKEN"
 
 
-def _connect(rpc_url: str, private_key: str | None, dev_account: int | None) -> ChainClient:
+@dataclass(frozen=True)
+class SignerChoice:
+    """--signer URL, --signer-token-env NAME and --signer-wallet ADDRESS."""
+
+    url: str
+    token_env: str = DEFAULT_TOKEN_ENV
+    wallet: str | None = None
+
+
+def signer_choice(url: str | None, token_env: str, wallet: str | None) -> SignerChoice | None:
+    if url is None:
+        if wallet is not None:
+            raise ValueError("--signer-wallet needs --signer URL")
+        return None
+    return SignerChoice(url, token_env, wallet)
+
+
+def _connect(rpc_url: str, private_key: str | None, dev_account: int | None,
+             signer: SignerChoice | None = None) -> ChainClient:  # fmt: skip
     from ..chain.client import ChainClient
 
+    if signer is not None:
+        return _connect_signer(rpc_url, private_key, dev_account, signer)
     if (private_key is None) == (dev_account is None):
         raise ValueError(
             "give exactly one of --private-key ($ZKRISK_PRIVATE_KEY) and --dev-account"
@@ -89,12 +129,31 @@ def _connect(rpc_url: str, private_key: str | None, dev_account: int | None) -> 
         raise ValueError(f"--private-key: not a valid key ({exc})") from None
 
 
+def _connect_signer(rpc_url: str, private_key: str | None, dev_account: int | None,
+                    signer: SignerChoice) -> ChainClient:  # fmt: skip
+    from ..chain.client import ChainClient
+    from ..chain.remote_signer import connect_signer
+
+    if private_key is not None or dev_account is not None:
+        raise ValueError("--signer and --private-key / --dev-account exclude each other: the "
+                         "key is the signer's (unset $ZKRISK_PRIVATE_KEY if it is set)")  # fmt: skip
+    remote = connect_signer(signer.url, signer.token_env, signer.wallet)
+    try:
+        return ChainClient.connect_signer(rpc_url, remote)
+    except ConnectionError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def open_handle(
-    rpc_url: str, private_key: str | None, dev_account: int | None, folder: Path | None
+    rpc_url: str,
+    private_key: str | None,
+    dev_account: int | None,
+    folder: Path | None,
+    signer: SignerChoice | None = None,
 ) -> VaultHandle:
     from ..keeper.vault_access import open_vault
 
-    chain = _connect(rpc_url, private_key, dev_account)
+    chain = _connect(rpc_url, private_key, dev_account, signer)
     try:
         return open_vault(chain, folder)
     except FileNotFoundError as exc:
@@ -114,14 +173,17 @@ def _refused() -> Iterator[None]:
     """Reverts, statements that do not hold and mismatched proofs: exit 1 with the reason."""
     from zkrisk.prover.errors import BackendUnavailable
 
-    from ..chain.client import TransactionReverted
+    from ..chain.client import LocalKeyNeeded, TransactionReverted
+    from ..chain.remote_signer import SignerRefused, SignerUnavailable
     from ..chain.vault import ProofMismatch
     from ..chain.vault_statement import StatementDoesNotHold
 
     try:
         yield
-    except TransactionReverted as exc:
+    except (TransactionReverted, SignerRefused) as exc:
         fail([str(exc)], EXIT_FAILED)
+    except (SignerUnavailable, LocalKeyNeeded) as exc:
+        fail([str(exc)])
     except (StatementDoesNotHold, ProofMismatch) as exc:
         fail([str(exc)], EXIT_FAILED)
     except (BackendUnavailable, ValueError) as exc:
@@ -202,7 +264,7 @@ def deploy(
 ) -> None:
     """Deploy PriceBook, the Health verifier and RiskVault with mock tokens and feeds, optionally behind a Safe and a timelock.
 
-    The dev scenario's assets (USDC margin, WETH, WBTC) as MockERC20 / MockAggregator; the deployment is recorded per chain id and pins the setup (zkey and verification key hashes): every later proof for it uses exactly that zkey. With --owners, a Safe (SafeL2 1.4.1 behind SafeProxyFactory, CompatibilityFallbackHandler) proposes to an OpenZeppelin TimelockController (--delay) that is the admin of the price book and the vault; the deployer keeps no role. With --uniswap, Uniswap v2 pools of the mock tokens come too, and --addresses-out FILE writes the whole stack's addresses for `zkrisk demo --fork-url URL --addresses FILE`.
+    The dev scenario's assets (USDC margin, WETH, WBTC) as MockERC20 / MockAggregator; the deployment is recorded per chain id and pins the setup (zkey and verification key hashes): every later proof for it uses exactly that zkey. With --owners, a Safe (SafeL2 1.4.1 behind SafeProxyFactory, CompatibilityFallbackHandler) proposes to an OpenZeppelin TimelockController (--delay) that is the admin of the price book and the vault; the deployer keeps no role. With --uniswap, Uniswap v2 pools of the mock tokens come too, and --addresses-out FILE writes the whole stack's addresses for `zkrisk demo --fork-url URL --addresses FILE`. Dev-chain set-up: local keys only (no --signer).
     """  # fmt: skip
     from web3 import Web3
 
@@ -304,13 +366,22 @@ def deposit(
     rpc_url: RpcUrl,
     private_key: PrivateKey = None,
     dev_account: DevAccount = None,
+    signer: SignerUrl = None,
+    signer_token_env: SignerTokenEnv = DEFAULT_TOKEN_ENV,
+    signer_wallet: SignerWallet = None,
     deployments: Deployments = None,
     mint: Annotated[bool, typer.Option(help="Mint the amount first (mock tokens only).")] = False,
     as_json: AsJson = False,
 ) -> None:
     """Approve and deposit margin into the vault (no proof needed)."""
     with bad_input():
-        vault = open_handle(rpc_url, private_key, dev_account, deployments).client
+        vault = open_handle(
+            rpc_url,
+            private_key,
+            dev_account,
+            deployments,
+            signer_choice(signer, signer_token_env, signer_wallet),
+        ).client
         units = _token_units(amount, vault.token_decimals())
     with _refused():
         if mint:
@@ -381,6 +452,9 @@ def update_book(
     assets: AssetsOpt,
     private_key: PrivateKey = None,
     dev_account: DevAccount = None,
+    signer: SignerUrl = None,
+    signer_token_env: SignerTokenEnv = DEFAULT_TOKEN_ENV,
+    signer_wallet: SignerWallet = None,
     deployments: Deployments = None,
     backend: Backend = "best",
     as_json: AsJson = False,
@@ -389,7 +463,13 @@ def update_book(
     from ..statements.binding import Action
 
     with bad_input():
-        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+        handle = open_handle(
+            rpc_url,
+            private_key,
+            dev_account,
+            deployments,
+            signer_choice(signer, signer_token_env, signer_wallet),
+        )
         signed = _attestation(attestation)
         _check_domain(signed, handle.client)
         if signed.attestation.account.lower() != handle.client.account.lower():
@@ -415,6 +495,9 @@ def submit_book(
     rpc_url: RpcUrl,
     private_key: PrivateKey = None,
     dev_account: DevAccount = None,
+    signer: SignerUrl = None,
+    signer_token_env: SignerTokenEnv = DEFAULT_TOKEN_ENV,
+    signer_wallet: SignerWallet = None,
     deployments: Deployments = None,
     as_json: AsJson = False,
 ) -> None:
@@ -422,7 +505,13 @@ def submit_book(
     from ..chain.attestation import check_signature
 
     with bad_input():
-        vault = open_handle(rpc_url, private_key, dev_account, deployments).client
+        vault = open_handle(
+            rpc_url,
+            private_key,
+            dev_account,
+            deployments,
+            signer_choice(signer, signer_token_env, signer_wallet),
+        ).client
         signed = _attestation(attestation)
         _check_domain(signed, vault)
         check_signature(signed)
@@ -440,6 +529,9 @@ def prove_health(
     assets: AssetsOpt,
     private_key: PrivateKey = None,
     dev_account: DevAccount = None,
+    signer: SignerUrl = None,
+    signer_token_env: SignerTokenEnv = DEFAULT_TOKEN_ENV,
+    signer_wallet: SignerWallet = None,
     deployments: Deployments = None,
     backend: Backend = "best",
     as_json: AsJson = False,
@@ -448,7 +540,13 @@ def prove_health(
     from ..statements.binding import Action
 
     with bad_input():
-        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+        handle = open_handle(
+            rpc_url,
+            private_key,
+            dev_account,
+            deployments,
+            signer_choice(signer, signer_token_env, signer_wallet),
+        )
     vault = handle.client
     with _refused():
         proven = _proven(handle, book, assets, Action.ATTEST, backend)
@@ -466,6 +564,9 @@ def withdraw(
     assets: AssetsOpt,
     private_key: PrivateKey = None,
     dev_account: DevAccount = None,
+    signer: SignerUrl = None,
+    signer_token_env: SignerTokenEnv = DEFAULT_TOKEN_ENV,
+    signer_wallet: SignerWallet = None,
     deployments: Deployments = None,
     backend: Backend = "best",
     as_json: AsJson = False,
@@ -474,7 +575,13 @@ def withdraw(
     from ..statements.binding import Action
 
     with bad_input():
-        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+        handle = open_handle(
+            rpc_url,
+            private_key,
+            dev_account,
+            deployments,
+            signer_choice(signer, signer_token_env, signer_wallet),
+        )
         units = _token_units(amount, handle.client.token_decimals())
     vault = handle.client
     with _refused():
@@ -499,6 +606,9 @@ def liquidate(
     ] = False,
     private_key: PrivateKey = None,
     dev_account: DevAccount = None,
+    signer: SignerUrl = None,
+    signer_token_env: SignerTokenEnv = DEFAULT_TOKEN_ENV,
+    signer_wallet: SignerWallet = None,
     deployments: Deployments = None,
     backend: Backend = "best",
     as_json: AsJson = False,
@@ -520,7 +630,13 @@ def liquidate(
             raise ValueError("--book needs --assets")
         if not Web3.is_address(account):
             raise ValueError(f"{account!r} is not an address")
-        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+        handle = open_handle(
+            rpc_url,
+            private_key,
+            dev_account,
+            deployments,
+            signer_choice(signer, signer_token_env, signer_wallet),
+        )
     vault = handle.client
     target = Web3.to_checksum_address(account)
     extra: dict[str, Any] = {}
@@ -552,12 +668,21 @@ def snapshot(
     rpc_url: RpcUrl,
     private_key: PrivateKey = None,
     dev_account: DevAccount = None,
+    signer: SignerUrl = None,
+    signer_token_env: SignerTokenEnv = DEFAULT_TOKEN_ENV,
+    signer_wallet: SignerWallet = None,
     deployments: Deployments = None,
     as_json: AsJson = False,
 ) -> None:
     """Take a price snapshot (permissionless): proofs are made against snapshots."""
     with bad_input():
-        vault = open_handle(rpc_url, private_key, dev_account, deployments).client
+        vault = open_handle(
+            rpc_url,
+            private_key,
+            dev_account,
+            deployments,
+            signer_choice(signer, signer_token_env, signer_wallet),
+        ).client
     with _refused():
         snap = vault.take_snapshot()
     _emit({"snapshot_id": snap.snapshot_id, "taken_at": snap.taken_at,
@@ -575,7 +700,7 @@ def set_price(
     deployments: Deployments = None,
     as_json: AsJson = False,
 ) -> None:
-    """Publish a new answer on a mock price feed (dev chains only)."""
+    """Publish a new answer on a mock price feed (dev chains only; local keys, no --signer)."""
     with bad_input():
         handle = open_handle(rpc_url, private_key, dev_account, deployments)
         listed = {a.symbol: a for a in handle.record.assets}
@@ -713,7 +838,7 @@ def advance_time_cmd(
     rpc_url: RpcUrl,
     as_json: AsJson = False,
 ) -> None:
-    """Dev chains (Anvil): move the node's clock ahead and mine a block (a timelock delay, a cooldown)."""  # fmt: skip
+    """Dev chains (Anvil): move the node's clock ahead and mine a block (a timelock delay, a cooldown; no key needed)."""  # fmt: skip
     from web3 import Web3
 
     with bad_input():

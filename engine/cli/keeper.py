@@ -12,7 +12,18 @@ import typer
 
 from zkrisk.prover.backend_names import CHOICES
 
-from .chain import Deployments, DevAccount, PrivateKey, RpcUrl, open_handle
+from .chain import (
+    DEFAULT_TOKEN_ENV,
+    Deployments,
+    DevAccount,
+    PrivateKey,
+    RpcUrl,
+    SignerTokenEnv,
+    SignerUrl,
+    SignerWallet,
+    open_handle,
+    signer_choice,
+)
 from .common import bad_input
 
 
@@ -24,6 +35,9 @@ def keeper(
     assets: Annotated[Path, typer.Option(help="Assets file.", dir_okay=False)],
     private_key: PrivateKey = None,
     dev_account: DevAccount = None,
+    signer: SignerUrl = None,
+    signer_token_env: SignerTokenEnv = DEFAULT_TOKEN_ENV,
+    signer_wallet: SignerWallet = None,
     deployments: Deployments = None,
     state_db: Annotated[
         Path | None,
@@ -55,7 +69,7 @@ def keeper(
 ) -> None:
     """Run the liquidation keeper until Ctrl-C / SIGTERM (JSON log lines on stderr).
 
-    Watches the oracle, snapshots new rounds, re-evaluates the books it can see, proves HF < 1 and liquidates; liquidates without a proof an account whose last health proof is too old. Every error is classified: retry, re-sync the nonce, drop the attempt, or alert.
+    Watches the oracle, snapshots new rounds, re-evaluates the books it can see, proves HF < 1 and liquidates; liquidates without a proof an account whose last health proof is too old. Every error is classified: retry, re-sync the nonce, drop the attempt, or alert. With --signer the keeper holds no key: the signer process signs its snapshots and liquidations when a [[calls]] rule of its policy covers them.
     """
     # Imported here, not at the top: every `zkrisk` command would pay for them.
     from zkrisk.prover.backends import create_backend
@@ -70,7 +84,8 @@ def keeper(
     from ..paths import repo_root
 
     with bad_input():
-        handle = open_handle(rpc_url, private_key, dev_account, deployments)
+        chosen = signer_choice(signer, signer_token_env, signer_wallet)
+        handle = open_handle(rpc_url, private_key, dev_account, deployments, chosen)
         watched = load_books(books)
         listed = load_assets(assets)
         try:

@@ -58,6 +58,8 @@ def serve(
         except ValueError as exc:
             fail([str(exc)])
     server = build_server(signer, token)
+    for line in signer.deliver_open():  # what a crash left signed, not sent
+        typer.echo(f"zkrisk signer: {line}", err=True)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     host, port = server.server_address[:2]
     typer.echo(

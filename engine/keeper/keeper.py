@@ -407,7 +407,7 @@ class Keeper:
         w3 = self.vault.chain.w3
         records = self.store.open()
         signed = [(p, *sender_and_nonce(p.raw_tx)) for p in records]
-        me = self.vault.chain.account.address
+        me = self.vault.chain.address
         # Read the chain's nonces before any receipt, so "not mined and nonce spent" is certain.
         mined_nonce = {a: int(w3.eth.get_transaction_count(a, "latest"))
                        for a in {me, *(sender for _, sender, _ in signed)}}  # fmt: skip

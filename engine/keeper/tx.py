@@ -26,7 +26,7 @@ GAS_MARGIN = 1.25
 
 def build_signed(chain: ChainClient, fn: ContractFunction) -> Any:
     """Estimate (a revert raises TransactionReverted, decoded), add the margin, sign."""
-    me = chain.account.address
+    me = chain.address
     try:
         tx = fn.build_transaction({"from": me, "chainId": chain.chain_id,
                                    "nonce": chain.w3.eth.get_transaction_count(me, "pending")})  # fmt: skip
@@ -34,7 +34,7 @@ def build_signed(chain: ChainClient, fn: ContractFunction) -> Any:
         raise chain.decode_revert(fn, exc) from None
     params: dict[str, Any] = dict(tx)
     params["gas"] = int(int(params["gas"]) * GAS_MARGIN)
-    return chain.account.sign_transaction(params)
+    return chain.signer.sign_transaction(params)
 
 
 def sender_and_nonce(raw_tx: bytes) -> tuple[ChecksumAddress, int]:

@@ -7,6 +7,7 @@ the environment variable holding it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -14,6 +15,36 @@ from ..api.config import SigningConfig, checked_address, lowered_addresses
 from ..chain.uniswap_deploy import UniswapAddresses, load_addresses
 from ..files import InputError, read_document, validate
 from ..risk.policy import PolicyIssue
+from .call_rules import CallRule
+from .relay import RelayMethod
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{value!r}: give an http:// or https:// URL")
+    return value
+
+
+class RelayPolicy(BaseModel):
+    """`[relay]`: the private-submission service `broadcast` sends through first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    url: str
+    """The relay's JSON-RPC endpoint (e.g. https://rpc.flashbots.net)."""
+    method: RelayMethod = "eth_sendPrivateTransaction"
+    """`eth_sendPrivateTransaction` (private until mined or `max_blocks_ahead` passed) or
+    `eth_sendBundle` (a one-transaction bundle for the next block; needs `public_rpc_url`)."""
+    fallback: Literal["public", "none"] = "none"
+    """When the relay refuses or cannot be reached: `public` sends to `public_rpc_url` (the
+    public mempool sees it), `none` replies with the relay's error (nothing public)."""
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+    """How long a relay call may take (the signer serves one request at a time)."""
+    max_blocks_ahead: int = Field(default=25, ge=1)
+    """eth_sendPrivateTransaction's maxBlockNumber: this many blocks after the latest (sent only
+    when `public_rpc_url` tells the latest block)."""
+
+    _url = field_validator("url")(_http_url)
 
 
 class SignerPolicy(BaseModel):
@@ -50,6 +81,18 @@ class SignerPolicy(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8790, ge=0, le=65_535)
     """TCP port on `host` (0 picks a free one; the listening line says which)."""
+    relay: RelayPolicy | None = None
+    """`[relay]`: where `broadcast` sends first; without it, `public_rpc_url` only."""
+    public_rpc_url: str | None = None
+    """The public node (JSON-RPC): `broadcast`'s route without a relay or with fallback
+    `public`, the latest block for the relay call, and after a restart the check whether a
+    signed-not-recorded transaction was already sent. None and no relay: broadcast is refused."""
+    calls: tuple[CallRule, ...] = ()
+    """`[[calls]]`: transactions that are not trades (a keeper's, a desk's) a wallet may have
+    signed without an approval (engine/signer/call_rules.py); the cancel self-transfer needs none."""
+    deployment: Path | None = None
+    """The vault stack's deployment record (build/deployments/<chainId>.json, or a stack
+    addresses file) that contract names in `[[calls]]` resolve against."""
 
     @field_validator("approver")
     @classmethod
@@ -74,13 +117,29 @@ class SignerPolicy(BaseModel):
             raise ValueError("name where HALTED is read: halt_file, risk_service_url or both")
         return self
 
+    @field_validator("public_rpc_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+    @model_validator(mode="after")
+    def _routes(self) -> SignerPolicy:
+        needs = self.relay is not None and (self.relay.fallback == "public"
+                                            or self.relay.method == "eth_sendBundle")  # fmt: skip
+        if needs and self.public_rpc_url is None:
+            raise ValueError("relay: fallback = \"public\" and method = \"eth_sendBundle\" need "
+                             "public_rpc_url (the public node's JSON-RPC URL)")  # fmt: skip
+        return self
+
     def resolved(self, base: Path) -> SignerPolicy:
         def fix(p: Path) -> Path:
             return p if p.is_absolute() else (base / p).resolve()
 
         return self.model_copy(update={
             "uniswap_addresses": fix(self.uniswap_addresses), "nonce_db": fix(self.nonce_db),
-            "halt_file": None if self.halt_file is None else fix(self.halt_file)})  # fmt: skip
+            "halt_file": None if self.halt_file is None else fix(self.halt_file),
+            "deployment": None if self.deployment is None else fix(self.deployment),
+            "calls": tuple(rule.resolved(base) for rule in self.calls)})  # fmt: skip
 
 
 def load_signer_policy(path: Path) -> tuple[SignerPolicy, UniswapAddresses]:
