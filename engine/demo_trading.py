@@ -4,7 +4,9 @@ attested commitment → health proof.
 The real runner (`pipeline.runner.Runner`, in this process) trades a short recorded tape on the
 Uniswap v2 pools it is given, from the desk's own wallet: the momentum strategy turns, the
 pre-trade gate approves, order send swaps through the router, the Swap log is the fill, the
-fills are the position. The runner stopped, the book is reconciled against the wallet (the
+fills are the position. The runner holds no key (`demo_signer`): a risk service approves the
+swap with its exact transaction, the journal queues it, and a `zkrisk signer` process, the only
+one that opens the wallet's keystore, signs it. The runner stopped, the book is reconciled against the wallet (the
 `Reconciled` record `zkrisk reconcile` journals), handed to the attester with the desk's book
 from the earlier steps (`pipeline.book_handoff`), signed and committed on the vault with a
 proof of health. The desk that leaves the act holds the new book (the keeper proves on it).
@@ -29,7 +31,15 @@ from zkrisk.prover.backends import ProvingBackend
 from .chain.book_attester import DEV_ATTESTER_KEY
 from .chain.uniswap_deploy import UniswapDeployment, save_addresses
 from .chain.vault_deploy import VaultStack
-from .journal.events import OrderAccepted, OrderFilled, OrderRejected, Reconciled, VerdictIssued
+from .demo_signer import Keyless, keyless_trading
+from .journal.events import (
+    OrderAccepted,
+    OrderFilled,
+    OrderRejected,
+    OrderTxQueued,
+    Reconciled,
+    VerdictIssued,
+)
 from .journal.sqlite import SQLiteJournal
 from .keeper.books import BookFile
 from .keeper.devnet import OpenedDesk, snapshot_now
@@ -45,12 +55,15 @@ from .pipeline.book_handoff import (
 from .pipeline.run_config import LoadedRun, load_run_config
 from .pipeline.runner import Runner
 from .pipeline.venues.factory import make_venue
+from .pipeline.venues.uniswap import LocalKeySigner, UniswapVenue
 from .statements.book_slots import book_slots
 from .statements.commitment import new_salt
 
 Say = Callable[[str], None]
 KEY_ENV = "ZKRISK_DEMO_DESK_KEY"
-"""Where the act's run config finds the desk wallet's key (set only while the act runs)."""
+"""Where a run config of the act with a key finds the desk wallet's key (`wallet_key`)."""
+TAPE_WETH = "3040"
+"""The tape's last mid: the act's oracle price for the risk service."""
 WALLET_USDC = Decimal(20_000)
 QUANTITY = Decimal(1)
 FILL_TIMEOUT_S = 90.0
@@ -68,10 +81,13 @@ def _tape(path: Path, now_ns: int) -> Path:
     return path
 
 
-def trading_run(tmp: Path, account: str, node_url: str, addresses: Path) -> LoadedRun:
+def trading_run(
+    tmp: Path, account: str, node_url: str, addresses: Path, signer: str = ""
+) -> LoadedRun:
     """The act's run config (written to `tmp`, with its tape): the momentum strategy on WETH,
-    the Uniswap venue at `node_url` / `addresses`, the wallet key read from $ZKRISK_DEMO_DESK_KEY
-    (`wallet_key`)."""
+    the Uniswap venue at `node_url` / `addresses`, signing through `signer` (its
+    `[venue.uniswap]` lines: `Keyless.venue_toml`), else with the wallet key read from
+    $ZKRISK_DEMO_DESK_KEY (`wallet_key`). 40 bps of slippage: inside the policy's 50."""
     examples = repo_root() / "examples"
     text = f"""
 [run]
@@ -89,8 +105,8 @@ reconcile_every_s = 0.5
 rpc_url = "{node_url}"
 addresses = "{addresses}"
 key_env = "{KEY_ENV}"
-default_slippage_bps = 300
-[ingest]
+default_slippage_bps = 40
+{signer}[ingest]
 symbols = ["WETH"]
 [[ingest.sources]]
 name = "tape"
@@ -164,10 +180,17 @@ def trading_act(
         f"pools of {tokens} against {quote} — {_same_tokens(stack, uniswap)}; the desk's wallet "
         f"gets {WALLET_USDC:,} {quote}")  # fmt: skip
     url = str(stack.chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
-    loaded = trading_run(tmp, wallet, url, addresses)
-    with wallet_key(_desk_key_of(desk)), _quiet():
+    key = _desk_key_of(desk)
+
+    def approve_router() -> None:  # the owner's one-time set-up, by its key
+        asyncio.run(_approve_router(uniswap, key, url))
+
+    with keyless_trading(tmp, wallet, key, desk.book.portfolio, addresses=addresses,
+                         node_url=url, weth_price=TAPE_WETH, chain_id=uniswap.addresses.chain_id,
+                         meanwhile=approve_router) as keyless, _quiet():  # fmt: skip
+        loaded = trading_run(tmp, wallet, url, addresses, keyless.venue_toml(wallet))
         asyncio.run(trade_until_filled(loaded))
-        _say_trade(loaded, stack, say)
+        _say_trade(loaded, stack, say, keyless)
         state = _reconcile(loaded, say)
     handed = handed_book(state, venue=loaded.config.venue.kind, account=wallet,
                          listed=stack.assets, base=desk.book.portfolio)  # fmt: skip
@@ -252,6 +275,14 @@ def _quiet() -> Iterator[None]:
         logger.removeHandler(handler)
 
 
+async def _approve_router(uniswap: UniswapDeployment, key: str, url: str) -> None:
+    """The wallet's router allowances, set by its owner before the run (the signer signs only
+    approved swaps)."""
+    venue = UniswapVenue(uniswap.addresses, LocalKeySigner(key), [url])
+    await venue.connect()
+    await venue.close()
+
+
 def _desk_key_of(desk: OpenedDesk) -> str:
     return "0x" + bytes(desk.client.chain.account.key).hex()
 
@@ -267,7 +298,7 @@ async def _balances(venue: object) -> dict[str, Decimal]:
         await venue.close()
 
 
-def _say_trade(loaded: LoadedRun, stack: VaultStack, say: Say) -> None:
+def _say_trade(loaded: LoadedRun, stack: VaultStack, say: Say, keyless: Keyless) -> None:
     """6b (signal, gate) and 6c (swap, fill) from the journal the runner wrote."""
     with closing(SQLiteJournal(loaded.journal_path, readonly=True)) as journal:
         records = list(journal.iter_from(0))
@@ -275,6 +306,7 @@ def _say_trade(loaded: LoadedRun, stack: VaultStack, say: Say) -> None:
     fills = [r.event for r in records if isinstance(r.event, OrderFilled)]
     acks = [r.event for r in records if isinstance(r.event, OrderAccepted)]
     rejected = [r.event for r in records if isinstance(r.event, OrderRejected)]
+    queued = [r.event for r in records if isinstance(r.event, OrderTxQueued)]
     if not verdicts or not fills or not acks:
         raise RuntimeError(f"the act's order did not fill: verdicts {verdicts}, rejects "
                            f"{rejected}")  # fmt: skip
@@ -288,3 +320,11 @@ def _say_trade(loaded: LoadedRun, stack: VaultStack, say: Say) -> None:
     say(f"6c. swap: Router02 swap tx {ack.venue_order_id[:12]}… mined (gas "
         f"{int(receipt['gasUsed']):,}); its Swap log is the fill: {_qty(fill.quantity, sign=False)} WETH at "
         f"{fill.price:,.2f} USDC, gas fee {fill.fee:.6f} {fill.fee_currency}")  # fmt: skip
+    approval = json.loads(queued[0].request)["approval"]["message"] if queued else {}
+    where = keyless.keystore.relative_to(repo_root())
+    say(f"   signed without a key in the runner: the risk service approved the swap's exact "
+        f"transaction (EIP-712 OrderApproval #{approval.get('nonce')}, callDataHash "
+        f"{str(approval.get('callDataHash'))[:12]}…, signed by {keyless.approver[:10]}…), the "
+        f"journal queued it (OrderTxQueued, before the signer saw it), and the signer process "
+        f"(pid {keyless.signer_pid}, the only one that opened the keystore {where}) checked it, "
+        "signed it and sent it")  # fmt: skip

@@ -269,6 +269,26 @@ class OrderTxSigned(_Event):
     """The signed transaction, 0x-hex."""
 
 
+class OrderTxQueued(_Event):
+    """A chain venue's transaction for an order, approved and waiting for the signer process (the
+    private queue), journaled before the signer is asked: a restart resumes it with the very same
+    request (the signer answers a retry with the same signature). Key
+    'approved:<client order id>:<n>' (the order's n-th entry; a refused one keeps its n)."""
+
+    type: Literal["OrderTxQueued"] = "OrderTxQueued"
+    client_order_id: str
+    venue: str
+    kind: Literal["SWAP", "REPLACEMENT", "CANCEL", "ABANDON"]
+    wallet: str
+    nonce: int = Field(ge=0)
+    """The wallet nonce: one order at a time holds a wallet's nonce in the queue."""
+    index: int = Field(ge=0)
+    """The n of the `OrderTxSigned` its signature is journaled as."""
+    route: Literal["/v1/sign", "/v1/sign-call"]
+    request: str
+    """The signer request's JSON body ({approval, transaction} or {wallet, transaction})."""
+
+
 class VenueHealth(_Event):
     """A venue left routing (failed repeatedly) or came back (a health probe passed)."""
 
@@ -427,6 +447,7 @@ Event = Annotated[
     | OrderTimedOut
     | OrderReplaced
     | OrderTxSigned
+    | OrderTxQueued
     | VenueHealth
     | VenueBound
     | OrderFilled
@@ -445,7 +466,7 @@ EVENT_TYPES: dict[str, type[_Event]] = {
     for cls in (Quote, Trade, OracleRound, Quarantined, FeedGap, FeedHealth, IntentEmitted,
                 StrategyDisabled, VerdictIssued, PaperFill, OrderSubmitted, OrderAccepted,
                 OrderRejected, OrderCancelRequested, OrderCanceled, OrderRetried, OrderTimedOut,
-                OrderReplaced, OrderTxSigned, VenueHealth, VenueBound, OrderFilled,
+                OrderReplaced, OrderTxSigned, OrderTxQueued, VenueHealth, VenueBound, OrderFilled,
                 ReconcileMismatch, Reconciled, BookAttested,
                 TradingStateChanged, Alert, Heartbeat, OperatorCommand)
 }  # fmt: skip

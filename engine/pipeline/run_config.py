@@ -22,6 +22,8 @@ from .monitor import MonitorConfig
 from .orders import OrderSendConfig
 from .signal import SignalConfig
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
@@ -75,8 +77,22 @@ class UniswapSection(_Frozen):
     addresses: Path = Path("../build/uniswap/addresses.json")
     """The deployment's addresses file (JSON: chain_id, factory, router, weth, tokens, pairs);
     `--addresses` overrides it. Verified against the node before the run starts."""
-    key_env: str = Field(default="ZKRISK_UNISWAP_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    """Environment variable holding the trading wallet's private key (never written in a file)."""
+    key_env: str = Field(default="ZKRISK_UNISWAP_KEY", pattern=_ENV_NAME)
+    """Environment variable holding the trading wallet's private key (never written in a file);
+    unused (and refused if set) with a signer."""
+    signer_url: str | None = Field(default=None, pattern=r"^https?://")
+    """The signer process (`zkrisk signer serve`, http://127.0.0.1:PORT): the runner then holds
+    no key; each swap is approved by `risk_service_url` and signed there."""
+    signer_token_env: str = Field(default="ZKRISK_SIGNER_TOKEN", pattern=_ENV_NAME)
+    """Environment variable holding the signer's bearer token."""
+    wallet: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    """The trading wallet's address (its key is the signer's), with `signer_url`."""
+    risk_service_url: str | None = Field(default=None, pattern=r"^https?://")
+    """The risk service (`zkrisk serve`) that approves each swap for the signer."""
+    risk_service_key_env: str = Field(default="ZKRISK_RISK_API_KEY", pattern=_ENV_NAME)
+    """Environment variable holding the risk service's API key."""
+    risk_account: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    """The book the risk service checks against (omit when it holds one)."""
     baseline: Path | None = None
     """The wallet's holdings before the bot's first trade (JSON, written at the first connect
     when missing): reconciliation compares the fills' positions with the balances' change since
@@ -90,6 +106,16 @@ class UniswapSection(_Frozen):
     max_replacements: int = Field(default=2, ge=0)
     fee_bump_percent: int = Field(default=15, ge=10)
     priority_fee_wei: int = Field(default=10**9, ge=0)
+
+    @model_validator(mode="after")
+    def _signer_fields_together(self) -> UniswapSection:
+        if self.signer_url is not None and (self.wallet is None or self.risk_service_url is None):
+            raise ValueError("signer_url needs wallet (the trading address) and risk_service_url "
+                             "(the service approving each swap)")  # fmt: skip
+        if self.signer_url is None and (self.wallet or self.risk_service_url or self.risk_account):
+            raise ValueError("wallet, risk_service_url and risk_account are for a signer: set "
+                             "signer_url too, or remove them (the key comes from key_env)")  # fmt: skip
+        return self
 
 
 class VenueSection(_Frozen):

@@ -96,6 +96,14 @@ class NonceBook:
                     return Claim.SAME_REQUEST
                 return Claim.REPLACEMENT if row is not None and row[1] == core else Claim.USED
 
+    def signed_before(self, approver: str, nonce: int, request: str) -> bool:
+        """Did exactly `request` (its fingerprint) get signed under `nonce`?"""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM used_nonces WHERE approver = ? AND nonce = ? "
+                                   "AND request = ? AND tx_hash IS NOT NULL",
+                                   (approver, str(nonce), request)).fetchone()  # fmt: skip
+        return row is not None
+
     def signed(self, approver: str, nonce: int, tx_hash: str,
                to_deliver: tuple[str, str, float] | None = None) -> None:  # fmt: skip
         """Record the signature; with `to_deliver` (raw, wallet, now) also, in the same commit,

@@ -9,6 +9,8 @@ from .base import Venue
 
 if TYPE_CHECKING:
     from ..run_config import UniswapSection, VenueSection
+    from .signer_client import RemoteSigner
+    from .uniswap import TxSigner
 
 
 class VenueConfigError(ValueError):
@@ -41,18 +43,10 @@ def _uniswap(s: UniswapSection) -> Venue:
     from web3 import Web3
 
     from ...chain.uniswap_deploy import UniswapAddressError, load_addresses, verify_addresses
-    from .uniswap import LocalKeySigner, UniswapSettings, UniswapVenue
+    from .uniswap import UniswapSettings, UniswapVenue
     from .uniswap_baseline import read_baseline
 
-    key = os.environ.get(s.key_env, "").strip()
-    if not key:
-        raise VenueConfigError(f"[venue.uniswap] key_env: set ${s.key_env} to the trading "
-                               "wallet's private key (0x + 64 hex digits)")  # fmt: skip
-    try:
-        signer = LocalKeySigner(key)
-    except (ValueError, TypeError):
-        raise VenueConfigError(f"${s.key_env} is not a private key: write 0x and 64 hex "
-                               "digits") from None  # fmt: skip
+    signer = _remote_signer(s) if s.signer_url is not None else _local_signer(s)
     try:
         addresses = load_addresses(s.addresses)
     except FileNotFoundError:
@@ -85,6 +79,45 @@ def _uniswap(s: UniswapSection) -> Venue:
     settings = UniswapSettings(**s.model_dump(include=_SETTINGS))
     urls = [s.rpc_url] + ([s.backup_rpc_url] if s.backup_rpc_url else [])
     return UniswapVenue(addresses, signer, urls, settings, baseline=s.baseline)
+
+
+def _local_signer(s: UniswapSection) -> TxSigner:
+    from .uniswap import LocalKeySigner
+
+    key = os.environ.get(s.key_env, "").strip()
+    if not key:
+        raise VenueConfigError(f"[venue.uniswap] key_env: set ${s.key_env} to the trading "
+                               "wallet's private key (0x + 64 hex digits), or trade through a "
+                               "signer (signer_url)")  # fmt: skip
+    try:
+        return LocalKeySigner(key)
+    except (ValueError, TypeError):
+        raise VenueConfigError(f"${s.key_env} is not a private key: write 0x and 64 hex "
+                               "digits") from None  # fmt: skip
+
+
+def _remote_signer(s: UniswapSection) -> RemoteSigner:
+    """The keyless signer of `signer_url`: refused while a key is in the environment too (with a
+    signer the runner must hold none)."""
+    from .signer_client import RemoteSigner
+
+    if os.environ.get(s.key_env, "").strip():
+        raise VenueConfigError(f"[venue.uniswap] both a key (${s.key_env}) and a signer "
+                               f"(signer_url) are configured: unset ${s.key_env} (the signer "
+                               "holds the wallet's key; the runner must not)")  # fmt: skip
+    secrets = {}
+    for field, name in (("signer_token_env", s.signer_token_env),
+                        ("risk_service_key_env", s.risk_service_key_env)):  # fmt: skip
+        secrets[field] = os.environ.get(name, "").strip()
+        if not secrets[field]:
+            raise VenueConfigError(f"[venue.uniswap] {field}: set ${name} (the "
+                                   f"{'signer token' if field.startswith('signer') else 'risk service API key'})")  # fmt: skip
+    assert s.wallet is not None and s.signer_url is not None and s.risk_service_url is not None
+    return RemoteSigner(s.wallet, signer_url=s.signer_url,
+                        signer_token=secrets["signer_token_env"],
+                        risk_service_url=s.risk_service_url,
+                        risk_service_key=secrets["risk_service_key_env"],
+                        account=s.risk_account)  # fmt: skip
 
 
 _SETTINGS = {"default_slippage_bps", "deadline_s", "replace_after_s", "max_replacements",

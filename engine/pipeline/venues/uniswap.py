@@ -29,6 +29,14 @@ flight with all their transactions, rebroadcasts each nonce's latest one before 
 signed, and watches them like its own: whichever transaction mined decides the order; when its
 nonce was taken by none of them, the order never executed (`query` says EXPIRED, and order send
 finalises it).
+
+Keyless (a `RemoteSigner`: `signer_client`): the process holds no key. Each order's swap is
+built at the approved limit (`approved_limit`), the risk service approves it with the exact
+transaction (a REJECT rejects the order with the service's reasons), and the signer process signs
+each of the order's transactions: replacements under the same approval (fees only), the
+self-transfer by its cancel rule. The journal is the private queue (`uniswap_txlog`): every
+signer request is journaled before it is made, one at a time per wallet, and a restart resumes
+an unanswered one with the very same request.
 """
 
 from __future__ import annotations
@@ -72,11 +80,26 @@ from .base import (
     VenueStatus,
 )
 from .rpc_failover import AllEndpointsDown, FailoverRpc
-from .uniswap_amounts import OrderAmountError, SwapAmounts, fill_price, swap_amounts
+from .signer_client import (
+    RemoteSigner,
+    SignerRefused,
+    SignerUnavailable,
+    approved_limit,
+    unsigned_tx,
+)
+from .uniswap_amounts import OrderAmountError, SwapAmounts, fill_price, swap_amounts, worst_price
 from .uniswap_baseline import Baseline, change_since, load_or_record
 from .uniswap_logs import PairSwap, pair_swaps
 from .uniswap_nonces import NonceManager
-from .uniswap_txlog import InFlight, SignedTx, TxKind, TxLog
+from .uniswap_txlog import (
+    InFlight,
+    QueueConflict,
+    QueuedTx,
+    SignedTx,
+    SignRoute,
+    TxKind,
+    TxLog,
+)
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +192,10 @@ class _Order:
     unsent: bytes = b""
     """A signed transaction the node may not have (no endpoint answered): rebroadcast as is."""
     adopted: bool = False
+    approval: dict[str, Any] | None = None
+    """The risk service's approval of the swap (a keyless venue's): every copy is signed under it."""
+    queued: int = 0
+    """Signer requests queued (journaled) for this order: numbers the next one's key."""
 
     @property
     def venue_order_id(self) -> str:
@@ -194,7 +221,7 @@ class UniswapVenue:
     def __init__(
         self,
         addresses: UniswapAddresses,
-        signer: TxSigner,
+        signer: TxSigner | RemoteSigner,
         rpc_urls: list[str],
         settings: UniswapSettings | None = None,
         *,
@@ -210,6 +237,14 @@ class UniswapVenue:
         self._reported = 0
         self.settings = settings or UniswapSettings()
         self.signer = signer
+        self._remote = signer if isinstance(signer, RemoteSigner) else None
+        self._local = None if isinstance(signer, RemoteSigner) else signer
+        self._send_lock = asyncio.Lock()
+        """Held from a signer request's queue write to its broadcast: one at a time per wallet."""
+        self._approvals: dict[str, tuple[dict[str, Any], str]] = {}
+        """client order id -> (its approval, the calldata it covers): a retried submit reuses
+        both (the service binds an order id to its first approval)."""
+        self._queued_before: dict[str, int] = {}
         self.rpc = FailoverRpc(rpc_urls, timeout_s=self.settings.rpc_timeout_s)
         self.nonces = NonceManager(self._pending_count)
         self._router = Web3().eth.contract(abi=artefact("UniswapV2Router02").abi)
@@ -294,6 +329,8 @@ class UniswapVenue:
         await asyncio.gather(*(o.watcher for o in self._orders.values() if o.watcher),
                              return_exceptions=True)  # fmt: skip
         await self.rpc.close()
+        if self._remote is not None:
+            await self._remote.close()
         self._report(None)
 
     async def healthy(self) -> bool:
@@ -331,7 +368,8 @@ class UniswapVenue:
               "to": to_checksum_address(call["to"]), "value": call.get("value", 0),
               "data": call.get("data", "0x"), "gas": call["gas"],
               "maxFeePerGas": fees[0], "maxPriorityFeePerGas": fees[1]}  # fmt: skip
-        return self.signer.sign(tx)
+        assert self._local is not None, "a keyless venue signs through its RemoteSigner"
+        return self._local.sign(tx)
 
     async def _send_raw(self, raw: bytes) -> None:
         try:
@@ -342,9 +380,51 @@ class UniswapVenue:
 
     async def _broadcast(self, call: Mapping[str, Any], nonce: int, fees: tuple[int, int]) -> str:
         """Sign and send a transaction of no order (an approval: sent again if lost)."""
-        raw = self._sign(call, nonce, fees)
-        await self._send_raw(raw)
+        if self._remote is None:
+            raw, sent = self._sign(call, nonce, fees), False
+        else:
+            tx = unsigned_tx(self.addresses.chain_id, nonce, call, fees)
+            try:
+                signed = await self._remote.sign("/v1/sign-call", self._remote.call_request(tx))
+            except SignerRefused as exc:
+                raise VenueError(f"the signer refused the router allowance on token {call['to']}"
+                                 f" ({exc}): approve the router from the wallet beforehand, or "
+                                 "allow approve(router) by a [[calls]] rule of signer.toml",
+                                 retryable=False) from None  # fmt: skip
+            except SignerUnavailable as exc:
+                raise VenueError(str(exc)) from None
+            raw, sent = signed.raw, signed.sent
+        if not sent:
+            await self._send_raw(raw)
         return _hash_of(raw)
+
+    async def _signed(
+        self, entry: _Order, kind: TxKind, call: Mapping[str, Any], fees: tuple[int, int]
+    ) -> tuple[bytes, bool, QueuedTx | None]:
+        """The order's transaction signed, whether the signer sent it, and its queue entry: by
+        the local key, or queued in the journal, then signed by the signer process."""
+        if self._remote is None:
+            return self._sign(call, entry.nonce, fees), False, None
+        tx = unsigned_tx(self.addresses.chain_id, entry.nonce, call, fees)
+        route: SignRoute
+        if kind in ("CANCEL", "ABANDON"):  # the signer's cancel rule: no approval needed
+            route, request = "/v1/sign-call", self._remote.call_request(tx)
+        else:
+            assert entry.approval is not None, "a keyless swap is signed under its approval"
+            route, request = "/v1/sign", RemoteSigner.sign_request(entry.approval, tx)
+        queued = QueuedTx(entry.client_order_id, entry.queued, entry.signed, kind,
+                          self._remote.wallet, entry.nonce, route, request)  # fmt: skip
+        if self.tx_log is not None:  # the private queue: journaled before the signer sees it
+            self.tx_log.queue(queued)
+        entry.queued += 1
+        crash_point("uniswap.queued_before_sign")
+        try:
+            signed = await self._remote.sign(route, request)
+        except SignerRefused:
+            if self.tx_log is not None:
+                self.tx_log.release(queued)
+            raise
+        return signed.raw, signed.sent, queued
 
     async def _sign_and_send(
         self, entry: _Order, kind: TxKind, call: Mapping[str, Any], fees: tuple[int, int]
@@ -354,23 +434,28 @@ class UniswapVenue:
         From the journal write on, the hash is the order's (polled for a receipt), whatever the
         broadcast does: a node's refusal (Web3RPCError, raised) means it is not out and never
         mines; no answer at all keeps the bytes in `unsent` for the watcher to resend."""
-        raw = self._sign(call, entry.nonce, fees)
-        tx_hash = _hash_of(raw)
-        if self.tx_log is not None:  # write-ahead: on chain implies journaled
-            self.tx_log.write(SignedTx(entry.client_order_id, entry.signed, kind, entry.nonce,
-                                       tx_hash, raw))  # fmt: skip
-        entry.signed += 1
-        entry.hashes.append(tx_hash)
-        if kind in ("CANCEL", "ABANDON"):
-            entry.kill_hash = tx_hash  # before the broadcast: its receipt may come at once
-        try:
-            await self._send_raw(raw)
-        except AllEndpointsDown:
-            entry.unsent = raw
-        except Web3RPCError:
-            entry.hashes.remove(tx_hash)
-            raise
-        return tx_hash
+        async with self._send_lock:
+            raw, sent, queued = await self._signed(entry, kind, call, fees)
+            crash_point("uniswap.signed_before_journal")
+            tx_hash = _hash_of(raw)
+            if self.tx_log is not None:  # write-ahead: on chain implies journaled (or queued)
+                self.tx_log.write(SignedTx(entry.client_order_id, entry.signed, kind, entry.nonce,
+                                           tx_hash, raw))  # fmt: skip
+            entry.signed += 1
+            entry.hashes.append(tx_hash)
+            if kind in ("CANCEL", "ABANDON"):
+                entry.kill_hash = tx_hash  # before the broadcast: its receipt may come at once
+            try:
+                if not sent:
+                    await self._send_raw(raw)
+            except AllEndpointsDown:
+                entry.unsent = raw
+            except Web3RPCError:
+                entry.hashes.remove(tx_hash)
+                if queued is not None and self.tx_log is not None:  # never mines: nonce free
+                    self.tx_log.release(queued)
+                raise
+            return tx_hash
 
     # --- orders -----------------------------------------------------------------------------
 
@@ -380,7 +465,8 @@ class UniswapVenue:
         if held is not None:
             return Submitted(coid, await asyncio.shield(held.sent), duplicate=True)
         entry = _Order(coid, order, asyncio.get_running_loop().create_future(),
-                       signed=self._signed_before.pop(coid, 0))  # fmt: skip
+                       signed=self._signed_before.pop(coid, 0),
+                       queued=self._queued_before.pop(coid, 0))  # fmt: skip
         self._orders[coid] = entry  # before any await: a concurrent duplicate finds it
         try:
             tx_hash = await self._send_swap(entry, order)
@@ -388,6 +474,8 @@ class UniswapVenue:
             del self._orders[coid]  # nothing out (refused or unsigned): a retry sends afresh
             if entry.signed:  # under the next numbers: the journal keeps the refused ones
                 self._signed_before[coid] = entry.signed
+            if entry.queued:
+                self._queued_before[coid] = entry.queued
             entry.sent.set_exception(exc)
             entry.sent.exception()  # retrieved: no "never retrieved" warning for lone submits
             raise
@@ -400,6 +488,7 @@ class UniswapVenue:
 
     def _reject(self, entry: _Order, reason: str, detail: str) -> str:
         entry.state = _State.REJECTED
+        self._approvals.pop(entry.client_order_id, None)
         self._report(Reject(entry.client_order_id, reason, detail))
         return ""
 
@@ -410,6 +499,9 @@ class UniswapVenue:
             return self._reject(entry, "INVALID_ORDER", str(exc).strip("'\""))
         call: dict[str, Any] = {"from": self.signer.address, "to": self.addresses.router,
                                 "value": 0, "data": self._swap_data(order.symbol, amounts)}  # fmt: skip
+        approved = self._approvals.get(order.client_order_id)
+        if approved is not None:  # a retry: the transaction its approval covers
+            call["data"] = approved[1]
         checked = {k: to_checksum_address(v) if k in ("from", "to") else v for k, v in call.items()}
         simulated, gas, block = await asyncio.gather(
             self.rpc.run(lambda w3: w3.eth.call(checked)),  # type: ignore[arg-type]
@@ -431,6 +523,13 @@ class UniswapVenue:
         priority = self.settings.priority_fee_wei
         fees = (2 * int(block.get("baseFeePerGas", 0)) + priority, priority)
         entry.call, entry.fees = call, fees
+        if self._remote is not None:
+            try:
+                entry.approval = await self._approval(order, amounts, call)
+            except SignerRefused as exc:
+                return self._reject(entry, exc.code, exc.detail)
+            except SignerUnavailable as exc:
+                raise VenueError(str(exc)) from None
 
         async def send(nonce: int) -> str:
             entry.nonce = nonce
@@ -444,16 +543,37 @@ class UniswapVenue:
             tx_hash = await self.nonces.assign(send)  # the failure re-synced the counter
         except AllEndpointsDown as exc:
             raise VenueError(str(exc)) from None
+        except SignerRefused as exc:
+            return self._reject(entry, "SIGNER_REFUSED", str(exc))
+        except QueueConflict as exc:
+            return self._reject(entry, "QUEUE_CONFLICT", str(exc))
+        except SignerUnavailable as exc:
+            raise VenueError(str(exc)) from None
         entry.last_sent = time.monotonic()
         self._report(Ack(entry.client_order_id, tx_hash))
         entry.watcher = asyncio.create_task(self._watch(entry))
         return tx_hash
+
+    async def _approval(
+        self, order: OrderSpec, amounts: SwapAmounts, call: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The risk service's approval of the order at its swap's limit, covering `call`."""
+        assert self._remote is not None
+        held = self._approvals.get(order.client_order_id)
+        if held is not None and held[1] == call["data"]:
+            return held[0]
+        approval = await self._remote.approve(order, amounts.worst_price, call)
+        self._approvals[order.client_order_id] = (approval, str(call["data"]))
+        return approval
 
     def _amounts(self, order: OrderSpec) -> SwapAmounts:
         if order.symbol not in self.addresses.pairs:
             raise KeyError(
                 f"no Uniswap pool for {order.symbol} (pools: {sorted(self.addresses.pairs)})"
             )
+        if self._remote is not None:  # the approval carries a limit: the swap is built at it
+            limit = approved_limit(order, worst_price(order, self.settings.default_slippage_bps))
+            order = order.model_copy(update={"limit_price": limit, "max_slippage_bps": None})
         return swap_amounts(order, asset_decimals=self.addresses.token(order.symbol).decimals,
                             quote_decimals=self._quote.decimals,
                             default_slippage_bps=self.settings.default_slippage_bps)  # fmt: skip
@@ -493,6 +613,10 @@ class UniswapVenue:
         """Adopt the orders a killed run left in flight, then rebroadcast each nonce's latest
         signature (the journal's latest at that nonce) unless the nonce is taken already: the
         node then counts it before any new order takes a nonce."""
+        if any(f.queued for f in in_flight):
+            await self._sign_queued(in_flight)
+            assert self.tx_log is not None
+            in_flight = [f for f in self.tx_log.in_flight() if f.txs]
         address = to_checksum_address(self.signer.address)
         try:
             mined = int(await self.rpc.run(lambda w3: w3.eth.get_transaction_count(address)))
@@ -519,6 +643,37 @@ class UniswapVenue:
             if entry.adopted and entry.watcher is None:
                 entry.watcher = asyncio.create_task(self._watch(entry))
 
+    async def _sign_queued(self, in_flight: list[InFlight]) -> None:
+        """Each queue entry a killed run left unanswered, resumed with the very same request
+        (the signer answers a retry with the same signature) and journaled as signed; an order
+        whose only entry is refused now never executed: rejected with the signer's reason."""
+        assert self.tx_log is not None
+        for flight in in_flight:
+            for q in flight.queued:
+                if self._remote is None:
+                    raise VenueError(f"order {q.client_order_id} waits in the journal for the "
+                                     "signer process: configure signer_url to resume it",
+                                     retryable=False)  # fmt: skip
+                try:
+                    signed = await self._remote.sign(q.route, q.request)
+                except SignerUnavailable as exc:
+                    raise VenueError(str(exc)) from None  # connect is retried
+                except SignerRefused as exc:
+                    self.tx_log.release(q)
+                    if not flight.txs:
+                        self._refused_at_resume(flight, str(exc))
+                    continue
+                self.tx_log.write(SignedTx(q.client_order_id, q.index, q.kind, q.nonce,
+                                           _hash_of(signed.raw), signed.raw))  # fmt: skip
+
+    def _refused_at_resume(self, flight: InFlight, reason: str) -> None:
+        coid = flight.spec.client_order_id
+        sent: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        sent.set_result("")
+        self._orders[coid] = _Order(coid, flight.spec, sent, state=_State.REJECTED,
+                                    queued=flight.entries, adopted=True)  # fmt: skip
+        self._report(Reject(coid, "SIGNER_REFUSED", reason))
+
     def _adopted(self, flight: InFlight) -> _Order:
         """The order as its journaled transactions say, watched from now (and reported to the
         journal as far as it does not hold it yet: its ack, the replacements it lacks)."""
@@ -526,7 +681,8 @@ class UniswapVenue:
         sent: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         sent.set_result(txs[0].tx_hash)
         entry = _Order(coid, flight.spec, sent, hashes=[t.tx_hash for t in txs],
-                       signed=len(txs), adopted=True, last_sent=time.monotonic())  # fmt: skip
+                       signed=len(txs), adopted=True, last_sent=time.monotonic(),
+                       approval=flight.approval, queued=flight.entries)  # fmt: skip
         swap = _decoded(next(t for t in reversed(txs) if t.kind in ("SWAP", "REPLACEMENT")).raw)
         entry.call = {"from": self.signer.address, "to": "0x" + bytes(swap["to"]).hex(),
                       "value": swap["value"], "data": "0x" + bytes(swap["data"]).hex(),
@@ -575,7 +731,7 @@ class UniswapVenue:
             if replace and entry.state is _State.PENDING and waited > self.settings.replace_after_s:
                 try:
                     await self._replace_or_abandon(entry)
-                except (AllEndpointsDown, Web3RPCError):
+                except (AllEndpointsDown, Web3RPCError, SignerRefused, SignerUnavailable):
                     entry.last_sent = time.monotonic()  # try again after another period
             await asyncio.sleep(self.settings.poll_interval_s)
 
@@ -613,7 +769,13 @@ class UniswapVenue:
                 _bump(entry.fees[1], self.settings.fee_bump_percent))  # fmt: skip
         previous = entry.venue_order_id
         if entry.replacements < self.settings.max_replacements and not entry.cancel_requested:
-            tx_hash = await self._sign_and_send(entry, "REPLACEMENT", entry.call, fees)
+            try:
+                tx_hash = await self._sign_and_send(entry, "REPLACEMENT", entry.call, fees)
+            except SignerRefused as exc:  # an expired approval, say: the order is abandoned
+                log.warning("%s: the signer refused the replacement (%s): abandoning it",
+                            entry.client_order_id, exc)  # fmt: skip
+                entry.replacements = self.settings.max_replacements
+                return await self._replace_or_abandon(entry)
             crash_point("uniswap.mid_replacement")  # journaled and broadcast, not yet reported
             entry.replacements += 1
             entry.fees, entry.last_sent = fees, time.monotonic()
@@ -635,6 +797,7 @@ class UniswapVenue:
         entry.fees, entry.last_sent = fees, time.monotonic()
 
     async def _settle(self, entry: _Order, tx_hash: str, receipt: Any) -> None:
+        self._approvals.pop(entry.client_order_id, None)  # mined: no retry will need it
         if tx_hash == entry.kill_hash:
             if entry.cancel_requested and entry.state is _State.PENDING:
                 entry.state = _State.CANCELED
@@ -718,7 +881,11 @@ class UniswapVenue:
         entry.cancel_requested = True
         fees = (_bump(entry.fees[0], self.settings.fee_bump_percent),
                 _bump(entry.fees[1], self.settings.fee_bump_percent))  # fmt: skip
-        await self._kill(entry, fees, "CANCEL")
+        try:
+            await self._kill(entry, fees, "CANCEL")
+        except (SignerRefused, SignerUnavailable, QueueConflict) as exc:
+            entry.cancel_requested = False  # still working: a later cancel may pass
+            raise VenueError(f"the cancel of {client_order_id} was not signed: {exc}") from None
 
     async def query(self, client_order_id: str) -> OrderReport:
         entry = self._orders.get(client_order_id)
