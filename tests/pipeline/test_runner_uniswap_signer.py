@@ -54,6 +54,8 @@ class Stack:
     signer_url: str
     sends: list[tuple[str, int]]
     """("sent", nonce) for each raw transaction the signer sent the node (through a proxy)."""
+    node_proxy: str
+    """The proxy's URL: a venue given it has its own sends noted in `sends` too."""
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,7 @@ def stack(anvil_node: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> It
         with risk_service(folder / "service") as service, \
                 trader_signer(folder / "signer", uni.addresses,
                               public_rpc_url=proxy.url) as signer:  # fmt: skip
-            yield Stack(uni, service, signer.url, sends)
+            yield Stack(uni, service, signer.url, sends, proxy.url)
     finally:
         proxy.down()
 
@@ -332,3 +334,36 @@ def test_a_venue_killed_between_the_approval_and_the_signature_resumes_it_and_on
     assert int(str(rpc(anvil_node, "eth_getTransactionCount", TRADER, "latest")), 16) == nonce + 1
     signed = [r.event for r in journal.iter_from(0) if isinstance(r.event, OrderTxSigned)]
     assert [(t.kind, t.tx_hash) for t in signed] == [("SWAP", fill.venue_order_id)]
+
+
+def test_a_keyless_venue_restarted_with_a_swap_in_flight_leaves_its_sending_to_the_signer(
+    anvil_node: AnvilNode, stack: Stack, journal: SQLiteJournal, tmp_path: Path
+) -> None:
+    """Killed after journaling a swap the signer sent (not mined yet): the restarted venue adopts
+    it but does not broadcast the bytes itself (the signer's route may be a private relay)."""
+    spec = submitted(journal, order(stack.uni, "kill-resent", Side.SELL, "0.1",
+                                    max_slippage_bps=40))  # fmt: skip
+    nonce = int(str(rpc(anvil_node, "eth_getTransactionCount", TRADER, "pending")), 16)
+    args = {"journal": str(tmp_path / "journal.db"), "wallet": TRADER, "signer": stack.signer_url,
+            "token": TOKEN, "service": stack.service.url, "key": API_KEY, "rpc": stack.node_proxy,
+            "addresses": stack.uni.addresses.model_dump(mode="json"),
+            "spec": spec.model_dump(mode="json")}  # fmt: skip
+    stack.sends.clear()
+    rpc(anvil_node, "evm_setAutomine", False)
+    try:
+        env = os.environ | {"ZKRISK_CRASH_AT": "uniswap.journaled_before_send"}
+        child = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)],
+                               capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+        assert child.returncode == -9, child.stderr
+        assert stack.sends == [("sent", nonce)]  # the signer's one send; pending, not mined
+
+        async def restarted() -> None:
+            async with keyless(stack, stack.node_proxy, journal) as s:
+                await asyncio.sleep(0.5)  # connect() adopted the order; a rebroadcast is sent
+                rpc(anvil_node, "evm_mine")
+                await s.until(lambda: s.of(Fill, spec.client_order_id), timeout=30)
+
+        asyncio.run(restarted())
+    finally:
+        rpc(anvil_node, "evm_setAutomine", True)
+    assert [n for event, n in stack.sends if n == nonce] == [nonce]

@@ -441,6 +441,7 @@ class UniswapVenue:
             if self.tx_log is not None:  # write-ahead: on chain implies journaled (or queued)
                 self.tx_log.write(SignedTx(entry.client_order_id, entry.signed, kind, entry.nonce,
                                            tx_hash, raw))  # fmt: skip
+            crash_point("uniswap.journaled_before_send")
             entry.signed += 1
             entry.hashes.append(tx_hash)
             if kind in ("CANCEL", "ABANDON"):
@@ -629,7 +630,10 @@ class UniswapVenue:
             if flight.spec.client_order_id not in self._orders:
                 latest = flight.txs[-1]
                 entry = self._adopted(flight)
-                if latest.nonce >= mined and newest.get(latest.nonce) is latest:
+                # Keyless, the signer sent it (its relay, maybe private) and keeps its delivery
+                # on record: sending the bytes to our node would make a private one public.
+                keyless = self._remote is not None
+                if latest.nonce >= mined and newest.get(latest.nonce) is latest and not keyless:
                     entry.unsent = latest.raw
         for entry in [e for e in self._orders.values() if e.unsent]:
             try:
