@@ -35,6 +35,7 @@ MODULES = (
     "bench_fills",
     "bench_simex",
     "bench_signer",
+    "bench_portfolio_margin",
     "bench_greeks",
 )
 

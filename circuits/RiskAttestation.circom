@@ -10,6 +10,8 @@ include "generated/Constants.circom";
 // RiskAttestation(N, K): a committed private book, at public prices and over a public set of K
 // historical scenarios, keeps its limits (BookLimits) and
 //   VaR_α ≤ varLimit and ES_α ≤ esLimit          (TailRisk; α in bps, limits at LOSS scale)
+// with VaR_α the (m+1)-th largest loss, m = ⌊K(1 − α)⌋, and ES_α Acerbi–Tasche:
+//   K(1 − α)·ES_α = (sum of the m largest losses) + (K(1 − α) − m)·VaR_α
 // where loss_k = −Σ_i value_i · r_ki (value at VALUE scale incl. margin, r at RETURN scale).
 // Verified off-chain by a counterparty who knows the scenario set.
 //
@@ -28,16 +30,16 @@ include "generated/Constants.circom";
 //   commitment    allow-listed: a Poseidon output compared by equality; no range, no wrap
 //   returns       allow-listed: the verifier's own data, argued above
 //   varLimit, esLimit  allow-listed: each is only ever the upper side b of a ≤ b, as
-//                 varLimit − t ∈ [0, 2^(LB+1)) and (m+1)·esLimit − tailSum ∈ [0, 2^SUM_BITS)
-//                 with 1 ≤ m+1 < 2^log2Ceil(K+1) and |t|, |tailSum| bounded by the range checks.
+//                 varLimit − t ∈ [0, 2^(LB+1)) and K·(10⁴ − α)·esLimit − lhs ∈ [0, 2^ES_BITS)
+//                 with 1 ≤ K·(10⁴ − α) and |t|, |lhs| bounded by the range checks (TailRisk).
 //                 For a canonical v < p and c ≥ 1, c·v mod p ≤ c·v: a wrapped limit only lowers
 //                 the bound, so it proves a stronger statement than the verifier asked, never a
 //                 false one. The builder refuses limits ≥ 2^LB. Range checks would cost
-//                 LB + SUM_BITS ≈ 370 constraints; attest16x250 has 19 to spare.
+//                 2·LB ≈ 360 constraints; attest16x250 has 6 to spare.
 // Private inputs: account, salt, long[N], short[N], tail[K], pick[K].
-// Outputs: none. Constraints (snarkjs r1cs info, --O2): RiskAttestation(4, 20) = 7,334;
-//   RiskAttestation(16, 250) = 61,477 — with its 4,039 public signals the Groth16 domain needs
-//   61,477 + 4,039 + 1 = 65,517 ≤ 2^16 rows, so a 2^16 ptau suffices.
+// Outputs: none. Constraints (snarkjs r1cs info, --O2): RiskAttestation(4, 20) = 7,347;
+//   RiskAttestation(16, 250) = 61,490 — with its 4,039 public signals the Groth16 domain needs
+//   61,490 + 4,039 + 1 = 65,530 ≤ 2^16 rows, so a 2^16 ptau suffices.
 template RiskAttestation(N, K) {
     var RB = RETURN_BITS();
     // |value_i| < 2^(QTY+PRICE) for book slots, plus margin·price_0 < 2^(QTY+PRICE) in slot 0:
@@ -101,6 +103,7 @@ template RiskAttestation(N, K) {
     component risk = TailRisk(K, LB);
     risk.loss <== loss;
     risk.m <== count.m;
+    risk.alphaBps <== alphaBps;
     risk.varLimit <== varLimit;
     risk.esLimit <== esLimit;
     risk.tail <== tail;

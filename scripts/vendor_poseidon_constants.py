@@ -1,4 +1,6 @@
-"""Copy circomlib's Poseidon constants (widths t = 2..7, i.e. 1..6 inputs) into the prover.
+"""Copy circomlib's Poseidon constants (widths t = 2..17, i.e. 1..16 inputs) into the prover.
+
+Sixteen inputs: circuits/PoseidonChainWide.circom hashes 15 values per Poseidon(16) call.
 
 The pure-Python Poseidon must equal circomlib's bit for bit, and a counterparty that only has
 Python must be able to recompute a commitment, so the constants ship with the package instead
@@ -10,7 +12,7 @@ of being read from node_modules at run time. Re-run after a circomlibjs upgrade:
 import json
 from pathlib import Path
 
-MAX_INPUTS = 6
+MAX_INPUTS = 16
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "node_modules" / "circomlibjs" / "src" / "poseidon_constants.json"
 TARGET = ROOT / "prover" / "data" / "poseidon_bn254.json"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .common import bad_input, fail
+from .common import UNIX_TIME_MAX, bad_input, fail
 
 if TYPE_CHECKING:  # web3 and eth_account cost a second at start-up: imported where used
     from web3 import Web3
@@ -135,6 +135,7 @@ def attest(
         typer.Option(
             help="Unix time of the reconciliation (default: the chain's latest block).",
             min=0,
+            max=UNIX_TIME_MAX,
         ),
     ] = None,
     out: Annotated[

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from ..journal.chain import ChainReport
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: The latest unix time a --now option takes: 9999-12-31T23:59:59Z, the end of the calendar
+#: that trading windows and UTC days are judged in (timestamps themselves are 64 bits wide).
+UNIX_TIME_MAX = 253_402_300_799
 
 
 def fail(lines: list[str], code: int = EXIT_BAD_INPUT) -> NoReturn:

@@ -21,16 +21,19 @@ import typer
 # command module is paid by every `zkrisk` invocation (tests/cli/test_cli_startup.py).
 from ..risk.kinds import Side, TradingState, VerdictKind
 from . import attest as cli_attest
+from . import hedge as cli_hedge
 from . import keeper as cli_keeper
 from . import prove as cli_prove
 from .attest_run import attest_run as attest_run_command
 from .audit import audit_app
 from .backtest import backtest as backtest_command
 from .chain import chain_app
-from .common import bad_input, fail
+from .common import UNIX_TIME_MAX, bad_input, fail
 from .feed import feed_app
 from .help import FullHelpGroup
 from .journal import journal_app
+from .margin import EPILOG as MARGIN_EPILOG
+from .margin import margin as margin_command
 from .run import killswitch_app
 from .run import run as run_command
 from .run import status as status_command
@@ -181,6 +184,14 @@ def check(
             dir_okay=False,
         ),
     ] = None,
+    risk_arrays: Annotated[
+        Path | None,
+        typer.Option(
+            help="Public risk arrays: adds the portfolio-margin rule (post-trade SPAN "
+            "requirement ≤ margin held).",
+            dir_okay=False,
+        ),
+    ] = None,
     order_file: Annotated[
         Path | None,
         typer.Option(help="The order as a file (instead of the options below).", dir_okay=False),
@@ -201,7 +212,9 @@ def check(
         int | None,
         typer.Option(
             help="Check at this unix time (default: the system clock); "
-            "replays a recorded price snapshot."
+            "replays a recorded price snapshot.",
+            min=0,
+            max=UNIX_TIME_MAX,
         ),
     ] = None,
     state: Annotated[
@@ -217,13 +230,16 @@ def check(
 
     from ..files import (
         load_assets,
+        load_model,
         load_order,
         load_policy_file,
         load_portfolio,
         load_prices,
         load_scenarios,
+        refuse_oversized_notionals,
     )
     from ..risk.checks import RiskEngine
+    from ..risk.margin.arrays import RiskArraySet
     from ..risk.models import CheckState
 
     with _bad_input():
@@ -243,8 +259,10 @@ def check(
             load_policy_file(policy),
             load_assets(assets),
             None if scenarios is None else load_scenarios(scenarios),
+            risk_arrays=None if risk_arrays is None else load_model(risk_arrays, RiskArraySet),
         )
         snapshot = load_prices(prices)
+        refuse_oversized_notionals(book, portfolio, snapshot, prices, intent, order_file)
     verdict = engine.check(
         intent,
         book,
@@ -277,13 +295,21 @@ def risk(
     """Health factor, exposures and VaR / ES by method (historical, parametric, Monte Carlo)."""
     from rich.console import Console
 
-    from ..files import asset_map, load_assets, load_portfolio, load_prices, load_scenarios
+    from ..files import (
+        asset_map,
+        load_assets,
+        load_portfolio,
+        load_prices,
+        load_scenarios,
+        refuse_oversized_notionals,
+    )
     from ..risk.report import MissingData, risk_report
 
     with _bad_input():
         book = load_portfolio(portfolio)
         market = asset_map(load_assets(assets))
         snapshot = load_prices(prices)
+        refuse_oversized_notionals(book, portfolio, snapshot, prices)
         scenario_set = None if scenarios is None else load_scenarios(scenarios)
         try:
             report = risk_report(
@@ -415,3 +441,5 @@ app.command(epilog="Exit codes: 0 stopped, 2 bad input (books, assets, RPC URL).
 )
 app.command("backtest", epilog="Exit codes: 0 the VaR model is not rejected, 1 a test rejects it "
             "at --significance, 2 bad input.")(backtest_command)  # fmt: skip
+app.command("margin", epilog=MARGIN_EPILOG)(margin_command)
+app.command("hedge", epilog=cli_hedge.EPILOG)(cli_hedge.hedge)

@@ -25,7 +25,13 @@ import numpy as np
 
 from . import fixed_point as fp
 from .book import BookView, Leg, ScenarioMatrix, scenario_matrix, value_book
-from .metrics.var import scenario_losses_fixed, tail_count_bps
+from .margin.arrays import RiskArraySet
+from .metrics.var import (
+    es_within_limit_bps,
+    scenario_losses_fixed,
+    tail_count_bps,
+    var_es_of_partition,
+)
 from .models import (
     Asset,
     CheckState,
@@ -72,6 +78,8 @@ class ReasonCode(StrEnum):
     SCENARIOS_MISSING = "SCENARIOS_MISSING"
     VAR_LIMIT = "VAR_LIMIT"
     ES_LIMIT = "ES_LIMIT"
+    RISK_ARRAY_MISSING = "RISK_ARRAY_MISSING"
+    PORTFOLIO_MARGIN = "PORTFOLIO_MARGIN"
     REVIEW_ORDER_NOTIONAL = "REVIEW_ORDER_NOTIONAL"
     REVIEW_HEALTH_FACTOR = "REVIEW_HEALTH_FACTOR"
 
@@ -102,8 +110,11 @@ class RiskEngine:
         scenarios: ScenarioSet | None = None,
         *,
         cache_size: int = 8,
+        risk_arrays: RiskArraySet | None = None,
     ) -> None:
         self.policy = policy
+        #: With published risk arrays the gate also applies the portfolio-margin rule.
+        self.risk_arrays = risk_arrays
         listed = list(assets.values()) if isinstance(assets, Mapping) else list(assets)
         self.assets: dict[str, Asset] = {a.symbol: a for a in listed}
         if len(self.assets) != len(listed):
@@ -116,6 +127,12 @@ class RiskEngine:
         )
         self._tail = (
             0 if scenarios is None else tail_count_bps(policy.var_confidence_bps, scenarios.size)
+        )
+        # w = K(1 − α), the Acerbi–Tasche ES tail weight (m = ⌊w⌋ = self._tail).
+        self._tail_weight = (
+            0.0
+            if scenarios is None
+            else scenarios.size * (fp.BPS_SCALE - policy.var_confidence_bps) / fp.BPS_SCALE
         )
         self._instruments = frozenset(policy.instruments)
         self._counterparties = frozenset(policy.counterparties)
@@ -254,6 +271,8 @@ class RiskEngine:
             post = self._post_trade(book, deltas, {symbol: asset, quote: self.assets[quote]},
                                     {symbol: ref, quote: quote_point})  # fmt: skip
             hf_bps, var_usd = self._post_trade_rules(book, post, deltas, portfolio, fail)
+            if self.risk_arrays is not None:
+                _margin_rule(self.risk_arrays, portfolio, deltas, fail)
             review = policy.review_health_factor_bps
             if review is not None and post.debt and post.weighted < review * post.debt:
                 reasons.append(_review(ReasonCode.REVIEW_HEALTH_FACTOR,
@@ -460,11 +479,10 @@ class RiskEngine:
             dv = d * post.legs[s].price / fp.VALUE_SCALE
             losses -= dv * matrix.returns[:, matrix.column[s]]
             moved += abs(dv)
-        k = matrix.k
-        pivot = k - 1 - self._tail
-        part = np.partition(losses, pivot)
-        var, es = float(part[pivot]), float(part[pivot:].sum()) / (k - pivot)
-        # Each float loss is within `tol` of the exact one, so the order statistic is too.
+        part = np.partition(losses, matrix.k - 1 - self._tail)
+        var, es = var_es_of_partition(part, self._tail, self._tail_weight)
+        # Each float loss is within `tol` of the exact one, so the order statistic is too, and so
+        # is ES: a weighted mean of tail losses whose weights sum to 1.
         tol = (
             8
             * (len(book.legs) + 8)
@@ -481,9 +499,8 @@ class RiskEngine:
             ordered = sorted(exact, reverse=True)
             var_fixed = ordered[self._tail]
             var_over = var_fixed > self._var_limit
-            es_over = (
-                self._es_limit >= 0
-                and sum(ordered[: self._tail + 1]) > (self._tail + 1) * self._es_limit
+            es_over = self._es_limit >= 0 and not es_within_limit_bps(
+                exact, self.policy.var_confidence_bps, self._es_limit
             )
             var_out = fp.from_fixed(var_fixed, fp.LOSS_DECIMALS)
         else:
@@ -533,6 +550,34 @@ class _Post:
             debt,
             long,
             short,
+        )
+
+
+def _margin_rule(
+    arrays: RiskArraySet, portfolio: Portfolio, deltas: Mapping[str, int], fail: _Fail
+) -> None:
+    """Post-trade SPAN requirement ≤ margin held (engine/risk/margin); fail closed on a book
+    instrument without a published risk array or a margin asset that is not collateral."""
+    after = dict(portfolio.quantities_fixed())
+    for s, d in deltas.items():
+        after[s] = after.get(s, 0) + d
+    missing = arrays.missing([s for s, q in after.items() if q])
+    if missing:
+        fail(ReasonCode.RISK_ARRAY_MISSING,
+             f"No risk array for {', '.join(missing)}: portfolio margin cannot be decided.")  # fmt: skip
+        return
+    try:
+        held = arrays.margin_held(portfolio)
+    except ValueError as exc:
+        fail(ReasonCode.RISK_ARRAY_MISSING, f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+        return
+    margin = arrays.requirement(after)
+    if not margin.covered_by(held):
+        worst = arrays.scenarios[margin.worst_scenario]
+        fail(
+            ReasonCode.PORTFOLIO_MARGIN,
+            f"Post-trade portfolio-margin requirement ${_usd(margin.requirement)} (worst "
+            f"scenario: {worst}) exceeds the margin held ${_usd(held)}.",
         )
 
 

@@ -51,6 +51,13 @@ TIMESTAMP_BITS: Final = 64
 BINDING_BITS: Final = 252
 
 MAX_POSITIONS: Final = 64
+#: The largest notional (|quantity| · price, USD) one position, margin or order may have. USD
+#: figures are Decimals to the cent in Python's default 28-digit context, so they must stay
+#: below 10**26; this bound keeps every figure derived from a book under that (a gross over
+#: MAX_POSITIONS + 2 legs, a scenario loss at the widest return 2**31 / 10**6: see
+#: `assert_field_bounds`). Inputs at or above it are refused when the book meets its prices.
+MAX_NOTIONAL_USD: Final = 10**20
+USD_DIGITS: Final = 28
 MAX_SCENARIOS: Final = 2**16 - 1
 FIELD_BITS_SAFE: Final = 252
 
@@ -176,7 +183,7 @@ def worst_case_bits() -> dict[str, int]:
 
     health  W = Σ_{N+1} collateral·price·lt and threshold·D, D = Σ_N debt·price
     var     |loss| = |Σ_N q·p·r| plus the sign offset 2**b a comparator needs for signed input
-    es      Σ over ≤ MAX_SCENARIOS tail losses vs count·limit, signed the same way
+    es      10⁴·K(1 − α)·ES over ≤ MAX_SCENARIOS losses vs K·(10⁴ − α)·limit, signed the same way
     """
     value_max = (1 << VALUE_BITS) - 1
     bps_max = (1 << BPS_BITS) - 1
@@ -184,7 +191,7 @@ def worst_case_bits() -> dict[str, int]:
     weighted = (MAX_POSITIONS + 1) * value_max * bps_max
     required = bps_max * MAX_POSITIONS * value_max
     loss = MAX_POSITIONS * value_max * ret_max
-    tail_sum = MAX_SCENARIOS * loss
+    tail_sum = BPS_SCALE * MAX_SCENARIOS * loss  # 10⁴·(S − t) + r·t (Acerbi–Tasche ES)
     return {
         "health_weighted": weighted.bit_length(),
         "health_required": required.bit_length(),
@@ -199,6 +206,9 @@ def assert_field_bounds() -> None:
     too_wide = {k: b for k, b in worst_case_bits().items() if b >= FIELD_BITS_SAFE}
     if too_wide:
         raise FixedPointError(f"fixed-point widths overflow {FIELD_BITS_SAFE} bits: {too_wide}")
+    widest_loss = (MAX_POSITIONS + 2) * MAX_NOTIONAL_USD * (1 << (RETURN_BITS - 1))
+    if widest_loss >= 10 ** (USD_DIGITS - 2) * RETURN_SCALE:
+        raise FixedPointError(f"MAX_NOTIONAL_USD leaves losses beyond {USD_DIGITS}-digit USD")
 
 
 assert_field_bounds()

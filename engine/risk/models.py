@@ -370,8 +370,11 @@ class TradingWindow(_Frozen):
         return self
 
     def is_open(self, now: int) -> bool:
-        """True when unix time `now` is inside the window."""
-        moment = datetime.fromtimestamp(now, UTC)
+        """True when unix time `now` is inside the window (False past year 9999: fail closed)."""
+        try:
+            moment = datetime.fromtimestamp(now, UTC)
+        except (OverflowError, OSError, ValueError):
+            return False
         if moment.isoweekday() not in self.days:
             return False
         t = moment.time()
@@ -430,11 +433,13 @@ class RiskPolicy(_Frozen):
     max_var_usd: ExactDecimal = Field(gt=0)
     """Post-trade historical VaR_α limit, USD."""
     max_es_usd: Annotated[ExactDecimal, Field(gt=0)] | None = None
-    """Optional post-trade historical ES_α limit, USD."""
+    """Optional post-trade historical ES_α limit (Acerbi–Tasche, metrics.var), USD."""
     close_factor_bps: Bps = 5_000
-    """Share of a debt a liquidator may repay at once while HF ≥ the full-liquidation level."""
+    """Share of the total debt a liquidator may repay at once while HF is above the
+    full-liquidation level (Aave v3.3 DEFAULT_LIQUIDATION_CLOSE_FACTOR: 50 %)."""
     full_liquidation_health_factor_bps: Bps = 9_500
-    """Below this HF the whole debt may be repaid in one liquidation (Aave v3: 0.95)."""
+    """At or below this HF the whole debt may be repaid in one liquidation (Aave v3.3
+    CLOSE_FACTOR_HF_THRESHOLD: 0.95; see metrics.health for the $2,000 and dust rules)."""
     liquidation_bonus_bps: Bps = 500
     """Extra collateral a liquidator receives over the repaid value, bps."""
     review_order_notional_usd: Annotated[ExactDecimal, Field(gt=0)] | None = None

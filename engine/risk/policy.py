@@ -85,6 +85,20 @@ def parse_policy(text: str, fmt: str, source: str = "<policy>") -> RiskPolicy:
         raise PolicyError(source, issues) from None
 
 
+class DuplicateKey(ValueError):
+    """A key given twice in one mapping of a YAML or JSON document."""
+
+    def __init__(self, key: str, line: int, first: int) -> None:
+        super().__init__(key, line, first)
+        self.key, self.line, self.first = key, line, first
+
+    def issue(self) -> PolicyIssue:
+        return PolicyIssue(
+            self.key, self.line, f"duplicate key (first given on line {self.first}); "
+            "each key may appear once: delete one of them"
+        )  # fmt: skip
+
+
 def _line_of(loc: tuple[str, ...], lines: Lines) -> int | None:
     for end in range(len(loc), 0, -1):
         if loc[:end] in lines:
@@ -104,6 +118,15 @@ def _split_key(key: str) -> tuple[str, ...]:
     return tuple(part.strip().strip("\"'") for part in key.split("."))
 
 
+def _toml_message(message: str, text: str, line: int | None) -> str:
+    """tomllib's message, naming the key when it is a duplicate ("Cannot overwrite a value")."""
+    if line is None or not message.startswith("Cannot overwrite"):
+        return message
+    match = _TOML_KEY.match(text.splitlines()[line - 1])
+    key = match.group(1).strip() if match else "?"
+    return f"duplicate key {key!r}: each key may appear once ({message})"
+
+
 def _read_toml(text: str, source: str) -> tuple[Any, Lines]:
     try:
         data = tomllib.loads(text, parse_float=Decimal)
@@ -111,10 +134,13 @@ def _read_toml(text: str, source: str) -> tuple[Any, Lines]:
         # Python 3.11's TOMLDecodeError has no lineno attribute; its message carries the line.
         found = re.search(r"at line (\d+)", str(exc))
         line = int(found.group(1)) if found else None
-        raise PolicyError(source, [PolicyIssue("", line, str(exc))]) from None
+        raise PolicyError(
+            source, [PolicyIssue("", line, _toml_message(str(exc), text, line))]
+        ) from None
     # tomllib keeps no positions, so a light scan maps each key path to its line.
     lines: Lines = {}
     table: tuple[str, ...] = ()
+    arrays: dict[tuple[str, ...], int] = {}  # [[name]] tables seen so far, for their index
     for number, raw in enumerate(text.splitlines(), start=1):
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
@@ -123,6 +149,10 @@ def _read_toml(text: str, source: str) -> tuple[Any, Lines]:
             header = stripped.strip("[").split("]", 1)[0]
             table = _split_key(header)
             lines.setdefault(table, number)
+            if stripped.startswith("[["):  # the n-th [[positions]] is positions.n
+                arrays[table] = arrays.get(table, -1) + 1
+                table = (*table, str(arrays[table]))
+                lines.setdefault(table, number)
             continue
         match = _TOML_KEY.match(raw)
         if match:
@@ -177,13 +207,37 @@ def _yaml_lines(node: yaml.Node, path: tuple[str, ...], lines: Lines) -> None:
             _yaml_lines(item, (*path, str(i)), lines)
 
 
+def _refuse_duplicate_keys(node: yaml.Node, path: tuple[str, ...] = ()) -> None:
+    """PyYAML keeps the last of duplicate keys silently, so a stray copy of a limit would win over
+    the real one: refuse them (before construction, which flattens `<<` merges into dups)."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":
+                continue
+            name, line = str(key.value), key.start_mark.line + 1
+            if name in seen:
+                raise DuplicateKey(".".join((*path, name)), line, seen[name])
+            seen[name] = line
+            _refuse_duplicate_keys(value, (*path, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, (*path, str(i)))
+
+
 def _read_yaml(text: str, source: str) -> tuple[Any, Lines]:
     import yaml
 
     loader = _decimal_loader()(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _refuse_duplicate_keys(node)
         data = None if node is None else loader.construct_document(node)
+    except DuplicateKey as dup:
+        raise PolicyError(source, [dup.issue()]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1

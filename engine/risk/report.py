@@ -67,7 +67,8 @@ class VarEstimate(_Frozen):
     var_usd: Decimal
     """Value-at-Risk_α, USD, to the cent (a loss is positive)."""
     es_usd: Decimal
-    """Expected Shortfall_α, USD, to the cent."""
+    """Expected Shortfall_α, USD, to the cent: Acerbi–Tasche (historical, Monte Carlo paths) or
+    the normal closed form (parametric)."""
     note: str
     """How it was computed."""
 

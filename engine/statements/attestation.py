@@ -1,8 +1,11 @@
 """The risk attestation (circuits/RiskAttestation.circom): limits plus VaR_α ≤ L and ES_α ≤ E.
 
+VaR_α is the (m + 1)-th largest scenario loss, m = ⌊K(1 − α)⌋, and ES_α is Acerbi–Tasche:
+K(1 − α) · ES_α = (sum of the m largest losses) + (K(1 − α) − m) · VaR_α.
+
 Over K public historical scenarios, scenario k's loss is −Σ_i value_i · r_ki (LOSS scale), with
 value_i the slot's signed value at the public prices (margin in slot 0). The verdicts come from
-the engine's metrics (`var_within_limit`, `es_within_limit`, the limits of `limits.py`); the
+the engine's metrics (`var_within_limit`, `es_within_limit_bps`, the limits of `limits.py`); the
 circuit must accept exactly when `holds()` is True. The prover's extra witness — the tail set
 and the VaR scenario — is computed here, so nothing is assembled by hand.
 """
@@ -15,7 +18,7 @@ from decimal import Decimal
 
 from ..risk.fixed_point import BPS_SCALE, PRICE_BITS, QTY_BITS, RETURN_BITS, ceil_log2
 from ..risk.metrics.var import (
-    es_within_limit,
+    es_within_limit_bps,
     historical_es_fixed,
     historical_var_fixed,
     scenario_losses_fixed,
@@ -106,8 +109,8 @@ class AttestationStatement:
         losses = self.losses()
         if not var_within_limit(losses, self.alpha, self.var_limit):
             reasons.append(f"VaR {historical_var_fixed(losses, self.alpha)} above {self.var_limit}")
-        if not es_within_limit(losses, self.alpha, self.es_limit):
-            reasons.append(f"ES above {self.es_limit}")
+        if not es_within_limit_bps(losses, self.alpha_bps, self.es_limit):
+            reasons.append(f"ES {historical_es_fixed(losses, self.alpha)} above {self.es_limit}")
         return reasons
 
     def holds(self) -> bool:

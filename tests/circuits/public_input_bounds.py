@@ -25,16 +25,18 @@ RANGE_CHECKED: dict[str, int] = {
     "alphaBps": (BPS_SCALE - 1).bit_length(),  # TailCount: 1 ≤ α ≤ 9999
     "thresholdMode": BPS_BITS + 1,  # threshold bps + mode bit
     "binding": BINDING_BITS,
+    "marginHeld": VALUE_BITS,  # PortfolioMargin: USD at VALUE scale
 }
 
 #: Public inputs with no range check, and why none is needed (argued in the template headers).
 ALLOWED_UNBOUNDED: dict[str, str] = {
     "commitment": "a Poseidon output compared by equality: any field element, nothing to wrap",
     "snapshotHash": "a Poseidon output compared by equality: any field element, nothing to wrap",
+    "riskArraysHash": "a Poseidon output compared by equality: any field element, nothing to wrap",
     "returns": "the verifier's own scenario data, encoded by its builder; N·K range checks "
     "(32 bits each, 128,000 for attest16x250) are twice the 2^16 budget (RiskAttestation header)",
     "varLimit": "only the upper side of varLimit − VaR ∈ [0, 2^(LB+1)): a wrapped limit can only "
     "lower the bound, never prove a false statement (RiskAttestation header)",
-    "esLimit": "only the upper side of (m+1)·esLimit − tail sum ≥ 0 with m+1 ≥ 1: reduction mod p "
-    "can only lower the bound (RiskAttestation header)",
+    "esLimit": "only the upper side of K·(10⁴ − α)·esLimit − 10⁴·K(1 − α)·ES ≥ 0 with "
+    "K·(10⁴ − α) ≥ 1: reduction mod p can only lower the bound (RiskAttestation header)",
 }

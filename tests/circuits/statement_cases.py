@@ -49,7 +49,13 @@ def base_attestation(**overrides: object) -> AttestationStatement:
 
 
 def es_edge(statement: AttestationStatement) -> int:
-    """The least ES limit that passes: ⌈Σ tail / (m + 1)⌉ (never negative)."""
-    m = statement.tail_count()
-    tail = sorted(statement.losses(), reverse=True)[: m + 1]
-    return max(0, -(-sum(tail) // (m + 1)))
+    """The least ES limit that passes: ⌈ES_α⌉, Acerbi–Tasche, by hand (never negative).
+
+    With w = K(1 − α), m = ⌊w⌋: w · ES = Σ m largest + (w − m) · VaR, so ⌈ES⌉ is the ceiling
+    of (10⁴ · Σ m largest + (K(10⁴ − α) − 10⁴ · m) · VaR) / (K(10⁴ − α)).
+    """
+    k, m, alpha = len(statement.returns), statement.tail_count(), statement.alpha_bps
+    ordered = sorted(statement.losses(), reverse=True)
+    weight = k * (10_000 - alpha)
+    scaled = 10_000 * sum(ordered[:m]) + (weight - 10_000 * m) * ordered[m]
+    return max(0, -(-scaled // weight))

@@ -48,6 +48,51 @@ def test_es_limit_at_threshold_edges_matches_the_engine(
     assert agree(circuits, replace(statement, es_limit=es_edge(statement) + offset)) is holds
 
 
+# K = 20: w = K(1 − α) is 2 (whole) at 90 %, 1.5 at 92.5 %, 0.5 at 97.5 %, 0.02 at 99.99 %.
+@pytest.mark.parametrize("alpha", [9_000, 9_250, 9_750, 9_999, 9_537])
+@pytest.mark.parametrize(("offset", "holds"), [(-1, False), (0, True), (1, True)])
+def test_acerbi_tasche_es_limit_edges_match_the_engine_for_whole_and_fractional_tails(
+    circuits: Checkers, alpha: int, offset: int, holds: bool
+) -> None:
+    probe = replace(base_attestation(), alpha_bps=alpha, var_limit=10**40)
+    assert es_edge(probe) > 0
+    assert agree(circuits, replace(probe, es_limit=es_edge(probe) + offset)) is holds
+
+
+def test_es_is_var_when_fewer_than_one_scenario_lies_beyond_it(circuits: Checkers) -> None:
+    probe = replace(base_attestation(), alpha_bps=9_999, var_limit=10**40)  # w = 0.02, m = 0
+    assert probe.tail_count() == 0 and es_edge(probe) == probe.var() == probe.es()
+    assert agree(circuits, replace(probe, es_limit=probe.var()))
+    assert not agree(circuits, replace(probe, es_limit=probe.var() - 1))
+
+
+def test_es_limit_at_the_old_tail_mean_is_now_a_breach(circuits: Checkers) -> None:
+    # Before issue 14 ES was the mean of the m + 1 largest losses, VaR at full weight.
+    probe = replace(base_attestation(), alpha_bps=9_250)  # w = 1.5, m = 1
+    top = sorted(probe.losses(), reverse=True)[:2]
+    old = -(-sum(top) // 2)
+    assert old < es_edge(probe)
+    assert not agree(circuits, replace(probe, es_limit=old))
+
+
+def test_forged_tail_that_hides_a_large_loss_cannot_pass_the_es_limit(
+    circuits: Checkers,
+) -> None:
+    # One unit under the ES edge; the prover drops the largest loss from the tail and pads it
+    # with the next smaller one, which would lower the tail sum below the limit.
+    statement = replace(base_attestation(), alpha_bps=9_250, var_limit=10**40)
+    statement = replace(statement, es_limit=es_edge(statement) - 1)
+    order, m = ranked(statement), statement.tail_count()
+    signals: dict[str, Any] = statement.signals()
+    tail, pick = [0] * 20, [0] * 20
+    for k in order[1 : m + 2]:
+        tail[k] = 1
+    pick[order[m + 1]] = 1
+    signals.update(tail=tail, pick=pick)
+    assert not statement.holds()
+    assert not circuits[CIRCUIT].accepts(signals)
+
+
 def test_alpha_edges_change_the_tail_count_as_the_engine_does(circuits: Checkers) -> None:
     # K = 20: m = ⌊(1 − α)·20⌋ is 2 at α = 90 % and 1 just above it.
     statement = base_attestation()

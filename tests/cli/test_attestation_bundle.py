@@ -259,12 +259,13 @@ def test_commitment_option_overrides_the_expectations_commitment(
         (None, "bundle.json: file not found"),
         ('{"format": ', "bundle.json:1: Expecting value"),
         ('["not", "a", "bundle"]', "bundle.json:1: expected a mapping of fields"),
-        ('{"pi_a": []}', "bundle.json: a snarkjs proof.json, not an attestation bundle"),
+        # JSON errors name the line (issue 14); these bundles are one line long.
+        ('{"pi_a": []}', "bundle.json:1: a snarkjs proof.json, not an attestation bundle"),
         ('{"format": "zkrisk/attestation-bundle/v9"}',
-         "bundle.json: format 'zkrisk/attestation-bundle/v9' is not one this zkrisk reads"),
-        ("MISSING", "bundle.json: vkey_sha256: required field is missing"),
-        ("BAD_PROOF", "bundle.json: proof: not a snarkjs Groth16 proof"),
-        ("BAD_SIGNAL", "bundle.json: public_signals: public signals must be decimal integer"),
+         "bundle.json:1: format 'zkrisk/attestation-bundle/v9' is not one this zkrisk reads"),
+        ("MISSING", "bundle.json:1: vkey_sha256: required field is missing"),
+        ("BAD_PROOF", "bundle.json:1: proof: not a snarkjs Groth16 proof"),
+        ("BAD_SIGNAL", "bundle.json:1: public_signals: public signals must be decimal integer"),
     ],
 )  # fmt: skip
 def test_verify_of_a_malformed_bundle_exits_2_naming_the_file_and_the_problem(

@@ -122,7 +122,9 @@ def test_check_with_a_bad_order_option_exits_2_with_one_line() -> None:
 def test_check_with_too_many_decimals_exits_2_naming_the_field() -> None:
     code, _, err = run(*CHECK, *[a if a != "10" else "0.123456789" for a in ORDER])
     assert code == 2
-    assert err.startswith("error: order options: order quantity: Decimal('0.123456789') has more")
+    assert err.startswith(
+        "error: order options: quantity: order quantity: Decimal('0.123456789') has more"
+    )
 
 
 def test_check_with_an_order_file_and_order_options_exits_2() -> None:

@@ -408,8 +408,9 @@ def test_book_without_debt_reports_no_health_factor_and_passes() -> None:
 
 # -- VaR and ES -----------------------------------------------------------------------------
 
-# Post-trade losses over SCENARIOS: (-2,800, 560, 3,220); α = 50 % → m = 1 → VaR = 560,
-# ES = (3,220 + 560) / 2 = 1,890.
+# Post-trade losses over SCENARIOS: (-2,800, 560, 3,220); α = 50 % → w = K(1 − α) = 1.5, m = 1
+# → VaR = 560, Acerbi–Tasche ES = (3,220 + 0.5 · 560) / 1.5 = 2,333.33… (3 repeating).
+ES_CEIL = D(23_333_333_333_333_333_333_333_334).scaleb(-fp.LOSS_DECIMALS)  # ⌈ES⌉ at LOSS scale
 
 
 def test_post_trade_var_exactly_at_the_limit_passes() -> None:
@@ -424,9 +425,16 @@ def test_post_trade_var_one_unit_over_the_limit_rejects() -> None:
 
 
 def test_post_trade_es_exactly_at_the_limit_passes_and_one_unit_under_rejects() -> None:
-    assert C.ES_LIMIT not in codes(policy={"max_es_usd": D(1890)})
-    under = D(1890) - D(1).scaleb(-fp.LOSS_DECIMALS)
+    assert C.ES_LIMIT not in codes(policy={"max_es_usd": ES_CEIL})
+    under = ES_CEIL - D(1).scaleb(-fp.LOSS_DECIMALS)
     assert C.ES_LIMIT in codes(policy={"max_es_usd": under})
+
+
+def test_post_trade_es_above_the_old_tail_mean_rejects() -> None:
+    # (3,220 + 560) / 2 = 1,890 was the ES before issue 14: a limit there is now breached.
+    assert C.ES_LIMIT in codes(policy={"max_es_usd": D(1890)})
+    assert C.ES_LIMIT in codes(policy={"max_es_usd": D(2333)})  # far side of the float screen
+    assert C.ES_LIMIT not in codes(policy={"max_es_usd": D(2334)})
 
 
 def test_var_far_from_the_limit_is_decided_by_the_float_screen() -> None:
@@ -443,7 +451,7 @@ def test_engine_var_matches_the_exact_integer_path() -> None:
     losses = scenario_losses_fixed(quantities, prices, SCENARIOS.returns_fixed)
     exact = fp.from_fixed(historical_var_fixed(losses, D("0.5")), fp.LOSS_DECIMALS)
     assert verdict.post_trade_var_usd == exact
-    assert historical_es_fixed(losses, D("0.5")) == 1890 * fp.LOSS_SCALE
+    assert historical_es_fixed(losses, D("0.5")) == 23_333_333_333_333_333_333_333_333
 
 
 def test_engine_without_scenarios_fails_closed() -> None:

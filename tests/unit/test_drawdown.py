@@ -15,8 +15,24 @@ from zkrisk.engine.risk.metrics.drawdown import (
 )
 
 
-def test_equity_curve_accumulates_pnl() -> None:
-    assert equity_curve([5, -3, 4], start_equity=10) == [15, 12, 16]
+def test_equity_curve_starts_at_the_starting_equity_and_accumulates_pnl() -> None:
+    assert equity_curve([5, -3, 4], start_equity=10) == [10, 15, 12, 16]
+    assert equity_curve([]) == [0]
+
+
+def test_max_drawdown_counts_a_fall_from_the_starting_equity() -> None:
+    assert max_drawdown(equity_curve([-10, 5], 100)) == 10
+    assert max_drawdown_bps(equity_curve([-10, 5], 100)) == 1_000
+    assert max_drawdown_array(np.array(equity_curve([-10, 5], 100), dtype=np.float64)) == 10.0
+
+
+def test_max_drawdown_of_random_series_matches_a_brute_force_over_all_pairs() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(600):
+        pnl = rng.integers(-50, 50, size=int(rng.integers(1, 12))).tolist()
+        e = equity_curve(pnl, int(rng.integers(0, 200)))
+        brute = max(max(e[s] - e[t] for s in range(t + 1)) for t in range(len(e)))
+        assert max_drawdown(e) == brute
 
 
 def test_max_drawdown_is_the_largest_peak_to_trough_fall() -> None:

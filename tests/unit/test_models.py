@@ -184,3 +184,9 @@ def test_trading_window_refuses_an_empty_or_numeric_window() -> None:
         TradingWindow.model_validate({"start": "08:00", "end": "08:00"})
     with pytest.raises(ValidationError, match="quote it in YAML"):
         TradingWindow.model_validate({"start": "08:00", "end": 1320})
+
+
+def test_trading_window_after_the_end_of_the_calendar_is_closed_not_a_crash() -> None:
+    window = TradingWindow.model_validate({"start": "00:00", "end": "23:59"})
+    assert window.is_open(253_402_300_000)  # 9999-12-31, a Friday
+    assert not window.is_open(2**64 - 1)  # past year 9999: fail closed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal, localcontext
+from fractions import Fraction
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,7 @@ from zkrisk.engine.risk.checks import RiskEngine
 from zkrisk.engine.risk.metrics.health import health_factor_bps, total_debt, weighted_collateral
 from zkrisk.engine.risk.metrics.var import (
     count_losses_above,
+    historical_es_exact,
     historical_es_fixed,
     historical_var_fixed,
     scenario_losses_fixed,
@@ -114,7 +116,8 @@ def test_integer_var_and_es_agree_with_the_decimal_reference_within_one_unit(
     es = fp.from_fixed(historical_es_fixed(exact, alpha), fp.LOSS_DECIMALS)
     with localcontext() as ctx:
         ctx.prec = 200
-        es_reference = sum(reference[: m + 1], D(0)) / (m + 1)
+        w = (1 - alpha) * len(rows)  # Acerbi–Tasche: w · ES = Σ m largest + (w − m) · VaR
+        es_reference = (sum(reference[:m], D(0)) + (w - m) * reference[m]) / w
         assert abs(var - reference[m]) <= ULP_LOSS
         assert abs(es - es_reference) <= ULP_LOSS
 
@@ -129,6 +132,54 @@ def test_var_and_es_are_monotone_in_alpha(losses: list[int], a: Decimal, b: Deci
 @given(st.lists(st.integers(-(10**30), 10**30), min_size=1, max_size=60), alphas)
 def test_expected_shortfall_is_at_least_var(losses: list[int], alpha: Decimal) -> None:
     assert historical_es_fixed(losses, alpha) >= historical_var_fixed(losses, alpha)
+
+
+@given(st.lists(st.integers(-(10**30), 10**30), min_size=1, max_size=60), alphas)
+def test_expected_shortfall_is_at_least_the_mean_of_the_m_plus_one_largest_losses(
+    losses: list[int], alpha: Decimal
+) -> None:
+    # The definition before issue 14 averaged VaR in at full weight and understated the tail.
+    m = tail_count(alpha, len(losses))
+    top = sorted(losses, reverse=True)[: m + 1]
+    assert historical_es_exact(losses, alpha) >= Fraction(sum(top), m + 1)
+
+
+@st.composite
+def pooled_books(
+    draw: st.DrawFn,
+) -> tuple[list[Decimal], list[Decimal], list[Decimal], list[list[Decimal]]]:
+    """Two books over the same assets and scenarios (their pool holds both)."""
+    qs, ps, rows = draw(scenario_books())
+    other = draw(st.lists(signed_quantities, min_size=len(qs), max_size=len(qs)))
+    return qs, other, ps, rows
+
+
+@given(pooled_books(), alphas)
+def test_expected_shortfall_of_a_pooled_book_is_subadditive(
+    data: tuple[list[Decimal], list[Decimal], list[Decimal], list[list[Decimal]]],
+    alpha: Decimal,
+) -> None:
+    a, b, ps, rows = data
+    pooled = [x + y for x, y in zip(a, b, strict=True)]
+    es = [historical_es_exact(fixed_losses(q, ps, rows), alpha) for q in (a, b, pooled)]
+    assert es[2] <= es[0] + es[1]
+
+
+@given(
+    st.lists(st.integers(-(10**30), 10**30), min_size=1, max_size=60),
+    alphas,
+    st.integers(1, 10**6),
+    st.integers(-(10**30), 10**30),
+    st.lists(st.integers(0, 10**30), min_size=60, max_size=60),
+)
+def test_expected_shortfall_is_coherent(
+    losses: list[int], alpha: Decimal, scale: int, shift: int, more: list[int]
+) -> None:
+    es = historical_es_exact(losses, alpha)
+    assert historical_es_exact([scale * x for x in losses], alpha) == scale * es  # homogeneous
+    assert historical_es_exact([x + shift for x in losses], alpha) == es + shift  # translation
+    worse = [x + d for x, d in zip(losses, more, strict=False)]
+    assert historical_es_exact(worse, alpha) >= es  # monotone
 
 
 @given(

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+import random
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from zkrisk.engine.risk.metrics.var import (
     count_losses_above,
+    es_scaled_bps,
     es_within_limit,
+    es_within_limit_bps,
+    historical_es_exact,
     historical_es_fixed,
     historical_var_es,
     historical_var_fixed,
@@ -21,6 +26,7 @@ from zkrisk.engine.risk.metrics.var import (
     scenario_losses_fixed,
     tail_count,
     tail_count_bps,
+    tail_weight,
     var_within_limit,
 )
 
@@ -61,9 +67,29 @@ def test_historical_var_is_the_m_plus_first_largest_loss() -> None:
     assert historical_var_fixed(LOSSES, D("0.5")) == 20  # m = 5
 
 
-def test_historical_es_is_the_mean_of_the_var_scenario_and_the_tail() -> None:
-    assert historical_es_fixed(LOSSES, D("0.8")) == (100 + 70 + 60) // 3
-    assert historical_es_fixed([5, 4], D("0.5")) == 4  # ⌊(5 + 4) / 2⌋
+def test_historical_es_is_acerbi_tasche_with_the_var_scenario_weighted_by_what_is_left() -> None:
+    # K = 10, α = 0.75: w = 2.5, m = 2: (100 + 70 + 0.5 · 60) / 2.5
+    assert tail_weight(D("0.75"), 10) == Fraction(5, 2)
+    assert historical_es_exact(LOSSES, D("0.75")) == 80
+    # [10, 8, 1], α = 0.5: w = 1.5, m = 1: (10 + 0.5 · 8) / 1.5 = 28/3, rounded down
+    assert historical_es_exact([10, 8, 1], D("0.5")) == Fraction(28, 3)
+    assert historical_es_fixed([10, 8, 1], D("0.5")) == 9
+
+
+def test_es_is_the_mean_of_the_m_largest_losses_when_k_times_one_minus_alpha_is_whole() -> None:
+    assert historical_es_exact(LOSSES, D("0.8")) == (100 + 70) / 2  # w = m = 2: VaR left out
+    assert historical_es_fixed([5, 4], D("0.5")) == 5  # w = m = 1
+
+
+def test_es_is_var_when_k_times_one_minus_alpha_is_below_one() -> None:
+    assert historical_es_exact(LOSSES, D("0.95")) == historical_var_fixed(LOSSES, D("0.95")) == 100
+    assert historical_es_exact([-3, -7], D("0.9999")) == -3
+
+
+def test_es_never_understates_the_old_tail_mean_that_counted_var_in_full() -> None:
+    # The m + 1 largest with VaR at weight 1 (the definition before issue 14) is ≤ AT ES.
+    old = Fraction(100 + 70 + 60, 3)
+    assert historical_es_exact(LOSSES, D("0.75")) > old
 
 
 def test_var_limit_exactly_at_var_passes_and_one_unit_below_fails() -> None:
@@ -72,9 +98,30 @@ def test_var_limit_exactly_at_var_passes_and_one_unit_below_fails() -> None:
     assert not var_within_limit(LOSSES, D("0.8"), 59)
 
 
-def test_es_limit_exactly_at_the_tail_mean_passes_and_one_unit_below_fails() -> None:
-    assert es_within_limit([90, 60, 30, 0], D("0.5"), 60)  # m = 2: (90 + 60 + 30) / 3 = 60
-    assert not es_within_limit([90, 60, 30, 0], D("0.5"), 59)
+def test_es_limit_exactly_at_es_passes_and_one_unit_below_fails() -> None:
+    assert es_within_limit([90, 60, 30, 0], D("0.5"), 75)  # w = m = 2: (90 + 60) / 2
+    assert not es_within_limit([90, 60, 30, 0], D("0.5"), 74)
+    assert es_within_limit([10, 8, 1], D("0.5"), 10)  # ES = 9.33…: the ceiling passes
+    assert not es_within_limit([10, 8, 1], D("0.5"), 9)  # ⌊ES⌋ does not
+
+
+def test_es_in_the_circuits_integer_form_is_k_times_one_minus_alpha_times_es() -> None:
+    # α = 7,500 bps, K = 10: 10⁴ · (S − t) + r · t with S = 230, t = 60, m = 2, r = 5,000
+    assert es_scaled_bps(LOSSES, 7_500) == 10_000 * 170 + 5_000 * 60 == 25_000 * 80
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_circuit_form_of_the_es_limit_decides_exactly_as_the_exact_fraction(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(500):
+        k = rng.choice([1, 2, 3, 7, 20, 100, 250, rng.randint(1, 400)])
+        alpha = rng.choice([1, 5_000, 9_000, 9_500, 9_900, 9_975, 9_999, rng.randint(1, 9_999)])
+        losses = [rng.randint(-(10**6), 10**6) for _ in range(k)]
+        es = historical_es_exact(losses, D(alpha) / 10_000)
+        assert es_scaled_bps(losses, alpha) == es * k * (10_000 - alpha)
+        for limit in (math.floor(es) - 1, math.floor(es), math.ceil(es), math.ceil(es) + 1):
+            exact = es_within_limit(losses, D(alpha) / 10_000, limit)
+            assert es_within_limit_bps(losses, alpha, limit) is exact is (es <= limit)
 
 
 def test_integer_losses_are_minus_quantity_price_return() -> None:
@@ -96,7 +143,11 @@ def test_float_path_agrees_with_the_integer_path() -> None:
     exact = scenario_losses_fixed(values.tolist(), [1] * 6, returns.tolist())
     var, es = historical_var_es(scenario_losses(values.astype(float), returns.astype(float)), 0.97)
     assert var == historical_var_fixed(exact, 0.97)
-    assert math.isclose(es, sum(sorted(exact, reverse=True)[:7]) / 7, rel_tol=1e-12)
+    # K(1 − α) = 6: the mean of the 6 largest losses
+    assert math.isclose(es, sum(sorted(exact, reverse=True)[:6]) / 6, rel_tol=1e-12)
+    _, es_frac = historical_var_es(scenario_losses(values.astype(float), returns.astype(float)),
+                                   0.9725)  # fmt: skip
+    assert math.isclose(es_frac, float(historical_es_exact(exact, D("0.9725"))), rel_tol=1e-12)
 
 
 def test_float_path_refuses_nan_values() -> None:

@@ -1,4 +1,9 @@
-"""Drawdown and daily loss from a P&L series (integer fixed point; a numpy twin for long series)."""
+"""Drawdown and daily loss from a P&L series (integer fixed point; a numpy twin for long series).
+
+Maximum drawdown is the standard one (e.g. Magdon-Ismail & Atiya, "Maximum drawdown", Risk 2004):
+MDD = max_t (max_{s ≤ t} E_s − E_t) over an equity curve E_0, E_1, …, whose running peak starts
+at E_0, the starting equity: a loss on the first day is a drawdown from where the desk began.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,8 @@ DAY_SECONDS = 86_400
 
 
 def equity_curve(pnl: Sequence[int], start_equity: int = 0) -> list[int]:
-    """Cumulative equity after each P&L increment."""
-    out, equity = [], start_equity
+    """[E_0, E_1, …]: the starting equity, then the cumulative equity after each increment."""
+    out, equity = [start_equity], start_equity
     for x in pnl:
         equity += x
         out.append(equity)
@@ -22,7 +27,8 @@ def equity_curve(pnl: Sequence[int], start_equity: int = 0) -> list[int]:
 
 
 def max_drawdown(equity: Sequence[int]) -> int:
-    """Largest peak-to-trough fall, ≥ 0 (0 for an empty or never-falling curve)."""
+    """MDD = max_t (max_{s ≤ t} E_s − E_t) ≥ 0, the peak running from the first point (0 for an
+    empty or never-falling curve); pass `equity_curve(pnl, start)` to count the start."""
     worst = 0
     peak: int | None = None
     for e in equity:
@@ -32,7 +38,8 @@ def max_drawdown(equity: Sequence[int]) -> int:
 
 
 def max_drawdown_bps(equity: Sequence[int]) -> int:
-    """Largest fall relative to its running peak, ⌊bps⌋; peaks ≤ 0 are skipped (undefined)."""
+    """max_t ⌊(P_t − E_t) / P_t⌋ in bps with P_t = max_{s ≤ t} E_s from the first point; peaks
+    ≤ 0 are skipped (a relative fall from no equity is undefined)."""
     worst = 0
     peak: int | None = None
     for e in equity:
@@ -43,7 +50,7 @@ def max_drawdown_bps(equity: Sequence[int]) -> int:
 
 
 def max_drawdown_array(equity: npt.NDArray[np.float64]) -> float:
-    """Vectorised float max drawdown (monitoring dashboards; not for proofs)."""
+    """`max_drawdown` vectorised in float64 (monitoring dashboards; not for proofs)."""
     if equity.size == 0:
         return 0.0
     return float(np.max(np.maximum.accumulate(equity) - equity))

@@ -2,11 +2,16 @@
 
 Loss convention: a scenario's loss is -Σ value_i · return_i (a gain is a negative loss).
 
-Historical simulation over K scenarios at confidence α, with m = ⌊(1 − α) · K⌋:
+Historical simulation over K scenarios at confidence α, with w = K · (1 − α) and m = ⌊w⌋:
     VaR_α = the (m + 1)-th largest loss  ⇔  the least L with at most m losses above L
-    ES_α  = the mean of the m + 1 largest losses (the VaR scenario and the tail beyond it)
-The counting form is what a circuit proves (no sorting): VaR_α ≤ L ⇔ count(loss > L) ≤ m.
-ES ≥ VaR and both are monotone in α by construction.
+    ES_α  = Acerbi–Tasche (2002, "On the coherence of Expected Shortfall", eq. 3.5 on the
+            empirical distribution): w · ES_α = (sum of the m largest losses) + (w − m) · VaR_α,
+            the average loss over the worst fraction 1 − α of scenarios, the VaR scenario
+            counted with the weight w − m that is left. ES_α = VaR_α when w < 1; the mean of the
+            m largest losses when w is whole. It is coherent (subadditive), ES ≥ VaR.
+The counting form is what a circuit proves (no sorting): VaR_α ≤ L ⇔ count(loss > L) ≤ m; with
+α in bps and S the sum of the m + 1 largest losses, t = VaR_α, r = K(10⁴ − α) − 10⁴·m:
+    ES_α ≤ E  ⇔  10⁴ · (S − t) + r · t ≤ K · (10⁴ − α) · E        (circuits/TailRisk.circom)
 
 Two implementations agree: an exact integer path (LOSS scale = VALUE · RETURN) for proofs and
 small books, and a float64 numpy path for screening large books. Parametric (variance–
@@ -18,7 +23,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from decimal import Decimal, localcontext
+from decimal import Decimal
+from fractions import Fraction
 from statistics import NormalDist
 
 import numpy as np
@@ -42,14 +48,16 @@ def parse_alpha(alpha: Decimal | float | str) -> Decimal:
     return a
 
 
-def tail_count(alpha: Decimal | float | str, k: int) -> int:
-    """m = ⌊(1 − α) · K⌋, exact: how many losses may exceed VaR_α."""
+def tail_weight(alpha: Decimal | float | str, k: int) -> Fraction:
+    """w = K · (1 − α), exact: the number of scenarios, fractional, that the ES tail averages."""
     if k < 1:
         raise ValueError("the scenario set is empty: K must be ≥ 1")
-    a = parse_alpha(alpha)
-    with localcontext() as ctx:
-        ctx.prec = 80
-        return int((1 - a) * k)  # int() truncates; the product is ≥ 0 so that is ⌊·⌋
+    return (1 - Fraction(parse_alpha(alpha))) * k
+
+
+def tail_count(alpha: Decimal | float | str, k: int) -> int:
+    """m = ⌊(1 − α) · K⌋, exact: how many losses may exceed VaR_α."""
+    return math.floor(tail_weight(alpha, k))
 
 
 def tail_count_bps(alpha_bps: int, k: int) -> int:
@@ -98,17 +106,40 @@ def historical_var_fixed(losses: Sequence[int], alpha: Decimal | float | str) ->
     return sorted(losses, reverse=True)[m]
 
 
+def historical_es_exact(losses: Sequence[int], alpha: Decimal | float | str) -> Fraction:
+    """Acerbi–Tasche ES_α, exact: (Σ m largest + (w − m) · VaR_α) / w with w = K(1 − α)."""
+    w = tail_weight(alpha, len(losses))
+    m = math.floor(w)
+    ordered = sorted(losses, reverse=True)
+    return (sum(ordered[:m]) + (w - m) * ordered[m]) / w
+
+
 def historical_es_fixed(losses: Sequence[int], alpha: Decimal | float | str) -> int:
-    """ES_α: ⌊mean of the m + 1 largest losses⌋, same scale as `losses`."""
-    m = tail_count(alpha, len(losses))
-    tail = sorted(losses, reverse=True)[: m + 1]
-    return sum(tail) // len(tail)
+    """Acerbi–Tasche ES_α rounded down, ⌊ES_α⌋, same scale as `losses`."""
+    return math.floor(historical_es_exact(losses, alpha))
 
 
 def es_within_limit(losses: Sequence[int], alpha: Decimal | float | str, limit: int) -> bool:
-    """ES_α ≤ limit, decided exactly on the tail sum: Σ top (m + 1) ≤ (m + 1) · limit."""
-    m = tail_count(alpha, len(losses))
-    return sum(sorted(losses, reverse=True)[: m + 1]) <= (m + 1) * limit
+    """Acerbi–Tasche ES_α ≤ limit, decided exactly (no rounding of ES)."""
+    return historical_es_exact(losses, alpha) <= limit
+
+
+def es_scaled_bps(losses: Sequence[int], alpha_bps: int) -> int:
+    """K · (10⁴ − α) · ES_α as the circuit computes it: 10⁴ · (S − t) + r · t.
+
+    S is the sum of the m + 1 largest losses, t = VaR_α and r = K(10⁴ − α) − 10⁴ · m ∈ [0, 10⁴).
+    """
+    k = len(losses)
+    m = tail_count_bps(alpha_bps, k)
+    r = k * (fp.BPS_SCALE - alpha_bps) - fp.BPS_SCALE * m
+    tail = sorted(losses, reverse=True)[: m + 1]
+    return fp.BPS_SCALE * (sum(tail) - tail[m]) + r * tail[m]
+
+
+def es_within_limit_bps(losses: Sequence[int], alpha_bps: int, limit: int) -> bool:
+    """ES_α ≤ limit for α in bps, in the circuit's integer form (TailRisk): equal to
+    `es_within_limit` at α = alpha_bps / 10⁴, with no fraction."""
+    return es_scaled_bps(losses, alpha_bps) <= len(losses) * (fp.BPS_SCALE - alpha_bps) * limit
 
 
 # ---- float64 screening path -----------------------------------------------------------------
@@ -126,13 +157,20 @@ def scenario_losses(values: FloatArray, returns: FloatArray) -> FloatArray:
     return losses
 
 
+def var_es_of_partition(part: FloatArray, m: int, weight: float) -> tuple[float, float]:
+    """(VaR_α, Acerbi–Tasche ES_α) from losses partitioned at K − 1 − m (np.partition), where
+    m = ⌊weight⌋ and weight = K(1 − α): the top m + 1 losses sit at the end, VaR first."""
+    pivot = int(part.shape[0]) - 1 - m
+    var = float(part[pivot])
+    return var, (float(part[pivot + 1 :].sum()) + (weight - m) * var) / weight
+
+
 def historical_var_es(losses: FloatArray, alpha: Decimal | float | str) -> tuple[float, float]:
-    """(VaR_α, ES_α) of a loss vector with the counting-rule definitions, O(K)."""
+    """(VaR_α, Acerbi–Tasche ES_α) of a loss vector, O(K); the definitions of the module doc."""
     k = int(losses.shape[0])
-    m = tail_count(alpha, k)
-    pivot = k - 1 - m
-    part = np.partition(losses, pivot)
-    return float(part[pivot]), float(part[pivot:].mean())
+    w = tail_weight(alpha, k)
+    m = math.floor(w)
+    return var_es_of_partition(np.partition(losses, k - 1 - m), m, float(w))
 
 
 def _moments(returns: FloatArray) -> tuple[FloatArray, FloatArray]:
