@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -71,6 +71,7 @@ class ReasonCode(StrEnum):
     MAX_ORDER_NOTIONAL = "MAX_ORDER_NOTIONAL"
     POSITION_LIMIT = "POSITION_LIMIT"
     POSITION_OUT_OF_RANGE = "POSITION_OUT_OF_RANGE"
+    ORDER_OUT_OF_RANGE = "ORDER_OUT_OF_RANGE"
     GROSS_EXPOSURE = "GROSS_EXPOSURE"
     NET_EXPOSURE = "NET_EXPOSURE"
     CONCENTRATION = "CONCENTRATION"
@@ -175,6 +176,10 @@ class RiskEngine:
         symbol = intent.symbol
         now = state.now
         size = intent.quantity_fixed
+        out_of_range = _order_out_of_range(intent, prices)
+        if out_of_range is not None:  # no other figure of this order can be computed
+            return _verdict(kind=VerdictKind.REJECT, reasons=(out_of_range,),
+                            client_order_id=intent.client_order_id, policy_id=policy.policy_id)  # fmt: skip
         book = self.view(portfolio, prices)
         held = portfolio.quantity_fixed(symbol)
         after = held + intent.signed_quantity_fixed
@@ -551,6 +556,24 @@ class _Post:
             long,
             short,
         )
+
+
+_MAX_NOTIONAL_FIXED: Final = fp.MAX_NOTIONAL_USD * fp.VALUE_SCALE
+
+
+def _order_out_of_range(intent: OrderIntent, prices: PriceSnapshot) -> Reason | None:
+    """An order whose quantity times its dearest price (the reference or its limit) reaches
+    fixed_point.MAX_NOTIONAL_USD: the USD figures cannot hold its notional, so it is refused
+    before any rule computes one (a file is refused at load time; an API body or a strategy's
+    intent gets here)."""
+    point = prices.prices.get(intent.symbol)
+    dearest = max(0 if point is None else point.price_fixed, intent.limit_price_fixed or 0)
+    if intent.quantity_fixed * dearest < _MAX_NOTIONAL_FIXED:
+        return None
+    return Reason(code=ReasonCode.ORDER_OUT_OF_RANGE, message=(
+        f"Order {intent.quantity} {intent.symbol} at up to {fp.from_fixed(dearest, fp.PRICE_DECIMALS)}"
+        f" USD reaches the largest notional the engine holds (${fp.MAX_NOTIONAL_USD:,}): "
+        "split it or check its quantity and price."))  # fmt: skip
 
 
 def _margin_rule(

@@ -509,3 +509,19 @@ def test_engine_revalues_a_different_book_object_rather_than_reusing_a_cached_on
 def test_engine_rejects_duplicate_assets() -> None:
     with pytest.raises(ValueError, match="duplicate"):
         RiskEngine(policy(), [*ASSETS, ASSETS[0]], SCENARIOS)
+
+
+def test_an_order_past_the_largest_notional_is_rejected_with_its_reason_not_an_exception() -> None:
+    """An API client or a strategy can send any quantity and limit the models accept; their
+    product can pass what the USD figures can hold (the check used to raise InvalidOperation:
+    a 500 from the service, a crashed pre-trade stage in the runner)."""
+    widest_qty = (D(2**fp.QTY_BITS - 1) * QTY_UNIT).quantize(QTY_UNIT)
+    verdict = engine().check(
+        order(quantity=widest_qty, limit_price=D("1e10")), book(), snapshot(), state()
+    )
+    assert verdict.kind is VerdictKind.REJECT
+    assert [r.code for r in verdict.reasons] == [C.ORDER_OUT_OF_RANGE]
+    assert f"{fp.MAX_NOTIONAL_USD:,}" in verdict.reasons[0].message
+    at_limit = D(fp.MAX_NOTIONAL_USD) / D("1e10") - QTY_UNIT  # just under: judged as usual
+    found = codes(order={"quantity": at_limit, "limit_price": D("1e10")})
+    assert C.ORDER_OUT_OF_RANGE not in found and C.MAX_ORDER_NOTIONAL in found
