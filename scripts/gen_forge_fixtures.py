@@ -1,10 +1,11 @@
-"""Build Health(4), install its verifier and write the forge tests' real-proof fixtures.
+"""Build Health(4) and PortfolioMargin(4, 8), install their verifiers and write the forge
+tests' real-proof fixtures.
 
 python scripts/gen_forge_fixtures.py          # cached: re-proves only when something changed
 python scripts/gen_forge_fixtures.py --force  # re-prove anyway
 
 `make contracts-test` runs it before `forge test`. Outputs (gitignored, machine-specific because
-the zkey is): contracts/src/generated/Health4Verifier.sol, contracts/test/fixtures/vault.json.
+the zkey is): contracts/src/generated/{Health4,Margin4x8}Verifier.sol, contracts/test/fixtures/{vault,margin}.json.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import sys
 
 from zkrisk.engine.chain.forge_fixtures import write_forge_fixtures
+from zkrisk.engine.chain.margin_forge_fixtures import CIRCUIT as MARGIN_CIRCUIT
+from zkrisk.engine.chain.margin_forge_fixtures import write_margin_fixtures
 from zkrisk.engine.paths import registry_path, repo_root
 from zkrisk.prover.artifacts import build
 from zkrisk.prover.registry import load_registry
@@ -20,8 +23,11 @@ CIRCUIT = "health4"
 
 
 def main(argv: list[str]) -> int:
-    artifacts = build(load_registry(registry_path())[CIRCUIT], repo_root(), log=print)
+    registry = load_registry(registry_path())
+    artifacts = build(registry[CIRCUIT], repo_root(), log=print)
     write_forge_fixtures(artifacts, force="--force" in argv)
+    margin = build(registry[MARGIN_CIRCUIT], repo_root(), log=print)
+    write_margin_fixtures(margin, force="--force" in argv)
     return 0
 
 

@@ -15,6 +15,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 import {Groth16Calldata} from "./Groth16Calldata.sol";
 import {IHealthVerifier} from "./interfaces/IHealthVerifier.sol";
+import {IPortfolioMarginVerifier} from "./interfaces/IPortfolioMarginVerifier.sol";
 import {IPriceBook} from "./interfaces/IPriceBook.sol";
 import {Action, ZkRiskConstants as K} from "./ZkRiskConstants.sol";
 
@@ -27,6 +28,9 @@ import {Action, ZkRiskConstants as K} from "./ZkRiskConstants.sol";
 ///         - `deposit`: no proof (more margin only makes a book healthier);
 ///         - `updateBook` / `proveHealth` / `withdraw`: the desk proves HF ≥ minHealthBps
 ///           (degradedMinHealthBps at a degraded snapshot) with the margin left after the action;
+///         - `withdrawWithMarginProof` (instead of `withdraw` on a vault whose governance turned
+///           the margin gate on): the desk proves its SPAN requirement over the published risk
+///           arrays ≤ the escrow left (PortfolioMargin; see setMarginGate);
 ///         - `liquidate`: a keeper proves HF < 1 (or < 0.95) at a margin ≥ the escrow;
 ///         - `liquidateStale`: no proof; an account that has not proved for `maxProofAge` seconds
 ///           is treated as unhealthy (fail closed), a slice per cooldown.
@@ -71,11 +75,15 @@ import {Action, ZkRiskConstants as K} from "./ZkRiskConstants.sol";
 contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
     using Groth16Calldata for IHealthVerifier;
+    using Groth16Calldata for IPortfolioMarginVerifier;
 
     /// @notice May pause the vault (circuit breaker) — nothing else. Unpausing needs the admin.
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
     /// @notice May change the policy, the beneficiary and accounts' attesters (the timelock).
     bytes32 public constant RISK_ADMIN_ROLE = keccak256("RISK_ADMIN_ROLE");
+    /// @notice May publish the risk arrays margin-gated withdrawals are proven against (the
+    ///         clearing side's key, granted by the admin; never a desk's) — nothing else.
+    bytes32 public constant RISK_ARRAYS_ROLE = keccak256("RISK_ARRAYS_ROLE");
     /// @notice A proof of HF < 1.0 allows closeFactorBps of the escrow.
     uint16 public constant LIQUIDATION_HF_BPS = 10_000;
     /// @notice A proof of HF < 0.95 allows the whole escrow.
@@ -84,6 +92,9 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     uint256 public constant MAX_PAUSE_BEFORE_EXIT = 3 days;
     /// @notice Bound of the policy's minLeftover, in whole tokens of the margin token.
     uint256 public constant MAX_MIN_LEFTOVER_TOKENS = 100_000;
+    /// @notice Bounds of the margin gate's maxRiskArraysAge (SPAN arrays are published daily).
+    uint32 public constant MIN_RISK_ARRAYS_AGE = 1 hours;
+    uint32 public constant MAX_RISK_ARRAYS_AGE = 7 days;
     /// @notice EIP-712 type of a book attestation.
     bytes32 public constant BOOK_ATTESTATION_TYPEHASH =
         keccak256("BookAttestation(address account,uint256 commitment,uint64 sequence,uint64 issuedAt)");
@@ -114,6 +125,19 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         uint256 commitment;
         uint64 sequence;
         uint64 issuedAt;
+    }
+
+    /// @notice The risk arrays in force for margin-gated withdrawals (two storage slots).
+    /// @param hash riskArraysHash of the published file (zkrisk.engine.statements.portfolio_margin).
+    /// @param collateralValue USD per whole margin token after haircut, PRICE fixed point (the
+    ///        file's [collateral] entry for the margin token): marginHeld = QTY(escrow) · it.
+    /// @param publishedAt When they were published; older than maxRiskArraysAge = refused.
+    /// @param epoch Publications so far (0 = none); bound into every margin proof.
+    struct RiskArrays {
+        uint256 hash;
+        uint64 collateralValue;
+        uint40 publishedAt;
+        uint32 epoch;
     }
 
     /// @notice The risk policy (two storage slots). Bounds are enforced (RiskVault__InvalidPolicy).
@@ -197,12 +221,20 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     ///         pause began count from here at the earliest, so a pause never makes an account
     ///         liquidatable for not proving while proving was impossible (and revives none).
     uint40 public provingResumedAt;
+    // The margin gate's switch, in the slot every withdrawal reads anyway (the pause's).
+    bool internal _marginGated;
     mapping(address account => AccountState) internal _accounts;
     /// @notice Liquidation repayments credited to `payee` (a beneficiary, current or former) and
     ///         not claimed yet; the tokens stay in the vault until it claims them.
     mapping(address payee => uint256) public owed;
     // Read by the stale deadline only (liquidateStale, proofStatus), written by unpause.
     PauseCheckpoint internal _checkpoint;
+    /// @notice The PortfolioMargin verifier withdrawals are gated on (0 = the gate is off:
+    ///         withdrawals prove health). Set by RISK_ADMIN_ROLE (setMarginGate).
+    IPortfolioMarginVerifier public marginVerifier;
+    /// @notice Risk arrays older than this (seconds) are refused by margin-gated withdrawals.
+    uint32 public maxRiskArraysAge;
+    RiskArrays internal _riskArrays;
 
     /// @notice Amount 0 where a positive amount is required.
     error RiskVault__ZeroAmount();
@@ -274,6 +306,17 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     error RiskVault__ExitNotYetOpen(uint256 opensAt);
     /// @notice `payee` has no liquidation repayment to claim.
     error RiskVault__NothingOwed(address payee);
+    /// @notice This vault gates withdrawals on portfolio margin: use withdrawWithMarginProof.
+    error RiskVault__MarginGateOn();
+    /// @notice This vault's withdrawals prove health (the margin gate is off): use withdraw.
+    error RiskVault__MarginGateOff();
+    /// @notice No risk arrays have been published yet (publishRiskArrays).
+    error RiskVault__NoRiskArrays();
+    /// @notice The risk arrays were published at `publishedAt`, more than `maxAge` seconds ago:
+    ///         the publisher must publish the current ones.
+    error RiskVault__StaleRiskArrays(uint256 publishedAt, uint256 maxAge);
+    /// @notice A risk-arrays hash must be a non-zero field element and the collateral value > 0.
+    error RiskVault__InvalidRiskArrays(uint256 hash, uint64 collateralValue);
 
     /// @notice `account` deposited `amount` (the amount received); its escrow is now `escrow`.
     event Deposited(address indexed account, uint256 amount, uint256 escrow);
@@ -288,6 +331,17 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     );
     /// @notice `account` withdrew `amount` with a proof at `snapshotId`/`nonce`; its escrow is now `escrow`.
     event Withdrawn(address indexed account, uint256 amount, uint256 escrow, uint256 indexed snapshotId, uint256 nonce);
+    /// @notice `account` withdrew `amount` with a portfolio-margin proof against the risk arrays
+    ///         of `riskArraysEpoch`, with `nonce`; its escrow is now `escrow`.
+    event WithdrawnOnMargin(
+        address indexed account, uint256 amount, uint256 escrow, uint256 indexed riskArraysEpoch, uint256 nonce
+    );
+    /// @notice Risk arrays `hash` (margin token at `collateralValue` USD, PRICE fixed point) are
+    ///         in force from now, as publication `epoch`, published by `publisher`.
+    event RiskArraysPublished(uint256 indexed epoch, uint256 hash, uint64 collateralValue, address publisher);
+    /// @notice Withdrawals are gated on `verifier` (0: on health proofs again), with risk arrays
+    ///         at most `maxRiskArraysAge` seconds old.
+    event MarginGateSet(address verifier, uint32 maxRiskArraysAge);
     /// @notice `account` was liquidated by `keeper` (path PROOF: a proof of HF < `hfBelowBps` at
     ///         `snapshotId`; STALE_PROOF: snapshotId and hfBelowBps 0): `repay` is owed to the
     ///         beneficiary (OwedCredited), `bonus` went to the keeper, `escrowLeft` is left;
@@ -469,25 +523,52 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     /// @param snapshotId A snapshot within the window, not older than the last proof's, fresh prices.
     /// @param proof Groth16 proof in zkrisk's uint256[8] layout.
     function withdraw(uint256 amount, uint256 snapshotId, uint256[8] calldata proof) external nonReentrant {
-        if (_paused) {
-            uint256 opensAt = uint256(pausedAt) + MAX_PAUSE_BEFORE_EXIT;
-            if (block.timestamp <= opensAt) revert RiskVault__ExitNotYetOpen(opensAt + 1);
-        }
-        if (amount == 0) revert RiskVault__ZeroAmount();
-        AccountState storage a = _accounts[msg.sender];
-        if (a.commitment == 0) revert RiskVault__NoCommitment(msg.sender);
-        uint256 escrow = a.escrow;
-        if (amount > escrow) revert RiskVault__InsufficientEscrow(escrow, amount);
-        Policy storage p = _policy;
-        uint64 issuedAt = a.bookIssuedAt;
-        uint256 maxAge = p.maxAttestationAge;
-        if (block.timestamp - issuedAt > maxAge) revert RiskVault__WithdrawOnOldBook(issuedAt, maxAge);
-        uint256 grace = priceBook.graceEndsAt();
-        if (block.timestamp < grace) revert RiskVault__GracePeriod(grace);
+        if (_marginGated) revert RiskVault__MarginGateOn();
+        (AccountState storage a, Policy storage p, uint256 escrow) = _openWithdrawal(amount);
         (uint256 nonce,) = _acceptHealthProof(a, p, Action.WITHDRAW, amount, snapshotId, escrow - amount, proof);
         // forge-lint: disable-next-line(unsafe-typecast)
         a.escrow = uint96(escrow - amount); // < escrow
         emit Withdrawn(msg.sender, amount, escrow - amount, snapshotId, nonce);
+        marginToken.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice On a margin-gated vault (setMarginGate), withdraw `amount` with a PortfolioMargin
+    ///         proof that the latest attested book's SPAN requirement over the risk arrays in
+    ///         force is ≤ the escrow left after the withdrawal, valued at the publisher's
+    ///         collateral value. The same rules as `withdraw` otherwise (pause exit, book age,
+    ///         grace period); it consumes the nonce but is no health proof (liveness and
+    ///         liquidation stay on Health).
+    /// @dev Public inputs, all derived here: [commitment, riskArrays.hash,
+    ///      marginQuantity(escrow − amount, false) · riskArrays.collateralValue (VALUE scale),
+    ///      bindingFor(msg.sender, WITHDRAW, amount, nonce, riskArrays.epoch, msg.sender)] — the
+    ///      epoch takes the snapshot id's place in the binding, so a proof made before a
+    ///      publication verifies after it for nobody. Arrays older than maxRiskArraysAge are
+    ///      refused (fail closed: a publisher that stopped must not leave old arrays in force).
+    /// @param amount Token units to withdraw (0 < amount ≤ escrow).
+    /// @param proof Groth16 proof in zkrisk's uint256[8] layout.
+    function withdrawWithMarginProof(uint256 amount, uint256[8] calldata proof) external nonReentrant {
+        if (!_marginGated) revert RiskVault__MarginGateOff();
+        (AccountState storage a,, uint256 escrow) = _openWithdrawal(amount);
+        RiskArrays memory arrays = _riskArrays;
+        if (arrays.epoch == 0) revert RiskVault__NoRiskArrays();
+        uint256 maxAge = maxRiskArraysAge;
+        if (block.timestamp > uint256(arrays.publishedAt) + maxAge) {
+            revert RiskVault__StaleRiskArrays(arrays.publishedAt, maxAge);
+        }
+        uint256 nonce = a.nonce;
+        uint256 left = escrow - amount;
+        uint256[4] memory pub = [
+            a.commitment,
+            arrays.hash,
+            _qty(left, false) * arrays.collateralValue, // < 2^QTY_BITS · 2^PRICE_BITS = 2^VALUE_BITS
+            _binding(msg.sender, Action.WITHDRAW, amount, nonce, arrays.epoch, msg.sender)
+        ];
+        if (!marginVerifier.verifyMargin(proof, pub)) revert RiskVault__InvalidProof();
+        // forge-lint: disable-next-line(unsafe-typecast)
+        a.nonce = uint32(nonce + 1);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        a.escrow = uint96(left); // < escrow
+        emit WithdrawnOnMargin(msg.sender, amount, left, arrays.epoch, nonce);
         marginToken.safeTransfer(msg.sender, amount);
     }
 
@@ -626,6 +707,43 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         a.attester = attester;
     }
 
+    /// @notice Gate withdrawals on portfolio margin (`verifier_` ≠ 0: withdrawWithMarginProof
+    ///         only, with risk arrays at most `maxRiskArraysAge_` seconds old, bounds [1 h, 7 days])
+    ///         or on health again (`verifier_` = 0: withdraw only). Instead of, not in addition
+    ///         to, the health proof: either-or would let a desk pick the looser statement, and
+    ///         both would forfeit the cross-margining offsets the gate exists for. Only
+    ///         RISK_ADMIN_ROLE (the timelock: desks see a switch coming).
+    /// @param verifier_ The generated PortfolioMargin(N, S) verifier (N = the books' slots), or 0.
+    /// @param maxRiskArraysAge_ Seconds; ignored when turning the gate off.
+    function setMarginGate(IPortfolioMarginVerifier verifier_, uint32 maxRiskArraysAge_)
+        external
+        onlyRole(RISK_ADMIN_ROLE)
+    {
+        bool on = address(verifier_) != address(0);
+        if (on) _bound(maxRiskArraysAge_, MIN_RISK_ARRAYS_AGE, MAX_RISK_ARRAYS_AGE, "maxRiskArraysAge");
+        marginVerifier = verifier_;
+        maxRiskArraysAge = on ? maxRiskArraysAge_ : 0;
+        _marginGated = on;
+        emit MarginGateSet(address(verifier_), on ? maxRiskArraysAge_ : 0);
+    }
+
+    /// @notice Put risk arrays `hash` in force for margin-gated withdrawals, the margin token
+    ///         valued at `collateralValue` USD (PRICE fixed point, after haircut) — the
+    ///         clearing side's published file. Starts a new epoch: every margin proof made
+    ///         before stops verifying. Only RISK_ARRAYS_ROLE (granted by the admin), so a desk
+    ///         cannot choose arrays that make its book look safe. Allowed while paused.
+    /// @param hash riskArraysHash of the file (0 < hash < r).
+    /// @param collateralValue > 0.
+    function publishRiskArrays(uint256 hash, uint64 collateralValue) external onlyRole(RISK_ARRAYS_ROLE) {
+        if (hash == 0 || hash >= K.SNARK_SCALAR_FIELD || collateralValue == 0) {
+            revert RiskVault__InvalidRiskArrays(hash, collateralValue);
+        }
+        uint32 epoch = _riskArrays.epoch + 1;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _riskArrays = RiskArrays(hash, collateralValue, uint40(block.timestamp), epoch);
+        emit RiskArraysPublished(epoch, hash, collateralValue, msg.sender);
+    }
+
     /// @notice Set who is owed the repaid share of later liquidations (what the former one is
     ///         owed stays claimable by it). Only RISK_ADMIN_ROLE.
     /// @param beneficiary_ Non-zero address.
@@ -638,6 +756,35 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     /// @notice True while the guardian's pause is in force.
     function paused() external view returns (bool) {
         return _paused;
+    }
+
+    /// @notice Whether withdrawals are gated on portfolio margin (withdrawWithMarginProof).
+    function marginGated() external view returns (bool) {
+        return _marginGated;
+    }
+
+    /// @notice The risk arrays in force (epoch 0 = none published).
+    function riskArrays() external view returns (RiskArrays memory) {
+        return _riskArrays;
+    }
+
+    /// @notice The four public signals withdrawWithMarginProof would verify now for `account`
+    ///         withdrawing `amount`, sent by `submitter` (age and gate not checked).
+    function marginPublicSignals(address account, uint256 amount, address submitter)
+        external
+        view
+        returns (uint256[4] memory pub)
+    {
+        AccountState storage a = _accounts[account];
+        uint256 escrow = a.escrow;
+        if (amount > escrow) revert RiskVault__InsufficientEscrow(escrow, amount);
+        RiskArrays memory arrays = _riskArrays;
+        pub = [
+            a.commitment,
+            arrays.hash,
+            _qty(escrow - amount, false) * arrays.collateralValue,
+            _binding(account, Action.WITHDRAW, amount, a.nonce, arrays.epoch, submitter)
+        ];
     }
 
     /// @notice The current policy.
@@ -776,6 +923,31 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     }
 
     // ------------------------------------------------------------------ internals
+
+    /// @dev What every withdrawal checks before its proof: the pause's exit rule, 0 < amount ≤
+    ///      escrow, an attested book issued at most maxAttestationAge ago (see `withdraw`), and
+    ///      no price-book grace period (fail closed, as liquidations).
+    function _openWithdrawal(uint256 amount)
+        internal
+        view
+        returns (AccountState storage a, Policy storage p, uint256 escrow)
+    {
+        if (_paused) {
+            uint256 opensAt = uint256(pausedAt) + MAX_PAUSE_BEFORE_EXIT;
+            if (block.timestamp <= opensAt) revert RiskVault__ExitNotYetOpen(opensAt + 1);
+        }
+        if (amount == 0) revert RiskVault__ZeroAmount();
+        a = _accounts[msg.sender];
+        if (a.commitment == 0) revert RiskVault__NoCommitment(msg.sender);
+        escrow = a.escrow;
+        if (amount > escrow) revert RiskVault__InsufficientEscrow(escrow, amount);
+        p = _policy;
+        uint64 issuedAt = a.bookIssuedAt;
+        uint256 maxAge = p.maxAttestationAge;
+        if (block.timestamp - issuedAt > maxAge) revert RiskVault__WithdrawOnOldBook(issuedAt, maxAge);
+        uint256 grace = priceBook.graceEndsAt();
+        if (block.timestamp < grace) revert RiskVault__GracePeriod(grace);
+    }
 
     /// @dev Checks an attestation and records it (commitment, sequence, event).
     function _acceptAttestation(AccountState storage a, BookAttestation calldata att, bytes calldata signature)

@@ -16,6 +16,7 @@ from zkrisk.prover.proof import Proof
 
 from ..statements.binding import Action
 from ..statements.health import PUBLIC_SIGNALS
+from ..statements.portfolio_margin import PUBLIC_SIGNALS as MARGIN_PUBLIC_SIGNALS
 from .attestation import AttestationDomain, BookAttestation, SignedAttestation
 from .client import ChainClient
 from .vault_types import AccountState, OnchainSnapshot, VaultPolicy
@@ -96,6 +97,27 @@ class VaultClient:
         fn = self.vault.functions.withdraw(amount, snapshot_id, _words(proof))
         return self.chain.transact(fn)
 
+    def withdraw_with_margin_proof(
+        self, amount: int, proof: Proof, *, precheck: bool = True
+    ) -> TxReceipt:
+        """Withdraw on a margin-gated vault with a PortfolioMargin proof (RiskVault's
+        withdrawWithMarginProof): requirement over the arrays in force ≤ the escrow left."""
+        if precheck:
+            expected = self.margin_public_signals(self.account, amount)
+            check_public_signals(proof.public_signals, expected, MARGIN_PUBLIC_SIGNALS)
+        fn = self.vault.functions.withdrawWithMarginProof(amount, _words(proof))
+        return self.chain.transact(fn)
+
+    def margin_public_signals(
+        self, account: str, amount: int, *, submitter: str | None = None
+    ) -> tuple[int, ...]:
+        """[commitment, riskArraysHash, marginHeld, binding] the vault verifies now for
+        `account` withdrawing `amount`, sent by `submitter` (default: the signer)."""
+        fn = self.vault.functions.marginPublicSignals(
+            to_checksum_address(account), amount, to_checksum_address(submitter or self.account)
+        )
+        return tuple(int(v) for v in self.chain.call(fn))
+
     # -------------------------------------------------------------- anyone
 
     def submit_attested_book(self, signed: SignedAttestation) -> TxReceipt:
@@ -162,6 +184,17 @@ class VaultClient:
 
     def set_policy_call(self, policy: VaultPolicy) -> Any:
         return self.vault.functions.setPolicy(policy.abi_tuple(self._policy_components()))
+
+    def set_margin_gate(self, verifier: str, max_risk_arrays_age: int) -> TxReceipt:
+        """Gate withdrawals on the PortfolioMargin `verifier` (the zero address: on health)."""
+        fn = self.vault.functions.setMarginGate(to_checksum_address(verifier), max_risk_arrays_age)
+        return self.chain.transact(fn)
+
+    def publish_risk_arrays(self, arrays_hash: int, collateral_value: int) -> TxReceipt:
+        """Put risk arrays in force (RISK_ARRAYS_ROLE): `arrays_hash` = risk_arrays_hash(...),
+        `collateral_value` = the margin token's USD value per unit, PRICE fixed point."""
+        fn = self.vault.functions.publishRiskArrays(arrays_hash, collateral_value)
+        return self.chain.transact(fn)
 
     def set_beneficiary(self, beneficiary: str) -> TxReceipt:
         """Who is owed later liquidations' repay (what the former one is owed stays its)."""
@@ -311,12 +344,14 @@ def _outputs(abi: Any) -> list[dict[str, Any]]:
     return [{"components": outputs}]
 
 
-def check_public_signals(got: Sequence[int], expected: Sequence[int]) -> None:
+def check_public_signals(
+    got: Sequence[int], expected: Sequence[int], names: Sequence[str] = PUBLIC_SIGNALS
+) -> None:
     """Raise ProofMismatch (BookOutOfDate when the commitment differs) naming every public
-    signal that differs."""
+    signal that differs (`names`: Health's by default, or PortfolioMargin's)."""
     diffs = [
         f"{name}: proof {g}, vault {e}"
-        for name, g, e in zip(PUBLIC_SIGNALS, got, expected, strict=True)
+        for name, g, e in zip(names, got, expected, strict=True)
         if g != e
     ]
     if diffs:

@@ -42,6 +42,8 @@ VAULT_ADMIN: dict[str, Callable[[Any], ContractFunction]] = {
     ),
     "setAttester": lambda c: c.functions.setAttester(STRANGER, STRANGER),
     "setBeneficiary": lambda c: c.functions.setBeneficiary(STRANGER),
+    "setMarginGate": lambda c: c.functions.setMarginGate(STRANGER, 3_600),
+    "publishRiskArrays": lambda c: c.functions.publishRiskArrays(1, 1),
     **ADMIN_RULES,
 }
 BOOK_ADMIN: dict[str, Callable[[Any], ContractFunction]] = {
@@ -53,7 +55,7 @@ BOOK_ADMIN: dict[str, Callable[[Any], ContractFunction]] = {
 # State-changing functions anyone may call (everything else must be role-gated);
 # acceptDefaultAdminTransfer only by the pending admin, after the delay.
 VAULT_PUBLIC = {"deposit", "submitAttestedBook", "updateBook", "proveHealth", "withdraw",
-                "liquidate", "liquidateStale", "claim", "withdrawOwed", "renounceRole",
+                "withdrawWithMarginProof", "liquidate", "liquidateStale", "claim", "withdrawOwed", "renounceRole",
                 "acceptDefaultAdminTransfer"}  # fmt: skip
 BOOK_PUBLIC = {"takeSnapshot", "renounceRole", "acceptDefaultAdminTransfer"}
 
@@ -128,6 +130,9 @@ PAUSED_REFUSED: dict[str, tuple[Callable[[VaultClient], ContractFunction], str]]
     "liquidate": (lambda v: v.vault.functions.liquidate(STRANGER, 1, 1, 10_000, ZERO_PROOF),
                   "EnforcedPause"),
     "liquidateStale": (lambda v: v.vault.functions.liquidateStale(STRANGER), "EnforcedPause"),
+    # this vault is not margin-gated; RiskVaultMarginGate.t.sol pauses a gated one
+    "withdrawWithMarginProof": (lambda v: v.vault.functions.withdrawWithMarginProof(1, ZERO_PROOF),
+                                "RiskVault__MarginGateOff"),
 }  # fmt: skip
 PAUSED_ALLOWED = {"deposit", "proveHealth", "submitAttestedBook", "updateBook", "claim",
                   "withdrawOwed"}  # fmt: skip
