@@ -88,11 +88,12 @@ test: setup lint typecheck ## Every test: ruff, mypy, pytest (unit, circuits, co
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 	$(MAKE) --no-print-directory contracts-test
 
-test-slow: setup ## The slow mode: 10,000 circuit-vs-engine equivalence cases per circuit (default run: 1,000), the runner killed at every crash point, a 10,000-order soak on the lossy simulated exchange
+test-slow: setup ## The slow mode: 10,000 circuit-vs-engine equivalence cases per circuit (default run: 1,000), the runner killed at every crash point, a 10,000-order soak on the lossy simulated exchange, the large circuits' budget and input checks
 	ZKRISK_EQUIVALENCE_EXAMPLES=10000 $(BIN)/pytest tests/circuits/test_equivalence.py
 	ZKRISK_SLOW=1 $(BIN)/pytest tests/pipeline/test_runner.py -k sigkilled
 	ZKRISK_SLOW=1 $(BIN)/pytest tests/pipeline/test_runner_venue_crash.py
 	ZKRISK_SLOW=1 $(BIN)/pytest tests/pipeline/test_soak_simex.py -k 10000
+	ZKRISK_SLOW=1 $(BIN)/pytest tests/circuits/test_budgets.py tests/circuits/test_public_inputs_bounded.py -k margin16x32
 
 bench: setup ## Run every benchmark; writes benchmarks/results.json and the README table
 	$(BIN)/python -m benchmarks.run

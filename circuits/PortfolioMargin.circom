@@ -73,6 +73,7 @@ template PortfolioMargin(N, S) {
     book.long <== long;
     book.short <== short;
     commitment === book.commitment;
+    _ <== book.magnitude;  // SPAN prices the signed net; the magnitudes are the Health gate's
 
     component hash = PoseidonChainWide(N * (S + 1));
     hash.seed <== N * (1 << 32) + S;

@@ -10,10 +10,12 @@ from tests.conftest import REPO
 from zkrisk.prover.artifacts import BudgetExceeded, compile_circuit
 from zkrisk.prover.registry import CircuitSpec, load_registry
 
+from .large_circuits import per_circuit
+
 REGISTRY = load_registry(REPO / "circuits" / "circuits.json")
 
 
-@pytest.mark.parametrize("spec", list(REGISTRY.values()), ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", per_circuit(REGISTRY.values(), lambda s: s.name))
 def test_registered_circuit_is_within_its_budget(spec: CircuitSpec) -> None:
     compiled = compile_circuit(spec, REPO, log=lambda _line: None)
     assert spec.budget is not None, f"{spec.name} has no budget in circuits/circuits.json"

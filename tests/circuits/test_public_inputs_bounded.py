@@ -12,6 +12,7 @@ from tests.conftest import REPO
 from zkrisk.prover.range_audit import InputBound, base_name, public_input_bounds, unbounded
 from zkrisk.prover.registry import CircuitSpec, load_registry
 
+from .large_circuits import per_circuit
 from .public_input_bounds import ALLOWED_UNBOUNDED, RANGE_CHECKED
 
 REGISTRY = load_registry(REPO / "circuits" / "circuits.json")
@@ -29,7 +30,7 @@ def by_name(bounds: list[InputBound]) -> dict[str, InputBound]:
     return {b.name: b for b in bounds}
 
 
-@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("name", per_circuit(sorted(REGISTRY)))
 def test_every_public_input_is_range_checked_or_allow_listed(name: str) -> None:
     spec = REGISTRY[name]
     bounds = public_input_bounds(spec, REPO)
@@ -39,7 +40,7 @@ def test_every_public_input_is_range_checked_or_allow_listed(name: str) -> None:
     assert unbounded(bounds, RANGE_CHECKED) == []
 
 
-@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("name", per_circuit(sorted(REGISTRY)))
 def test_allow_listed_inputs_are_the_ones_the_audit_cannot_bound(name: str) -> None:
     """An allow-list entry for an input that is now range-checked is stale: move it."""
     bounds = public_input_bounds(REGISTRY[name], REPO)
