@@ -76,12 +76,9 @@ class Signer:
     def sign(
         self, request: SignRequest, broadcast: bool = False
     ) -> SignedTransaction | Refusal | NotDelivered:
-        halted = self.halt.reason()
-        if halted is not None:
-            return Refusal("HALTED", f"trading is HALTED: {halted}")
-        unroutable = no_route(self.policy) if broadcast else None
-        if unroutable is not None:
-            return Refusal("NO_ROUTE", unroutable)
+        refused = self._closed(broadcast)
+        if refused is not None:
+            return refused
         now = self.clock()
         m = request.approval.message
         wallet, approver = m.wallet.lower(), self.policy.approver.lower()
@@ -115,6 +112,14 @@ class Signer:
         crash_point("signer.before_reply")
         return outcome
 
+    def _closed(self, broadcast: bool) -> Refusal | None:
+        """What refuses any request before its contents are read: HALTED, no route to send by."""
+        halted = self.halt.reason()
+        if halted is not None:
+            return Refusal("HALTED", f"trading is HALTED: {halted}")
+        unroutable = no_route(self.policy) if broadcast else None
+        return None if unroutable is None else Refusal("NO_ROUTE", unroutable)
+
     def _rate_limited(self, wallet: str, now: float) -> bool:
         """Approvals' and calls' signatures together within the window."""
         since = now - self.policy.rate_limit_seconds
@@ -129,12 +134,9 @@ class Signer:
         self, request: CallRequest, broadcast: bool = False
     ) -> SignedTransaction | Refusal | NotDelivered:
         """A transaction no approval covers: a `[[calls]]` rule of the policy, or the cancel."""
-        halted = self.halt.reason()
-        if halted is not None:
-            return Refusal("HALTED", f"trading is HALTED: {halted}")
-        unroutable = no_route(self.policy) if broadcast else None
-        if unroutable is not None:
-            return Refusal("NO_ROUTE", unroutable)
+        refused = self._closed(broadcast)
+        if refused is not None:
+            return refused
         tx, wallet = request.transaction, request.wallet.lower()
         refused = check_call(self.policy, self.calls, wallet, tx)
         if refused is not None:
