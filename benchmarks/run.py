@@ -29,6 +29,7 @@ MODULES = (
     "bench_gas",
     "bench_keeper",
     "bench_journal",
+    "bench_jetstream",
     "bench_pipeline",
     "bench_uniswap",
     "bench_audit",

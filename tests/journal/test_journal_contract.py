@@ -1,5 +1,8 @@
-"""The `Journal` contract against the real SQLite backend: idempotent, atomic, ordered appends,
-stream filters, forward-only durable cursors, snapshots, read-only opening."""
+"""The `Journal` contract against both real backends, SQLite and NATS JetStream (a real
+nats-server per module, a fresh journal prefix per test): idempotent, atomic, ordered appends,
+stream filters, forward-only durable cursors, snapshots. The tests that name SQLiteJournal are
+about the file itself (triggers, read-only opening, schema checks, synchronous mode); what
+JetStream gives instead is in tests/journal/test_jetstream_journal.py."""
 
 from __future__ import annotations
 
@@ -12,24 +15,28 @@ import pytest
 
 from zkrisk.engine.journal.base import Journal, JournalError
 from zkrisk.engine.journal.events import Draft
+from zkrisk.engine.journal.jetstream import JetStreamJournal
 from zkrisk.engine.journal.sqlite import SQLiteJournal
 
-from .journal_fixtures import T0, heartbeat, quote
+from .journal_fixtures import T0, Backend, backend, heartbeat, nats_module, quote
+
+__all__ = ["backend", "nats_module"]  # fixtures
+AnyJournal = SQLiteJournal | JetStreamJournal
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[SQLiteJournal]:
-    j = SQLiteJournal(tmp_path / "journal.db")
+def journal(backend: Backend) -> Iterator[AnyJournal]:
+    j = backend.open()
     yield j
     j.close()
 
 
-def test_the_sqlite_journal_implements_the_protocol(journal: SQLiteJournal) -> None:
+def test_both_journals_implement_the_protocol(journal: AnyJournal) -> None:
     typed: Journal = journal  # mypy checks the structural match
     assert typed.head() == 0
 
 
-def test_appends_get_gapless_positions_and_per_stream_sequences(journal: SQLiteJournal) -> None:
+def test_appends_get_gapless_positions_and_per_stream_sequences(journal: AnyJournal) -> None:
     out = journal.append([quote(1), heartbeat("ingest", T0), quote(2)])
     assert [(r.position, r.stream, r.sequence) for r in out] == [
         (1, "md.feed", 1), (2, "monitor", 1), (3, "md.feed", 2)]  # fmt: skip
@@ -40,13 +47,13 @@ def test_appends_get_gapless_positions_and_per_stream_sequences(journal: SQLiteJ
     assert journal.read() == [*out, *more]
 
 
-def test_records_are_immutable(journal: SQLiteJournal) -> None:
+def test_records_are_immutable(journal: AnyJournal) -> None:
     (record,) = journal.append([quote(1)])
     with pytest.raises(AttributeError):
         record.position = 2  # type: ignore[misc]
 
 
-def test_a_repeated_key_returns_the_original_and_stores_nothing(journal: SQLiteJournal) -> None:
+def test_a_repeated_key_returns_the_original_and_stores_nothing(journal: AnyJournal) -> None:
     first = journal.append([quote(1), quote(2)])
     again = journal.append([quote(2), quote(3), quote(1)])
     assert again[0] == first[1] and again[2] == first[0]
@@ -54,14 +61,14 @@ def test_a_repeated_key_returns_the_original_and_stores_nothing(journal: SQLiteJ
     assert journal.head() == 3 and journal.last_sequence("md.feed") == 3
 
 
-def test_a_key_repeated_inside_one_batch_is_stored_once(journal: SQLiteJournal) -> None:
+def test_a_key_repeated_inside_one_batch_is_stored_once(journal: AnyJournal) -> None:
     out = journal.append([quote(1), quote(2), quote(1), quote(2), quote(3)])
     assert [r.position for r in out] == [1, 2, 1, 2, 3]
     assert out[2] is out[0] and journal.head() == 3
 
 
 def test_a_repeat_carrying_a_different_event_still_returns_the_original(
-    journal: SQLiteJournal,
+    journal: AnyJournal,
 ) -> None:
     journal.append([quote(1)])
     impostor = Draft("md.feed", "md:feed:ETH:1", quote(99).event, T0, T0)
@@ -69,10 +76,10 @@ def test_a_repeat_carrying_a_different_event_still_returns_the_original(
     assert got.event == quote(1).event and journal.head() == 1
 
 
-def test_the_originals_survive_reopening(tmp_path: Path) -> None:
-    with SQLiteJournal(tmp_path / "j.db") as j:
+def test_the_originals_survive_reopening(backend: Backend) -> None:
+    with backend.open() as j:
         first = j.append([quote(1), heartbeat("signal", T0)])
-    with SQLiteJournal(tmp_path / "j.db") as j:
+    with backend.open() as j:
         assert j.append([heartbeat("signal", T0), quote(1)]) == [first[1], first[0]]
         assert j.get("md:feed:ETH:1") == first[0] and j.get("md:feed:ETH:2") is None
 
@@ -88,7 +95,7 @@ def test_the_originals_survive_reopening(tmp_path: Path) -> None:
     ],
 )
 def test_a_batch_with_an_invalid_draft_leaves_nothing(
-    journal: SQLiteJournal, bad: object, message: str
+    journal: AnyJournal, bad: object, message: str
 ) -> None:
     journal.append([quote(1)])
     with pytest.raises(JournalError, match=message):
@@ -97,7 +104,7 @@ def test_a_batch_with_an_invalid_draft_leaves_nothing(
     assert journal.append([quote(2)])[0].position == 2  # and the journal still works
 
 
-def test_a_failed_cursor_move_rolls_back_the_outputs_of_its_batch(journal: SQLiteJournal) -> None:
+def test_a_failed_cursor_move_rolls_back_the_outputs_of_its_batch(journal: AnyJournal) -> None:
     journal.append([quote(1), quote(2), quote(3)], cursor=("signal", 2))
     with pytest.raises(JournalError, match="cannot move backwards: it is at 2, asked for 1"):
         journal.append([heartbeat("signal", T0)], cursor=("signal", 1))
@@ -105,8 +112,8 @@ def test_a_failed_cursor_move_rolls_back_the_outputs_of_its_batch(journal: SQLit
     assert journal.cursor("signal") == 2
 
 
-def test_cursors_are_durable_and_move_forward_only(tmp_path: Path) -> None:
-    with SQLiteJournal(tmp_path / "j.db") as j:
+def test_cursors_are_durable_and_move_forward_only(backend: Backend) -> None:
+    with backend.open() as j:
         j.append([quote(n) for n in range(1, 6)])
         assert j.cursor("signal") == 0
         j.commit_cursor("signal", 3)
@@ -115,17 +122,17 @@ def test_cursors_are_durable_and_move_forward_only(tmp_path: Path) -> None:
             j.commit_cursor("signal", 2)
         with pytest.raises(JournalError, match="past the head 5"):
             j.commit_cursor("signal", 6)
-    with SQLiteJournal(tmp_path / "j.db") as j:
+    with backend.open() as j:
         assert j.cursor("signal") == 3 and j.cursor("monitor") == 0
 
 
-def test_append_with_a_cursor_commits_both(journal: SQLiteJournal) -> None:
+def test_append_with_a_cursor_commits_both(journal: AnyJournal) -> None:
     journal.append([quote(1), quote(2)])
     out = journal.append([heartbeat("signal", T0, cause="md:feed:ETH:2")], cursor=("signal", 2))
     assert journal.cursor("signal") == 2 and out[0].causation_id == "md:feed:ETH:2"
 
 
-def test_reads_are_ordered_paged_and_filtered_by_stream(journal: SQLiteJournal) -> None:
+def test_reads_are_ordered_paged_and_filtered_by_stream(journal: AnyJournal) -> None:
     drafts = [d for n in range(1, 1501) for d in (quote(n), heartbeat("ingest", T0 + n))]
     for i in range(0, len(drafts), 700):
         journal.append(drafts[i : i + 700])
@@ -139,7 +146,7 @@ def test_reads_are_ordered_paged_and_filtered_by_stream(journal: SQLiteJournal) 
 
 
 def test_snapshots_replace_the_older_one_and_refuse_positions_past_the_head(
-    journal: SQLiteJournal,
+    journal: AnyJournal,
 ) -> None:
     assert journal.load_snapshot("heads.v1") is None
     journal.append([quote(1), quote(2)])
@@ -196,14 +203,14 @@ def test_opening_what_is_not_a_journal_says_so(tmp_path: Path) -> None:
         SQLiteJournal(tmp_path / "old.db")
 
 
-def test_a_closed_journal_says_so(tmp_path: Path) -> None:
-    j = SQLiteJournal(tmp_path / "j.db")
+def test_a_closed_journal_says_so(backend: Backend) -> None:
+    j = backend.open()
     j.close()
     with pytest.raises(JournalError, match="closed"):
         j.head()
 
 
-def test_threads_sharing_one_journal_keep_positions_gapless(journal: SQLiteJournal) -> None:
+def test_threads_sharing_one_journal_keep_positions_gapless(journal: AnyJournal) -> None:
     def write(worker: int) -> None:
         for n in range(50):
             journal.append([quote(n, source=f"w{worker}"), quote(n + 1000, source=f"w{worker}")])
@@ -217,10 +224,10 @@ def test_threads_sharing_one_journal_keep_positions_gapless(journal: SQLiteJourn
     assert journal.verify().intact
 
 
-def test_two_writer_processes_interleave_without_gaps(tmp_path: Path) -> None:
+def test_two_writer_processes_interleave_without_gaps(backend: Backend) -> None:
     """A second connection (as another process would have) appends between our batches."""
-    a = SQLiteJournal(tmp_path / "j.db")
-    b = SQLiteJournal(tmp_path / "j.db")
+    a = backend.open()
+    b = backend.open()
     a.append([quote(1)])
     b.append([quote(2), quote(1, source="other")])
     out = a.append([quote(3)])

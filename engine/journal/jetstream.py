@@ -1,0 +1,602 @@
+"""The scale-out journal backend: the `Journal` contract on NATS JetStream.
+
+Layout. One JetStream stream per journal (`nats://host:port/<prefix>`, default prefix
+`zkrisk`), every journal stream (topic) a subject of it (`jetstream_wire` has the subjects).
+The issue asked for "a stream per topic"; a JetStream stream has its own sequence and atomic
+batches cannot span streams, so a stream per topic could give neither journal-wide gapless
+positions nor "outputs and cursor in one transaction". One stream with a subject per topic
+gives both, and per-topic reading stays server-side: a subject filter (`<p>.e.*.<topic>`) is
+what a per-topic consumer (`jetstream_consumer`) or `read(streams=...)` asks for.
+
+How each clause of the contract (engine/journal/base.py) holds:
+- Atomic batches: an append is one JetStream atomic batch (nats-server ≥ 2.12, stream
+  `allow_atomic`; nats-py 2.16 has no helper, so the Nats-Batch-Id / -Sequence / -Commit
+  headers are sent here): the events, a marker per topic, and the cursor, all or nothing. The
+  server's batch holds at most 1,000 messages: a bigger append is refused, not split.
+- Positions and sequences: the stream's sequences also count the control messages (markers,
+  cursors, snapshots), so a position is not a stream sequence: the writer numbers events
+  (position, per-topic sequence, hash-chain link) in the payload, and the batch's first
+  message carries `Nats-Expected-Last-Sequence` = the last stream sequence it numbered after.
+  A writer that lost the race (another process appended first) gets "wrong last sequence",
+  reloads the tail and renumbers: positions stay 1-based, gapless and in commit order across
+  processes, and the hash chain is the SQLite journal's (`verify` walks it).
+- Idempotency: `Nats-Msg-Id` is the key's token (sha256 of the key, header-safe), so the
+  server drops a duplicate within the stream's duplicate window (default 2 minutes). Past the
+  window the key's own subject (`<p>.e.<token>.<topic>`) decides: every event carries
+  `Nats-Expected-Last-Subject-Sequence: 0` for `<p>.e.<token>.>`, so the server refuses a second
+  message for a key forever, and `get(key)` is one direct get of that subject's last message.
+  A refused batch is redone knowing the originals (looked up by key), as SQLite does.
+- Cursors: `<p>.c.<token>`, published in the same atomic batch as the outputs, with
+  `Nats-Expected-Last-Subject-Sequence` = the cursor message it moves from, so two writers of
+  one consumer cannot both move it; forward-only and not past the head are checked before.
+- Snapshots: `<p>.s.<token>`, the state in chunks of one atomic batch (a NATS message is at most
+  1 MB); the latest batch is the snapshot.
+- The journal is append-only as SQLite's triggers make it: the stream denies delete and purge.
+
+Durability: an acknowledged append is in the server's store files (page cache; the server
+fsyncs every 2 minutes by default): it survives the client and the server process being killed,
+not necessarily a power cut; a cluster (replicas = 3) is JetStream's answer to that, out of
+scope here.
+
+Sync interface, async client: the nats-py client runs on a private event loop in a daemon
+thread and every call hops onto it (`run_coroutine_threadsafe`), about 30-60 µs per call; an
+append is one hop whatever its size, so batches amortise it (benchmarks/bench_jetstream.py
+measures the journal beside a bare nats-py publish loop on its own loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import threading
+from collections.abc import Collection, Coroutine, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from .base import JournalError
+from .chain import GENESIS, ChainReport, ChainRow, verify
+from .events import Draft, Recorded
+from .jetstream_wire import (
+    PREFIX,
+    Subjects,
+    chain_fields,
+    control_payload,
+    draft_problem,
+    event_record,
+    head_of,
+    parse_event,
+    split,
+    token,
+)
+
+T = TypeVar("T")
+DEFAULT_PREFIX = "zkrisk"
+MAX_BATCH = 1000
+"""Messages per atomic batch (nats-server's limit)."""
+CHUNK = 256 * 1024
+"""Snapshot bytes per message (NATS's default max payload is 1 MB)."""
+_WRONG_LAST_SEQUENCE = 10071
+_DUPLICATE_IN_BATCH = 10201
+_RETRIES = 100
+
+
+def parse_nats_spec(spec: str) -> tuple[str, str]:
+    """`nats://host:port[/prefix]` → (server URL, prefix)."""
+    parts = urlsplit(spec)
+    if parts.scheme != "nats" or not parts.hostname:
+        raise JournalError(f"journal spec {spec!r}: expected nats://host:port[/prefix]")
+    prefix = parts.path.strip("/") or DEFAULT_PREFIX
+    if not PREFIX.match(prefix):
+        raise JournalError(
+            f"journal spec {spec!r}: prefix {prefix!r} must be 1-32 letters, digits, '_' or '-'"
+        )
+    try:
+        port = parts.port or 4222
+    except ValueError:
+        raise JournalError(f"journal spec {spec!r}: the port is not a number") from None
+    return f"nats://{parts.hostname}:{port}", prefix
+
+
+class _Loop:
+    """A private asyncio loop in a daemon thread; `run` executes a coroutine on it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                                       name="jetstream-journal")  # fmt: skip
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        """Cancel what is left on the loop (a reconnect, a subscription's reader), then stop."""
+
+        async def cancel_the_rest() -> None:
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in rest:
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        with contextlib.suppress(Exception):  # a loop that cannot cancel is stopped anyway
+            self.run(cancel_the_rest(), 5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
+@dataclass
+class _Tail:
+    """What the writer knows of the stream's end: its last sequence, the head event's position
+    and link, topics' last sequences, cursors (position, cursor message's stream sequence)."""
+
+    last_seq: int
+    head: int
+    head_hash: str
+    topics: dict[str, int] = field(default_factory=dict)
+    cursors: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+class _Conflict(Exception):
+    """The server refused a batch whose expectations no longer hold: reload and redo."""
+
+
+class JetStreamJournal:
+    """The `Journal` contract over one JetStream stream (see the module docstring)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        timeout: float = 5.0,
+        duplicate_window: float = 120.0,
+    ) -> None:
+        if not PREFIX.match(prefix):
+            raise JournalError(f"prefix {prefix!r} must be 1-32 letters, digits, '_' or '-'")
+        self.url = url
+        self.subjects = Subjects(prefix)
+        self.timeout = timeout
+        self._closed = False
+        self._loop = _Loop()
+        self._lock: asyncio.Lock | None = None
+        self._tail: _Tail | None = None
+        self._hint: tuple[int, int] = (0, 0)
+        """(position, stream sequence) of a record seen last: where a read after it starts."""
+        try:
+            self._run(self._connect(duplicate_window))
+        except BaseException:
+            self._loop.stop()
+            raise
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        if self._closed:
+            coro.close()
+            raise JournalError(f"{self.url}: the journal is closed; open a new JetStreamJournal")
+        try:
+            return self._loop.run(coro, (timeout or self.timeout) * 4)
+        except JournalError:
+            raise
+        except TimeoutError:
+            raise JournalError(
+                f"{self.url}: the NATS server did not answer in time (is it running? start "
+                f"one with `nats-server --jetstream`)"
+            ) from None
+        except Exception as exc:  # nats-py's errors: no servers, connection closed, ...
+            raise JournalError(f"{self.url}: NATS error {type(exc).__name__}: {exc}") from None
+
+    async def _connect(self, duplicate_window: float) -> None:
+        import nats
+        from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+        from nats.js.errors import NotFoundError
+
+        self._lock = asyncio.Lock()
+
+        async def quiet(exc: Exception) -> None:  # nats-py logs every failed attempt otherwise
+            del exc
+
+        try:
+            # Reconnects forever once connected (a restarted server comes back), but the first
+            # connection gets `timeout`: a wrong URL says so instead of waiting.
+            self._nc = await asyncio.wait_for(nats.connect(
+                self.url, connect_timeout=self.timeout, max_reconnect_attempts=-1,
+                reconnect_time_wait=0.2, allow_reconnect=True, error_cb=quiet,
+            ), self.timeout)  # fmt: skip
+        except Exception as exc:
+            raise JournalError(
+                f"{self.url}: cannot connect to the NATS server ({type(exc).__name__}: {exc}); "
+                f"start one (`nats-server --jetstream`) or fix the journal's nats:// URL"
+            ) from None
+        self._js = self._nc.jetstream(timeout=self.timeout)
+        s = self.subjects
+        try:
+            info = await self._js.stream_info(s.stream)
+        except NotFoundError:
+            config = StreamConfig(
+                name=s.stream, subjects=[s.everything], storage=StorageType.FILE,
+                retention=RetentionPolicy.LIMITS, discard=DiscardPolicy.NEW,
+                duplicate_window=duplicate_window, allow_direct=True, allow_atomic=True,
+                deny_delete=True, deny_purge=True,
+            )  # fmt: skip
+            info = await self._js.add_stream(config)
+        if not info.config.allow_atomic or not info.config.allow_direct:
+            raise JournalError(
+                f"{self.url}: stream {s.stream!r} exists but is not a zkrisk journal (no atomic "
+                f"batches or direct gets); use another prefix (nats://host:port/<prefix>)"
+            )
+
+    async def _request(self, subject: str, data: bytes, headers: dict[str, str]) -> Any:
+        reply = await self._nc.request(subject, data, headers=headers, timeout=self.timeout)
+        return json.loads(reply.data)
+
+    async def _direct(self, request: dict[str, Any]) -> tuple[int, str, bytes] | None:
+        """One direct get: (stream sequence, subject, payload), or None when nothing matches."""
+        reply = await self._nc.request(
+            f"$JS.API.DIRECT.GET.{self.subjects.stream}", json.dumps(request).encode(),
+            timeout=self.timeout,
+        )  # fmt: skip
+        headers = reply.headers or {}
+        status = headers.get("Status")
+        if status == "404":
+            return None
+        if status is not None:
+            raise JournalError(f"{self.url}: direct get {request} failed: {headers}")
+        return int(headers["Nats-Sequence"]), headers["Nats-Subject"], reply.data
+
+    async def _batch(self, start: int, subject: str, count: int) -> list[tuple[int, str, bytes]]:
+        """Up to `count` messages on `subject` from stream sequence `start` (one batch get)."""
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(inbox)
+        out: list[tuple[int, str, bytes]] = []
+        try:
+            request = {"seq": start, "next_by_subj": subject, "batch": count}
+            await self._nc.publish(f"$JS.API.DIRECT.GET.{self.subjects.stream}",
+                                   json.dumps(request).encode(), reply=inbox)  # fmt: skip
+            while True:
+                msg = await sub.next_msg(timeout=self.timeout)
+                headers = msg.headers or {}
+                status = headers.get("Status")
+                if status in ("204", "404"):
+                    return out
+                if status is not None:
+                    raise JournalError(f"{self.url}: batch get {request} failed: {headers}")
+                out.append((int(headers["Nats-Sequence"]), headers["Nats-Subject"], msg.data))
+                if len(out) >= count:
+                    return out
+        finally:
+            await sub.unsubscribe()
+
+    # --- the tail -----------------------------------------------------------------------------
+
+    async def _load_tail(self) -> _Tail:
+        last = await self._direct({"last_by_subj": self.subjects.everything})
+        if last is None:
+            return _Tail(0, 0, GENESIS)
+        head, head_hash = head_of(last[2])
+        return _Tail(last[0], head, head_hash)
+
+    async def _topic_sequence(self, topic: str) -> int:
+        found = await self._direct({"last_by_subj": self.subjects.marker(topic)})
+        return 0 if found is None else int(split(found[2])[0]["sequence"])
+
+    async def _cursor_state(self, consumer: str) -> tuple[int, int]:
+        found = await self._direct({"last_by_subj": self.subjects.cursor(consumer)})
+        return (0, 0) if found is None else (int(split(found[2])[0]["position"]), found[0])
+
+    async def _lookup(self, keys: Collection[str]) -> dict[str, Recorded]:
+        async def one(key: str) -> Recorded | None:
+            found = await self._direct({"last_by_subj": self.subjects.of_key(token(key))})
+            if found is None:
+                return None
+            record = parse_event(found[2])
+            if record.key != key:
+                raise JournalError(f"keys {key!r} and {record.key!r} share a token (sha256 "
+                                   f"prefix collision): rename one")  # fmt: skip
+            return record
+
+        found = await asyncio.gather(*(one(k) for k in keys))
+        return {r.key: r for r in found if r is not None}
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def append(
+        self, drafts: Sequence[Draft], *, cursor: tuple[str, int] | None = None
+    ) -> list[Recorded]:
+        """Append a batch atomically; returns one record per draft (originals for repeats)."""
+        for i, d in enumerate(drafts):
+            if (problem := draft_problem(i, d)) is not None:
+                raise JournalError(problem)
+        if cursor is not None:
+            _check_cursor_args(*cursor)
+        return self._run(self._append(list(drafts), cursor))
+
+    async def _append(self, drafts: list[Draft], cursor: tuple[str, int] | None) -> list[Recorded]:
+        assert self._lock is not None
+        async with self._lock:
+            stored: dict[str, Recorded] | None = None
+            for _ in range(_RETRIES):
+                try:
+                    return await self._try_append(drafts, cursor, stored)
+                except _Conflict:
+                    self._tail = None
+                    stored = await self._lookup({d.key for d in drafts})
+            raise JournalError(f"{self.url}: append lost the race {_RETRIES} times; retry it")
+
+    async def _try_append(
+        self,
+        drafts: list[Draft],
+        cursor: tuple[str, int] | None,
+        stored: dict[str, Recorded] | None,
+    ) -> list[Recorded]:
+        tail = self._tail or await self._load_tail()
+        self._tail = tail
+        s = self.subjects
+        missing = {d.stream for d in drafts} - tail.topics.keys()
+        if missing:
+            found = await asyncio.gather(*(self._topic_sequence(t) for t in missing))
+            tail.topics.update(zip(missing, found, strict=True))
+        position, prev = tail.head, tail.head_hash
+        sequences: dict[str, int] = {}
+        batch: dict[str, Recorded] = dict(stored or {})
+        out: list[Recorded] = []
+        messages: list[tuple[str, dict[str, str], bytes]] = []
+        for d in drafts:
+            if (original := batch.get(d.key)) is not None:
+                out.append(original)
+                continue
+            sequence = sequences.get(d.stream, tail.topics[d.stream]) + 1
+            sequences[d.stream] = sequence
+            position += 1
+            record, payload = event_record(d, position, sequence, prev)
+            prev = record.hash
+            batch[d.key] = record
+            out.append(record)
+            tok = token(d.key)
+            headers = {"Nats-Msg-Id": tok, "Nats-Expected-Last-Subject-Sequence": "0",
+                       "Nats-Expected-Last-Subject-Sequence-Subject": s.of_key(tok)}  # fmt: skip
+            messages.append((s.event(tok, d.stream), headers, payload))
+        for topic, sequence in sequences.items():
+            payload = control_payload(position, prev, topic=topic, sequence=sequence)
+            messages.append((s.marker(topic), {}, payload))
+        moved: tuple[str, int] | None = None
+        if cursor is not None:
+            consumer, target = cursor
+            current, cursor_seq = tail.cursors.get(consumer) or await self._cursor_state(consumer)
+            _check_cursor_move(consumer, current, target, position)
+            payload = control_payload(position, prev, consumer=consumer, position=target)
+            expect = {"Nats-Expected-Last-Subject-Sequence": str(cursor_seq)}
+            messages.append((s.cursor(consumer), expect, payload))
+            moved = (consumer, target)
+        if not messages:
+            return out
+        last_seq = await self._publish(messages, tail.last_seq)
+        tail.last_seq, tail.head, tail.head_hash = last_seq, position, prev
+        tail.topics.update(sequences)
+        if moved is not None:
+            tail.cursors[moved[0]] = (moved[1], last_seq)
+        return out
+
+    async def _publish(
+        self, messages: list[tuple[str, dict[str, str], bytes]], expected_last: int
+    ) -> int:
+        """Publish messages as one atomic batch after stream sequence `expected_last`; returns
+        the stream's last sequence after it. Raises `_Conflict` when an expectation failed."""
+        n = len(messages)
+        if n > MAX_BATCH:
+            raise JournalError(
+                f"an append of {n} messages (events, one marker per stream, the cursor) exceeds "
+                f"JetStream's atomic batch of {MAX_BATCH}: append in smaller batches"
+            )
+        messages[0][1]["Nats-Expected-Last-Sequence"] = str(expected_last)
+        if n == 1:
+            subject, headers, payload = messages[0]
+            ack = await self._request(subject, payload, headers)
+        else:
+            batch_id = secrets.token_hex(8)
+            for i, (subject, headers, payload) in enumerate(messages[:-1], 1):
+                headers["Nats-Batch-Id"], headers["Nats-Batch-Sequence"] = batch_id, str(i)
+                await self._nc.publish(subject, payload, headers=headers)
+            subject, headers, payload = messages[-1]
+            headers.update({"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(n),
+                            "Nats-Batch-Commit": "1"})  # fmt: skip
+            ack = await self._request(subject, payload, headers)
+        error = ack.get("error")
+        if error is not None:
+            if error.get("err_code") in (_WRONG_LAST_SEQUENCE, _DUPLICATE_IN_BATCH):
+                raise _Conflict()
+            raise JournalError(f"{self.url}: JetStream refused the append: "
+                               f"{error.get('description')} ({error.get('err_code')})")  # fmt: skip
+        if ack.get("duplicate") or int(ack["seq"]) != expected_last + n:
+            raise _Conflict()  # a duplicate (dropped by Nats-Msg-Id) or not where expected
+        return int(ack["seq"])
+
+    def commit_cursor(self, consumer: str, position: int) -> None:
+        """Move a consumer's cursor (forward only: a lower position is an error)."""
+        _check_cursor_args(consumer, position)
+        self._run(self._append([], (consumer, position)))
+
+    def save_snapshot(self, name: str, position: int, state: bytes) -> None:
+        """Store a projection's state as of `position` (replaces the older one)."""
+        self._run(self._save_snapshot(name, position, bytes(state)))
+
+    async def _save_snapshot(self, name: str, position: int, state: bytes) -> None:
+        assert self._lock is not None
+        async with self._lock:
+            for _ in range(_RETRIES):
+                tail = self._tail or await self._load_tail()
+                self._tail = tail
+                if type(position) is not int or not 0 <= position <= tail.head:
+                    raise JournalError(f"snapshot {name!r}: position {position!r} is not "
+                                       f"between 0 and the head {tail.head}")  # fmt: skip
+                chunks = [state[i : i + CHUNK] for i in range(0, len(state), CHUNK)] or [b""]
+                messages: list[tuple[str, dict[str, str], bytes]] = [
+                    (self.subjects.snapshot(name), {},
+                     control_payload(tail.head, tail.head_hash, name=name, position=position,
+                                     chunk=i, chunks=len(chunks)) + b"\n" + chunk)
+                    for i, chunk in enumerate(chunks)
+                ]  # fmt: skip
+                try:
+                    tail.last_seq = await self._publish(messages, tail.last_seq)
+                    return
+                except _Conflict:
+                    self._tail = None
+            raise JournalError(f"{self.url}: snapshot lost the race {_RETRIES} times; retry it")
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def read(
+        self, after: int = 0, *, streams: Collection[str] | None = None, limit: int = 1000
+    ) -> list[Recorded]:
+        """Up to `limit` records with position > `after`, in order, optionally of some streams."""
+        if streams is not None and not streams:
+            return []
+        return self._run(self._read(after, None if streams is None else set(streams), limit))
+
+    async def _start_of(self, after: int) -> int:
+        """The stream sequence of the first message whose head passes `after` (bisection on
+        the monotone head of every message; see jetstream_wire)."""
+        hint_position, hint_seq = self._hint
+        if after <= 0:
+            return 1
+        if after == hint_position:
+            return hint_seq + 1
+        tail = await self._load_tail()
+        lo, hi = after + 1, tail.last_seq + 1  # an event's sequence is ≥ its position
+        while lo < hi:
+            mid = (lo + hi) // 2
+            found = await self._direct({"seq": mid, "next_by_subj": self.subjects.everything})
+            if found is None or head_of(found[2])[0] > after:
+                hi = mid
+            else:
+                lo = max(mid, found[0]) + 1
+        return lo
+
+    async def _read(self, after: int, streams: set[str] | None, limit: int) -> list[Recorded]:
+        s = self.subjects
+        subject = s.of_topic(next(iter(streams))) if streams and len(streams) == 1 else s.events
+        start = await self._start_of(after)
+        out: list[Recorded] = []
+        while len(out) < limit:
+            page = await self._batch(start, subject, min(limit - len(out), MAX_BATCH))
+            for seq, _subject, data in page:
+                record = parse_event(data)
+                if record.position > after and (streams is None or record.stream in streams):
+                    out.append(record)
+                    self._hint = (record.position, seq)
+            if not page or len(page) < min(limit, MAX_BATCH):
+                break
+            start = page[-1][0] + 1
+        return out[:limit]
+
+    def iter_from(
+        self, after: int = 0, *, streams: Collection[str] | None = None
+    ) -> Iterator[Recorded]:
+        """Every record with position > `after`, in order (reads in pages)."""
+        while page := self.read(after, streams=streams, limit=1000):
+            yield from page
+            after = page[-1].position
+
+    def get(self, key: str) -> Recorded | None:
+        """The record with this idempotency key, if any."""
+        return self._run(self._lookup([key])).get(key)
+
+    def head(self) -> int:
+        """The last position (0 when empty)."""
+        return self._run(self._load_tail()).head
+
+    def last_sequence(self, stream: str) -> int:
+        """The last sequence of a stream (0 when it has none)."""
+        return self._run(self._topic_sequence(stream))
+
+    def streams(self) -> dict[str, int]:
+        """Every stream with its last sequence."""
+        return self._run(self._streams())
+
+    async def _streams(self) -> dict[str, int]:
+        info = await self._js.stream_info(
+            self.subjects.stream, subjects_filter=self.subjects.markers
+        )
+        names = sorted(n[len(self.subjects.marker("")) :] for n in (info.state.subjects or {}))
+        found = await asyncio.gather(*(self._topic_sequence(t) for t in names))
+        return dict(zip(names, found, strict=True))
+
+    def cursor(self, consumer: str) -> int:
+        """A durable consumer's committed position (0 when it has never committed)."""
+        return self._run(self._cursor_state(consumer))[0]
+
+    def load_snapshot(self, name: str) -> tuple[int, bytes] | None:
+        """The latest snapshot of a projection: (position, state)."""
+        return self._run(self._load_snapshot(name))
+
+    async def _load_snapshot(self, name: str) -> tuple[int, bytes] | None:
+        subject = self.subjects.snapshot(name)
+        last = await self._direct({"last_by_subj": subject})
+        if last is None:
+            return None
+        meta, _ = split(last[2])
+        chunks = int(meta["chunks"])
+        page = await self._batch(last[0] - chunks + 1, subject, chunks) if chunks > 1 else [last]
+        parts = [split(data)[1] for _seq, _subject, data in page]
+        if len(parts) != chunks:
+            raise JournalError(f"snapshot {name!r}: {len(parts)} of {chunks} chunks found")
+        return int(meta["position"]), b"".join(parts)
+
+    def verify(self) -> ChainReport:
+        """Walk the hash chain of every event (see `chain.verify`)."""
+        return self._run(self._verify(), timeout=600)
+
+    async def _verify(self) -> ChainReport:
+        rows: list[ChainRow] = []
+        start = 1
+        while page := await self._batch(start, self.subjects.events, MAX_BATCH):
+            for _seq, _subject, data in page:
+                position, fields, digest = chain_fields(data)
+                rows.append(ChainRow(position, fields, None, digest))
+            start = page[-1][0] + 1
+        return verify(rows, gapless=True)
+
+    def stream_messages(self) -> int:
+        """How many messages the server holds for this journal (events and control messages):
+        the server's own count, for tests and operators."""
+        info = self._run(self._js.stream_info(self.subjects.stream))
+        return int(info.state.messages)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self._run(self._nc.drain() if self._nc.is_connected else self._nc.close())
+        except JournalError:
+            pass
+        finally:
+            self._closed = True
+            self._loop.stop()
+
+    def __enter__(self) -> JetStreamJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_cursor_args(consumer: object, position: object) -> None:
+    if not isinstance(consumer, str) or not consumer:
+        raise JournalError("a cursor needs a consumer name (a non-empty string)")
+    if type(position) is not int or position < 0:
+        raise JournalError(f"cursor {consumer!r}: position {position!r} is not an int ≥ 0")
+
+
+def _check_cursor_move(consumer: str, current: int, target: int, head: int) -> None:
+    if target < current:
+        raise JournalError(
+            f"cursor {consumer!r} cannot move backwards: it is at {current}, asked for "
+            f"{target} (a consumer that must re-read uses a new consumer name)"
+        )
+    if target > head:
+        raise JournalError(f"cursor {consumer!r}: position {target} is past the head {head}")

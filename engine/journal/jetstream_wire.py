@@ -1,0 +1,164 @@
+"""How the JetStream journal lays records out on NATS: subjects, headers, payloads (pure).
+
+One JetStream stream per journal (named by the prefix, default `zkrisk`), subjects:
+- `<p>.e.<key token>.<topic>`: one event; the topic (the journal's stream, e.g. `md.feed`) is
+  the subject's tail, so `<p>.e.*.md.feed` is one topic, `<p>.e.<key token>.>` one key;
+- `<p>.t.<topic>`: the topic's sequence marker (its last message holds the topic's last
+  sequence), one per topic per appended batch;
+- `<p>.c.<name token>`: a consumer's cursor; `<p>.s.<name token>`: a snapshot's chunks.
+
+The key token is the first 32 hex digits (128 bits) of sha256(key): a subject token of fixed
+length whatever the key holds; the record keeps the key itself, and a lookup checks it.
+
+Every payload starts with one JSON line saying where the journal's head was: an event's line is
+`[position, topic, sequence, key, type, event_time_ns, recv_time_ns, causation_id, hash]` and
+its event body (JSON) follows the newline; a control message's (marker, cursor, snapshot) line
+is an object with `head` (the position of the last event before it) and `hash`. So the value of
+any message is monotone in the stream sequence, which is how a position is found by bisection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .base import JournalError
+from .chain import link
+from .events import EVENT_ADAPTER, EVENT_TYPES, Draft, Recorded
+
+MAX_KEY = 1024
+TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:-]*(\.[A-Za-z0-9][A-Za-z0-9_:-]*)*$")
+"""A journal stream name that is also a run of NATS subject tokens (no empty token)."""
+_SQLITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_EVENT_CLASSES = frozenset(EVENT_TYPES.values())
+
+
+def token(text: str) -> str:
+    """A fixed-length subject token for any text (keys, consumer and snapshot names)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Subjects:
+    """The subjects of one journal (prefix `p`)."""
+
+    prefix: str
+
+    @property
+    def stream(self) -> str:
+        return self.prefix
+
+    @property
+    def everything(self) -> str:
+        return f"{self.prefix}.>"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}.e.>"
+
+    @property
+    def markers(self) -> str:
+        return f"{self.prefix}.t.>"
+
+    def event(self, key_token: str, topic: str) -> str:
+        return f"{self.prefix}.e.{key_token}.{topic}"
+
+    def of_key(self, key_token: str) -> str:
+        return f"{self.prefix}.e.{key_token}.>"
+
+    def of_topic(self, topic: str) -> str:
+        return f"{self.prefix}.e.*.{topic}"
+
+    def marker(self, topic: str) -> str:
+        return f"{self.prefix}.t.{topic}"
+
+    def cursor(self, consumer: str) -> str:
+        return f"{self.prefix}.c.{token(consumer)}"
+
+    def snapshot(self, name: str) -> str:
+        return f"{self.prefix}.s.{token(name)}"
+
+
+def draft_problem(index: int, draft: object) -> str | None:
+    """What makes a draft one the journal could not store faithfully, and the fix (the same
+    words as the SQLite journal's, so the contract tests match both)."""
+    where = f"draft {index}"
+    if not isinstance(draft, Draft):
+        return f"{where}: expected a Draft, got {type(draft).__name__}"
+    where += f" (key {draft.key!r})"
+    if not isinstance(draft.key, str) or not 0 < len(draft.key) <= MAX_KEY:
+        return f"{where}: the key must be a non-empty string of at most {MAX_KEY} characters"
+    if not isinstance(draft.stream, str) or not _SQLITE_NAME.match(draft.stream):
+        return f"{where}: stream {draft.stream!r} is not a name like 'md.feed'"
+    if not TOPIC.match(draft.stream):
+        return (f"{where}: stream {draft.stream!r} is not a name like 'md.feed' (on JetStream "
+                f"a stream name is a run of subject tokens: no empty part between dots)")  # fmt: skip
+    if type(draft.event) not in _EVENT_CLASSES:
+        return f"{where}: {type(draft.event).__name__} is not a journal event (events.Event)"
+    for name in ("event_time_ns", "recv_time_ns"):
+        value = getattr(draft, name)
+        if type(value) is not int or value < 0:
+            return f"{where}: {name} must be unix nanoseconds (an int ≥ 0), not {value!r}"
+    if draft.causation_id is not None and (
+        not isinstance(draft.causation_id, str) or not draft.causation_id
+    ):
+        return f"{where}: causation_id must be the causing event's key, or None"
+    return None
+
+
+def event_record(draft: Draft, position: int, sequence: int, prev: str) -> tuple[Recorded, bytes]:
+    """The record a draft becomes at (position, sequence) after the link `prev`, and its
+    payload."""
+    event = draft.event
+    body = event.__pydantic_serializer__.to_json(event).decode()
+    fields = (position, draft.stream, sequence, draft.key, event.type, draft.event_time_ns,
+              draft.recv_time_ns, draft.causation_id, body)  # fmt: skip
+    digest = link(prev, fields)
+    head = json.dumps([*fields[:8], digest], separators=(",", ":"), ensure_ascii=False)
+    record = Recorded(position, draft.stream, sequence, draft.key, event, draft.event_time_ns,
+                      draft.recv_time_ns, draft.causation_id, digest)  # fmt: skip
+    return record, f"{head}\n{body}".encode()
+
+
+def control_payload(head: int, head_hash: str, **fields: Any) -> bytes:
+    return json.dumps({"head": head, "hash": head_hash, **fields}, separators=(",", ":")).encode()
+
+
+def split(data: bytes) -> tuple[Any, bytes]:
+    """A payload's JSON line and the rest."""
+    line, _, rest = data.partition(b"\n")
+    try:
+        return json.loads(line), rest
+    except ValueError:
+        raise JournalError(f"a message in the journal's stream is not a journal record: "
+                           f"{data[:80]!r}") from None  # fmt: skip
+
+
+def head_of(data: bytes) -> tuple[int, str]:
+    """(position, link) of the journal's head as of a message: the event's own or, for a
+    control message, the last event's before it."""
+    line, _ = split(data)
+    if isinstance(line, list):
+        return int(line[0]), str(line[8])
+    return int(line["head"]), str(line["hash"])
+
+
+def parse_event(data: bytes) -> Recorded:
+    line, body = split(data)
+    if not isinstance(line, list) or len(line) != 9:
+        raise JournalError(f"not a journal event: {data[:80]!r}")
+    position, topic, sequence, key, _type, event_ns, recv_ns, cause, digest = line
+    event = EVENT_ADAPTER.validate_json(body)
+    return Recorded(position, topic, sequence, key, event, event_ns, recv_ns, cause, digest)
+
+
+def chain_fields(data: bytes) -> tuple[int, tuple[Any, ...], str]:
+    """(position, the fields its link covers, its stored link) of an event payload."""
+    line, body = split(data)
+    position, topic, sequence, key, type_, event_ns, recv_ns, cause, digest = line
+    fields = (position, topic, sequence, key, type_, event_ns, recv_ns, cause, body.decode())
+    return int(position), fields, str(digest)
