@@ -52,7 +52,7 @@ def bad_input() -> Iterator[None]:
         fail([str(exc)])
 
 
-def report_chain(db: Path, report: ChainReport, *, log: str, unit: str, at: str, bad_key: str,
+def report_chain(db: Path | str, report: ChainReport, *, log: str, unit: str, at: str, bad_key: str,
                  as_json: bool, extra: Mapping[str, object] | None = None) -> None:  # fmt: skip
     """Print a hash-chain check (the audit log's or the journal's) and exit 1 when it is broken:
     `unit` names the rows ('entries'), `at` where a bad one sits ('entry seq'), `bad_key` its

