@@ -26,6 +26,7 @@ MODULES = (
     "bench_skeleton",
     "bench_api",
     "bench_prover",
+    "bench_prover_pool",
     "bench_gas",
     "bench_keeper",
     "bench_journal",

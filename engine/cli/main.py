@@ -34,6 +34,8 @@ from .help import FullHelpGroup
 from .journal import journal_app
 from .margin import EPILOG as MARGIN_EPILOG
 from .margin import margin as margin_command
+from .prover_worker import prover_app
+from .prover_worker import worker as prover_worker_command
 from .run import killswitch_app
 from .run import run as run_command
 from .run import status as status_command
@@ -424,6 +426,11 @@ app.add_typer(feed_app, name="feed")
 app.add_typer(journal_app, name="journal")
 app.add_typer(simex_app, name="simex")
 app.add_typer(signer_app, name="signer")
+app.add_typer(prover_app, name="prover")
+# The spelling; hidden: the listing keeps command names within 10 columns.
+app.command("prover-worker", hidden=True, epilog="Exit codes: 0 stopped, 2 bad input.")(
+    prover_worker_command
+)
 app.command("run", epilog="Exit codes: 0 stopped, 2 bad input (config, journal).")(run_command)
 app.command("status", epilog="Exit codes: 0, 2 bad input (config, no journal).")(status_command)
 app.add_typer(killswitch_app, name="killswitch")

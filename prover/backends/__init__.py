@@ -3,7 +3,8 @@
     native       groth16py (arkworks) proves from a C++ or warm-WASM witness — fastest
     worker       one warm Node process: WASM witness + snarkjs prove, curve and zkeys kept loaded
     snarkjs-cli  one snarkjs process per witness and per proof (the baseline)
-    best         the fastest of these that can run here
+    best         the fastest of these that can run here (the pool when $ZKRISK_PROVER_POOL is set)
+    pool         `zkrisk prover worker` processes over NATS JetStream ($ZKRISK_PROVER_POOL)
 
 `create_backend("best")` (or a name from CHOICES, or $ZKRISK_PROVER_BACKEND) returns one; use
 it as a context manager so helper processes stop when you are done.
@@ -20,6 +21,7 @@ from .factory import (
     unavailable_reason,
 )
 from .native import NativeBackend
+from .pool import POOL_ENV_VAR, PoolBackend
 from .snarkjs_cli import SnarkjsCliBackend
 from .worker import WorkerBackend
 
@@ -27,7 +29,9 @@ __all__ = [
     "BACKEND_NAMES",
     "CHOICES",
     "ENV_VAR",
+    "POOL_ENV_VAR",
     "NativeBackend",
+    "PoolBackend",
     "ProvingBackend",
     "SnarkjsCliBackend",
     "WorkerBackend",

@@ -11,6 +11,7 @@ from ..errors import BackendUnavailable
 from ..toolchain import ToolchainError, node, tool_command
 from .base import ProvingBackend
 from .native import NativeBackend, groth16py_missing
+from .pool import POOL_ENV_VAR, PoolBackend
 from .snarkjs_cli import SnarkjsCliBackend
 from .worker import WorkerBackend
 
@@ -27,11 +28,21 @@ def _node_missing() -> str | None:
     return None
 
 
+def _pool_missing() -> str | None:
+    if os.environ.get(POOL_ENV_VAR):
+        return None
+    return (
+        f"no prover pool is configured: set {POOL_ENV_VAR}=nats://HOST:PORT "
+        "(the NATS server that `zkrisk prover worker --nats URL` processes serve)"
+    )
+
+
 _MISSING: dict[str, Callable[[], str | None]] = {
     "snarkjs-cli": _node_missing,
     "worker": _node_missing,
     # The native prover needs a witness: C++ when built, else the worker's WASM (so Node too).
     "native": lambda: groth16py_missing() or _node_missing(),
+    "pool": _pool_missing,
 }
 _CONSTRUCTORS: dict[str, Callable[[], ProvingBackend]] = {
     "snarkjs-cli": SnarkjsCliBackend,
@@ -62,8 +73,18 @@ def best_backend_name() -> str:
 
 
 def create_backend(name: str | None = None) -> ProvingBackend:
-    """The backend called `name` (one of CHOICES); default: $ZKRISK_PROVER_BACKEND, else best."""
+    """The backend called `name` (one of CHOICES); default: $ZKRISK_PROVER_BACKEND, else best.
+
+    "best" is the prover pool when $ZKRISK_PROVER_POOL names one (prove through the pool when
+    it is configured, locally otherwise)."""
     chosen = (name or os.environ.get(ENV_VAR) or "best").strip().lower()
+    if chosen == "best" and os.environ.get(POOL_ENV_VAR):
+        chosen = "pool"
+    if chosen == "pool":
+        reason = _pool_missing()
+        if reason is not None:
+            raise BackendUnavailable(f"prover backend 'pool' cannot run here: {reason}")
+        return PoolBackend(os.environ[POOL_ENV_VAR].strip())
     if chosen == "best":
         chosen = best_backend_name()
     reason = unavailable_reason(chosen)
