@@ -128,7 +128,7 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     }
 
     /// @notice The risk arrays in force for margin-gated withdrawals (two storage slots).
-    /// @param hash riskArraysHash of the published file (zkrisk.engine.statements.portfolio_margin).
+    /// @param hash The arrays' key in the margin verifier (FoldedVerifier.keyOf of the public entries).
     /// @param collateralValue USD per whole margin token after haircut, PRICE fixed point (the
     ///        file's [collateral] entry for the margin token): marginHeld = QTY(escrow) · it.
     /// @param publishedAt When they were published; older than maxRiskArraysAge = refused.
@@ -732,7 +732,10 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
     ///         clearing side's published file. Starts a new epoch: every margin proof made
     ///         before stops verifying. Only RISK_ARRAYS_ROLE (granted by the admin), so a desk
     ///         cannot choose arrays that make its book look safe. Allowed while paused.
-    /// @param hash riskArraysHash of the file (0 < hash < r).
+    ///         Fold the arrays into the gate's verifier first (`fold(entries, bases)`: the
+    ///         entries go on record and are range-checked there); until they are folded, every
+    ///         margin proof against `hash` fails (fail closed; not checked here: code size).
+    /// @param hash The arrays' key in the verifier (keyOf(entries); 0 < hash < r).
     /// @param collateralValue > 0.
     function publishRiskArrays(uint256 hash, uint64 collateralValue) external onlyRole(RISK_ARRAYS_ROLE) {
         if (hash == 0 || hash >= K.SNARK_SCALAR_FIELD || collateralValue == 0) {

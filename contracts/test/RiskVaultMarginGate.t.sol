@@ -6,17 +6,26 @@ import {VaultFixture} from "./utils/VaultFixture.sol";
 import {RiskVault} from "../src/RiskVault.sol";
 import {IPortfolioMarginVerifier} from "../src/interfaces/IPortfolioMarginVerifier.sol";
 import {Margin4x8Verifier} from "../src/generated/Margin4x8Verifier.sol";
+import {Margin4x8ArraysVerifier} from "../src/generated/Margin4x8ArraysVerifier.sol";
 
 /// @notice Withdrawals gated on a real PortfolioMargin(4, 8) proof (fixtures:
 ///         contracts/test/fixtures/margin.json, engine/chain/margin_forge_fixtures.py): the
 ///         attacks a desk can try — another account's proof, old arrays, a wrong marginHeld, a
 ///         replay, the health path on a gated vault — and who may set the arrays and the gate.
+///         The gate's verifier is the folded one (risk arrays folded once per publication); it
+///         must accept exactly what snarkjs' stock verifier accepts over all 39 public inputs.
 contract RiskVaultMarginGateTest is VaultFixture {
     string internal constant MARGIN_FIXTURES = "test/fixtures/margin.json";
     uint32 internal constant ARRAYS_AGE = 1 days;
     uint256 internal constant WITHDRAW_TARGET = 320_000;
 
     IPortfolioMarginVerifier internal marginVerifier;
+    Margin4x8ArraysVerifier internal folded;
+    Margin4x8Verifier internal stock;
+    uint256[] internal looseEntries;
+    uint256[] internal strictEntries;
+    uint256[] internal bases;
+    mapping(string name => uint256[39]) internal _stockPublics;
     address internal publisher = address(0xA11A7);
     uint256 internal looseHash;
     uint256 internal strictHash;
@@ -40,15 +49,26 @@ contract RiskVaultMarginGateTest is VaultFixture {
         for (uint256 n; n < MARGIN_PROOFS.length; ++n) {
             string memory key = string.concat(".proofs.", MARGIN_PROOFS[n]);
             uint256[] memory words = vm.parseJsonUintArray(fx, string.concat(key, ".proof"));
-            uint256[] memory pub = vm.parseJsonUintArray(fx, string.concat(key, ".public"));
+            uint256[] memory pub = vm.parseJsonUintArray(fx, string.concat(key, ".vaultPublic"));
+            uint256[] memory all = vm.parseJsonUintArray(fx, string.concat(key, ".public"));
             for (uint256 i; i < 8; ++i) {
                 _marginProofs[MARGIN_PROOFS[n]][i] = words[i];
             }
             for (uint256 i; i < 4; ++i) {
                 _marginPublics[MARGIN_PROOFS[n]][i] = pub[i];
             }
+            for (uint256 i; i < 39; ++i) {
+                _stockPublics[MARGIN_PROOFS[n]][i] = all[i];
+            }
         }
-        marginVerifier = IPortfolioMarginVerifier(address(new Margin4x8Verifier()));
+        looseEntries = vm.parseJsonUintArray(fx, ".looseEntries");
+        strictEntries = vm.parseJsonUintArray(fx, ".strictEntries");
+        bases = vm.parseJsonUintArray(fx, ".bases");
+        stock = new Margin4x8Verifier();
+        folded = new Margin4x8ArraysVerifier();
+        assertEq(folded.fold(looseEntries, bases), looseHash, "loose key");
+        assertEq(folded.fold(strictEntries, bases), strictHash, "strict key");
+        marginVerifier = IPortfolioMarginVerifier(address(folded));
         vault.grantRole(vault.RISK_ARRAYS_ROLE(), publisher);
         _commitDesk(); // nonce 0 → 1, the nonce every margin proof binds
     }
@@ -300,6 +320,130 @@ contract RiskVaultMarginGateTest is VaultFixture {
         assertEq(r.epoch, 2, "epoch");
         assertEq(r.hash, strictHash, "hash");
         assertEq(r.publishedAt, START + 5, "publishedAt");
+    }
+
+    // ------------------------------------------------------------ the folded verifier
+
+    // A failed pairing precompile burns the gas it is given (both verifiers): cap each call.
+    function _stockAccepts(uint256[8] memory w, uint256[39] memory pub) internal view returns (bool) {
+        return stock.verifyProof{gas: 3_000_000}([w[0], w[1]], [[w[2], w[3]], [w[4], w[5]]], [w[6], w[7]], pub);
+    }
+
+    function _foldedAccepts(uint256[8] memory w, uint256[4] memory pub) internal view returns (bool) {
+        return folded.verifyProof{gas: 3_000_000}([w[0], w[1]], [[w[2], w[3]], [w[4], w[5]]], [w[6], w[7]], pub);
+    }
+
+    /// @dev The vault's form of a 39-signal public vector: [commitment, key, marginHeld, binding].
+    function _vaultForm(uint256[39] memory all) internal view returns (uint256[4] memory pub) {
+        uint256[] memory entries = new uint256[](36);
+        for (uint256 i; i < 36; ++i) {
+            entries[i] = all[3 + i];
+        }
+        pub = [all[0], folded.keyOf(entries), all[1], all[2]];
+    }
+
+    function test_folded_verifier_accepts_exactly_what_the_stock_verifier_accepts() public view {
+        for (uint256 n; n < MARGIN_PROOFS.length; ++n) {
+            string memory name = MARGIN_PROOFS[n];
+            uint256[8] memory w = _marginProofs[name];
+            uint256[39] memory all = _stockPublics[name];
+            assertTrue(_stockAccepts(w, all), "stock rejects a real proof");
+            assertTrue(_foldedAccepts(w, _vaultForm(all)), "folded rejects a real proof");
+            assertEq(keccak256(abi.encode(_vaultForm(all))), keccak256(abi.encode(_marginPublics[name])), "vault form");
+            // every per-proof input and every proof word, one at a time, off by one
+            for (uint256 i; i < 3; ++i) {
+                uint256[39] memory bad = all;
+                bad[i] += 1;
+                assertTrue(!_stockAccepts(w, bad), "stock accepts a tampered input");
+                assertTrue(!_foldedAccepts(w, _vaultForm(bad)), "folded accepts a tampered input");
+            }
+            for (uint256 i; i < 8; ++i) {
+                uint256[8] memory forged = w;
+                forged[i] += 1;
+                assertTrue(_foldedAccepts(forged, _vaultForm(all)) == _stockAccepts(forged, all), "verdicts differ");
+                assertTrue(!_stockAccepts(forged, all), "a tampered proof verifies");
+            }
+        }
+    }
+
+    function test_folded_verifier_rejects_per_proof_inputs_aliased_past_the_field() public view {
+        uint256[8] memory w = _marginProofs["marginWithdraw"];
+        uint256[4] memory pub = _vaultForm(_stockPublics["marginWithdraw"]);
+        uint256[3] memory slots = [uint256(0), 2, 3]; // commitment, marginHeld, binding
+        for (uint256 i; i < 3; ++i) {
+            uint256[4] memory aliased = pub;
+            aliased[slots[i]] += R; // the same field element: the pairing alone would accept it
+            assertTrue(!_foldedAccepts(w, aliased), "an input >= r verifies");
+        }
+    }
+
+    function test_folded_verifier_rejects_a_proof_against_different_arrays() public view {
+        uint256[8] memory w = _marginProofs["marginWithdraw"];
+        uint256[39] memory all = _stockPublics["marginWithdraw"];
+        uint256[4] memory pub = _vaultForm(all);
+        pub[1] = strictHash; // the same proof, the strict arrays' key
+        assertTrue(!_foldedAccepts(w, pub), "folded accepts the loose proof on strict arrays");
+        for (uint256 i; i < 36; ++i) {
+            all[3 + i] = strictEntries[i];
+        }
+        assertTrue(!_stockAccepts(w, all), "stock accepts the loose proof on strict arrays");
+        pub[1] = looseHash + 1; // a key nothing was folded under
+        assertTrue(!_foldedAccepts(w, pub), "folded accepts an unknown key");
+    }
+
+    function test_fold_refuses_an_entry_outside_its_column_range_with_its_index() public {
+        uint256[] memory e = looseEntries;
+        e[0] = 1 << 63; // a minimum: < 2^63
+        vm.expectRevert(
+            abi.encodeWithSelector(Margin4x8ArraysVerifier.FoldedVerifier__EntryOutOfRange.selector, 0, 1 << 63, 63)
+        );
+        folded.fold(e, bases);
+        e[0] = (1 << 63) - 1;
+        e[10] = 1 << 64; // row 1, column 1 (rows of 9): a P&L entry, < 2^64
+        vm.expectRevert(
+            abi.encodeWithSelector(Margin4x8ArraysVerifier.FoldedVerifier__EntryOutOfRange.selector, 10, 1 << 64, 64)
+        );
+        folded.fold(e, bases);
+        e[10] = type(uint256).max - 1; // p − 2 style aliases are out of range too
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Margin4x8ArraysVerifier.FoldedVerifier__EntryOutOfRange.selector, 10, type(uint256).max - 1, 64
+            )
+        );
+        folded.fold(e, bases);
+        e[10] = (1 << 64) - 1; // both at their widest: accepted
+        uint256 key = folded.fold(e, bases);
+        assertTrue(folded.folded(key), "widest entries folded");
+    }
+
+    function test_fold_refuses_bases_that_are_not_the_circuits_and_wrong_lengths() public {
+        uint256[] memory b = bases;
+        b[0] += 1;
+        vm.expectRevert(Margin4x8ArraysVerifier.FoldedVerifier__WrongBases.selector);
+        folded.fold(looseEntries, b);
+        uint256[] memory short_ = new uint256[](35);
+        vm.expectRevert(abi.encodeWithSelector(Margin4x8ArraysVerifier.FoldedVerifier__WrongLength.selector, 35, 36));
+        folded.fold(short_, bases);
+    }
+
+    function test_margin_withdraw_against_arrays_the_verifier_never_folded_then_reverts() public {
+        Margin4x8ArraysVerifier fresh = new Margin4x8ArraysVerifier(); // nothing folded
+        vault.setMarginGate(IPortfolioMarginVerifier(address(fresh)), ARRAYS_AGE);
+        _publish(looseHash);
+        vm.prank(desk);
+        vm.expectRevert(RiskVault.RiskVault__InvalidProof.selector); // fail closed
+        vault.withdrawWithMarginProof(withdrawal, _marginProofs["marginWithdraw"]);
+        fresh.fold(looseEntries, bases); // anyone may fold the published entries
+        _withdrawOnMargin(desk, withdrawal, "marginWithdraw");
+        assertEq(vault.escrowOf(desk), deposit - withdrawal);
+    }
+
+    function test_gas_of_folding_the_risk_arrays_is_recorded() public {
+        uint256[] memory e = looseEntries;
+        e[1] += 1; // a fresh key (fresh storage, as a new publication)
+        uint256 before = gasleft();
+        folded.fold(e, bases);
+        emit log_named_uint("fold 36 entries (execution gas)", before - gasleft());
     }
 
     // ------------------------------------------------------------ gas

@@ -4,7 +4,8 @@ Written to contracts/test/fixtures/margin.json beside the Health fixtures (forge
 for the same desk, book commitment (the Health fixtures' book on the same 4 slots and salt) and
 vault address. The clearing side publishes two risk-array sets for the dev scenario's slots
 (USDC, WETH, WBTC, empty) over span_scenarios(steps=1): LOOSE (epoch 1; scan ranges 5 %) and STRICT
-(epoch 2; 25 %), with USDC valued at COLLATERAL_VALUE. The desk's book
+(epoch 2; 25 %), with USDC valued at COLLATERAL_VALUE; each set's entries and key (its name in
+Margin4x8ArraysVerifier, which the tests fold them into) are in the file. The desk's book
 (+1.5 WBTC against −12 WETH) needs 2,700 USD under LOOSE (BTC and ETH down 5 %) and 13,500 under STRICT: the
 10,000-USDC withdrawal (9,500 USD left) holds under LOOSE, not under STRICT, which a 5,000
 withdrawal passes; withdrawing everything holds under neither. Every proof is bound
@@ -29,10 +30,11 @@ from ..paths import repo_root
 from ..risk.margin.scenarios import linear_value, risk_array, span_scenarios
 from ..statements.binding import Action, action_binding
 from ..statements.book_slots import BookSlots
-from ..statements.portfolio_margin import PortfolioMarginStatement, risk_arrays_hash
+from ..statements.portfolio_margin import PortfolioMarginStatement
 from . import dev_scenario as ds
 from . import forge_fixtures as ff
 from .deploy import install_verifier
+from .margin_verifier import fold_arguments, install_margin_verifier, vault_public_signals
 
 CIRCUIT: Final = "margin4x8"
 COLLATERAL_VALUE: Final = 95_000_000  # USDC at 0.95 USD (a 5 % haircut), PRICE fixed point
@@ -107,7 +109,7 @@ def plan_statement(plan: MarginPlan) -> PortfolioMarginStatement:
     )  # fmt: skip
 
 
-def _scenario() -> dict[str, Any]:
+def _scenario(artifacts: CircuitArtifacts) -> dict[str, Any]:
     loose = PortfolioMarginStatement(
         book=desk_book(), arrays=ARRAYS["loose"], minimums=MINIMUMS, margin_held=0, binding=0
     )
@@ -119,8 +121,12 @@ def _scenario() -> dict[str, Any]:
     return {
         "circuit": CIRCUIT,
         "collateralValue": COLLATERAL_VALUE,
-        "looseHash": str(risk_arrays_hash(ARRAYS["loose"], MINIMUMS)),
-        "strictHash": str(risk_arrays_hash(ARRAYS["strict"], MINIMUMS)),
+        # the arrays' keys in Margin4x8ArraysVerifier, and what `fold` takes for them
+        "looseHash": str(vault_public_signals(loose)[1]),
+        "strictHash": str(vault_public_signals(strict)[1]),
+        "looseEntries": [str(v) for v in fold_arguments(artifacts, loose)[0]],
+        "strictEntries": [str(v) for v in fold_arguments(artifacts, strict)[0]],
+        "bases": [str(v) for v in fold_arguments(artifacts, loose)[1]],
         "requirementLoose": str(loose.requirement()),
         "requirementStrict": str(strict.requirement()),
         "commitment": str(desk_book().commitment()),
@@ -135,9 +141,11 @@ def fixtures_path() -> Path:
 def write_margin_fixtures(
     artifacts: CircuitArtifacts, *, force: bool = False, log: Callable[[str], None] = print
 ) -> Path:
-    """Install the margin verifier and (re)write margin.json unless it is up to date."""
+    """Install the margin verifiers (snarkjs' stock one, for the equivalence tests, and the
+    folded one the vault gates on) and (re)write margin.json unless it is up to date."""
     install_verifier(artifacts)
-    scenario = _scenario()
+    install_margin_verifier(artifacts)
+    scenario = _scenario(artifacts)
     h = hashlib.sha256(artifacts.vkey.read_bytes())
     h.update(json.dumps(scenario, sort_keys=True).encode())
     h.update(Path(__file__).read_bytes())
@@ -162,6 +170,7 @@ def write_margin_fixtures(
         words, public = proof.calldata()
         proofs[name] = {
             "proof": [str(w) for w in words], "public": [str(s) for s in public],
+            "vaultPublic": [str(s) for s in vault_public_signals(statement)],
             "amount": str(plan.amount), "epoch": plan.epoch, "account": plan.account,
             "nonce": plan.nonce,
         }  # fmt: skip

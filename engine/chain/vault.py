@@ -16,9 +16,10 @@ from zkrisk.prover.proof import Proof
 
 from ..statements.binding import Action
 from ..statements.health import PUBLIC_SIGNALS
-from ..statements.portfolio_margin import PUBLIC_SIGNALS as MARGIN_PUBLIC_SIGNALS
 from .attestation import AttestationDomain, BookAttestation, SignedAttestation
 from .client import ChainClient
+from .margin_verifier import FOLDED_VERIFIER_ABI, vault_form
+from .margin_verifier import VAULT_PUBLIC_SIGNALS as MARGIN_PUBLIC_SIGNALS
 from .vault_types import AccountState, OnchainSnapshot, VaultPolicy
 
 
@@ -101,17 +102,18 @@ class VaultClient:
         self, amount: int, proof: Proof, *, precheck: bool = True
     ) -> TxReceipt:
         """Withdraw on a margin-gated vault with a PortfolioMargin proof (RiskVault's
-        withdrawWithMarginProof): requirement over the arrays in force ≤ the escrow left."""
+        withdrawWithMarginProof): requirement over the arrays in force ≤ the escrow left.
+        The precheck compares the proof's signals in the vault's form (its arrays as their key)."""
         if precheck:
             expected = self.margin_public_signals(self.account, amount)
-            check_public_signals(proof.public_signals, expected, MARGIN_PUBLIC_SIGNALS)
+            check_public_signals(vault_form(proof.public_signals), expected, MARGIN_PUBLIC_SIGNALS)
         fn = self.vault.functions.withdrawWithMarginProof(amount, _words(proof))
         return self.chain.transact(fn)
 
     def margin_public_signals(
         self, account: str, amount: int, *, submitter: str | None = None
     ) -> tuple[int, ...]:
-        """[commitment, riskArraysHash, marginHeld, binding] the vault verifies now for
+        """[commitment, riskArraysKey, marginHeld, binding] the vault verifies now for
         `account` withdrawing `amount`, sent by `submitter` (default: the signer)."""
         fn = self.vault.functions.marginPublicSignals(
             to_checksum_address(account), amount, to_checksum_address(submitter or self.account)
@@ -190,11 +192,23 @@ class VaultClient:
         fn = self.vault.functions.setMarginGate(to_checksum_address(verifier), max_risk_arrays_age)
         return self.chain.transact(fn)
 
-    def publish_risk_arrays(self, arrays_hash: int, collateral_value: int) -> TxReceipt:
-        """Put risk arrays in force (RISK_ARRAYS_ROLE): `arrays_hash` = risk_arrays_hash(...),
-        `collateral_value` = the margin token's USD value per unit, PRICE fixed point."""
-        fn = self.vault.functions.publishRiskArrays(arrays_hash, collateral_value)
+    def publish_risk_arrays(self, arrays_key: int, collateral_value: int) -> TxReceipt:
+        """Put risk arrays in force (RISK_ARRAYS_ROLE): `arrays_key` = their key in the gate's
+        verifier (fold_risk_arrays first), `collateral_value` = the margin token's USD value
+        per unit, PRICE fixed point."""
+        fn = self.vault.functions.publishRiskArrays(arrays_key, collateral_value)
         return self.chain.transact(fn)
+
+    def fold_risk_arrays(
+        self, verifier: str, entries: Sequence[int], bases: Sequence[int]
+    ) -> TxReceipt:
+        """Fold risk arrays into the margin `verifier` (anyone may; the entries go on record
+        in calldata and are range-checked there): zkrisk.engine.chain.margin_verifier's
+        fold_arguments gives (entries, bases)."""
+        contract = self.chain.w3.eth.contract(
+            address=to_checksum_address(verifier), abi=FOLDED_VERIFIER_ABI
+        )
+        return self.chain.transact(contract.functions.fold(list(entries), list(bases)))
 
     def set_beneficiary(self, beneficiary: str) -> TxReceipt:
         """Who is owed later liquidations' repay (what the former one is owed stays its)."""

@@ -569,9 +569,13 @@ def withdraw(
     signer_wallet: SignerWallet = None,
     deployments: Deployments = None,
     backend: Backend = "best",
+    margin_proof: MarginProofOpt = None,
     as_json: AsJson = False,
 ) -> None:
-    """Withdraw margin with a proof that the book stays healthy without it."""
+    """Withdraw margin with a proof that the book stays healthy without it.
+
+    On a margin-gated vault give --margin-proof RISK_ARRAYS (the published file in force): the proof is then PortfolioMargin's, SPAN requirement ≤ the escrow left.
+    """
     from ..statements.binding import Action
 
     with bad_input():
@@ -584,12 +588,108 @@ def withdraw(
         )
         units = _token_units(amount, handle.client.token_decimals())
     vault = handle.client
+    if margin_proof is not None:
+        _withdraw_on_margin(handle, book, assets, margin_proof, units, backend, as_json)
+        return
     with _refused():
         proven = _proven(handle, book, assets, Action.WITHDRAW, backend, units)
         receipt = vault.withdraw(units, proven.action.snapshot_id, proven.proof)
     _emit({"account": vault.account, "withdrawn": units, "escrow": vault.escrow(),
            "snapshot_id": proven.action.snapshot_id, "health_factor": proven.health_factor,
            "prove_seconds": round(proven.prove_seconds, 3), **_tx(receipt)}, as_json)  # fmt: skip
+
+
+MarginProofOpt = Annotated[
+    Path | None,
+    typer.Option("--margin-proof", help="Risk-array file in force: prove PortfolioMargin (margin-gated vault).",
+                 dir_okay=False),
+]  # fmt: skip
+
+
+def _margin_setup(
+    handle: VaultHandle, assets: Path, arrays_file: Path
+) -> tuple[Any, Any, list[str]]:
+    """(risk arrays, PortfolioMargin artefacts, slot symbols) for the vault's slots."""
+    from zkrisk.prover.artifacts import build
+    from zkrisk.prover.registry import get_circuit, load_registry
+
+    from ..chain.margin_withdraw import margin_circuit_name
+    from ..files import load_assets, load_model
+    from ..keeper.vault_access import slot_assets
+    from ..paths import registry_path, repo_root
+    from ..risk.margin.arrays import RiskArraySet
+
+    arrays = load_model(arrays_file, RiskArraySet)
+    slots = int(handle.artifacts.spec.params[0])
+    symbols = [a.symbol for a in slot_assets(handle.record, load_assets(assets))]
+    symbols += [""] * (slots - len(symbols))
+    name = margin_circuit_name(slots, len(arrays.scenarios))
+    spec = get_circuit(load_registry(registry_path()), name)
+    return arrays, build(spec, repo_root(), log=lambda line: typer.echo(line, err=True)), symbols
+
+
+def _withdraw_on_margin(handle: VaultHandle, book: Path, assets: Path, arrays_file: Path,
+                        units: int, backend: str, as_json: bool) -> None:  # fmt: skip
+    import time
+
+    from zkrisk.prover.backends import create_backend
+
+    from ..chain.margin_withdraw import prove_margin_withdrawal
+    from ..keeper.books import load_book
+
+    vault = handle.client
+    with bad_input():
+        loaded = load_book(book)
+        arrays, artifacts, symbols = _margin_setup(handle, assets, arrays_file)
+        prover = create_backend(backend)
+    with _refused(), prover:
+        started = time.perf_counter()
+        statement, proof = prove_margin_withdrawal(
+            vault, loaded.portfolio, arrays, symbols, salt=loaded.salt, amount=units,
+            artifacts=artifacts, backend=prover,
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+        receipt = vault.withdraw_with_margin_proof(units, proof)
+    _emit({"account": vault.account, "withdrawn": units, "escrow": vault.escrow(),
+           "requirement": statement.requirement(), "margin_held": statement.margin_held,
+           "prove_seconds": round(seconds, 3), **_tx(receipt)}, as_json)  # fmt: skip
+
+
+@chain_app.command("publish-risk-arrays")
+def publish_risk_arrays(
+    arrays_file: Annotated[
+        Path, typer.Argument(help="Risk-array file to put in force.", dir_okay=False)
+    ],
+    rpc_url: RpcUrl,
+    assets: AssetsOpt,
+    private_key: PrivateKey = None,
+    dev_account: DevAccount = None,
+    signer: SignerUrl = None,
+    signer_token_env: SignerTokenEnv = DEFAULT_TOKEN_ENV,
+    signer_wallet: SignerWallet = None,
+    deployments: Deployments = None,
+    as_json: AsJson = False,
+) -> None:
+    """Publish risk arrays to a margin-gated vault (RISK_ARRAYS_ROLE): fold them into its verifier (on record in calldata, range-checked), then put them in force as a new epoch."""  # fmt: skip
+    from ..chain.margin_withdraw import collateral_value, slot_statement
+    from ..risk.models import Portfolio
+
+    with bad_input():
+        handle = open_handle(
+            rpc_url, private_key, dev_account, deployments,
+            signer_choice(signer, signer_token_env, signer_wallet),
+        )  # fmt: skip
+        arrays, artifacts, symbols = _margin_setup(handle, assets, arrays_file)
+        flat = Portfolio(account=handle.client.account, positions=())
+        statement = slot_statement(flat, arrays, symbols, salt=0)
+        value = collateral_value(arrays, symbols[0])
+    from ..chain.margin_withdraw import publish_risk_arrays as publish
+
+    with _refused():
+        key, folded, published = publish(handle.client, artifacts, statement, value)
+    _emit({"risk_arrays_key": hex(key), "collateral_value": value, "epoch":
+           handle.client.chain.call(handle.client.vault.functions.riskArrays())[3],
+           "fold_gas": folded["gasUsed"], **_tx(published)}, as_json)  # fmt: skip
 
 
 @chain_app.command()

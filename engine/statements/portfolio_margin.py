@@ -1,17 +1,18 @@
 """The portfolio-margin statement (circuits/PortfolioMargin.circom): requirement ≤ margin held.
 
 The requirement is the engine's (`zkrisk.engine.risk.margin.requirement`): SPAN's
-max(0, SOM, loss_0 … loss_{S−1}) over public risk arrays. The arrays are bound by
-`risk_arrays_hash` (the verifier computes it from the published arrays), the book by its
+max(0, SOM, loss_0 … loss_{S−1}) over public risk arrays. The arrays are public inputs,
+`riskArrays[i] = [m_i, u_i[0..S−1]]` (`array_words`; the on-chain verifier folds them into its
+key once per publication and range-checks them as `array_words` does), the book is bound by its
 commitment. The circuit must accept exactly when `holds()` is True; the prover's pick of the
-maximising candidate is computed here.
+maximising candidate is computed here. A vault names a publication by its key in the folded
+verifier (zkrisk.engine.chain.margin_verifier.arrays_key).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from zkrisk.prover.poseidon import poseidon
 
@@ -23,8 +24,8 @@ from .book_slots import BookSlots
 from .commitment import account_to_int
 from .limits import flatten_public
 
-PUBLIC_SIGNALS = ("commitment", "riskArraysHash", "marginHeld", "binding")
-ARRAY_OFFSET = 1 << (PRICE_BITS - 1)  # arrays enter the hash as a + 2^(PRICE_BITS−1)
+PUBLIC_SIGNALS = ("commitment", "marginHeld", "binding", "riskArrays")
+ARRAY_OFFSET = 1 << (PRICE_BITS - 1)  # arrays enter the circuit as a + 2^(PRICE_BITS−1)
 HASH_ARITY = 15
 
 
@@ -46,7 +47,7 @@ def encode_array_entry(a: int) -> int:
 
 
 def array_words(arrays: Sequence[Sequence[int]], minimums: Sequence[int]) -> list[int]:
-    """The hashed words [m_0, u_0[0..S−1], m_1, …]; refuses entries the circuit cannot take."""
+    """The public words [m_0, u_0[0..S−1], m_1, …]; refuses entries the circuit cannot take."""
     n, s = len(arrays), len(arrays[0]) if arrays else 0
     if not n or not s or len(minimums) != n or any(len(row) != s for row in arrays):
         raise ValueError("risk arrays must be a non-empty N × S matrix with N minimums")
@@ -56,19 +57,6 @@ def array_words(arrays: Sequence[Sequence[int]], minimums: Sequence[int]) -> lis
             raise ValueError(f"short-option minimum {m} outside [0, 2^{ARRAY_BITS}) fixed")
         words += [m, *(encode_array_entry(a) for a in row)]
     return words
-
-
-@lru_cache(maxsize=256)
-def _hash(arrays: tuple[tuple[int, ...], ...], minimums: tuple[int, ...]) -> int:
-    return poseidon_chain_wide(len(arrays) * (1 << 32) + len(arrays[0]),
-                               array_words(arrays, minimums))  # fmt: skip
-
-
-def risk_arrays_hash(arrays: Sequence[Sequence[int]], minimums: Sequence[int]) -> int:
-    """What the verifier publishes / pins: the hash of N arrays of S entries and N minimums
-    (memoised: one array set serves many books, and pure-Python Poseidon(16) is slow)."""
-    array_words(arrays, minimums)
-    return _hash(tuple(tuple(row) for row in arrays), tuple(minimums))
 
 
 @dataclass(frozen=True)
@@ -105,12 +93,17 @@ class PortfolioMarginStatement:
     def holds(self) -> bool:
         return self.margin().covered_by(self.margin_held)
 
-    def public_inputs(self) -> dict[str, int]:
+    def risk_array_rows(self) -> list[list[int]]:
+        """riskArrays[N][S + 1] as the circuit takes it: [m_i, u_i[0..S−1]] per slot."""
+        words, width = array_words(self.arrays, self.minimums), self.scenarios + 1
+        return [words[k : k + width] for k in range(0, len(words), width)]
+
+    def public_inputs(self) -> dict[str, int | list[list[int]]]:
         return {
             "commitment": self.book.commitment(),
-            "riskArraysHash": risk_arrays_hash(self.arrays, self.minimums),
             "marginHeld": self.margin_held,
             "binding": self.binding,
+            "riskArrays": self.risk_array_rows(),
         }
 
     def public_signals(self) -> tuple[int, ...]:
@@ -124,8 +117,6 @@ class PortfolioMarginStatement:
         return {
             **self.public_inputs(),
             **self.book.private_signals(),
-            "arrays": [[encode_array_entry(a) for a in row] for row in self.arrays],
-            "minimums": list(self.minimums),
             "pick": self.pick(),
         }
 

@@ -32,7 +32,9 @@ RANGE_CHECKED: dict[str, int] = {
 ALLOWED_UNBOUNDED: dict[str, str] = {
     "commitment": "a Poseidon output compared by equality: any field element, nothing to wrap",
     "snapshotHash": "a Poseidon output compared by equality: any field element, nothing to wrap",
-    "riskArraysHash": "a Poseidon output compared by equality: any field element, nothing to wrap",
+    "riskArrays": "the verifier's own published risk arrays; the folded verifier's fold() and the "
+    "builder (array_words) refuse minimums ≥ 2^63 and offset entries ≥ 2^64 (PortfolioMargin "
+    "header); 528 in-circuit 64-bit checks would cost ~34,000 constraints",
     "returns": "the verifier's own scenario data, encoded by its builder; N·K range checks "
     "(32 bits each, 128,000 for attest16x250) are twice the 2^16 budget (RiskAttestation header)",
     "varLimit": "only the upper side of varLimit − VaR ∈ [0, 2^(LB+1)): a wrapped limit can only "

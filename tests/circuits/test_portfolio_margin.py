@@ -1,4 +1,4 @@
-"""PortfolioMargin(4, 8): requirement edges, a forged maximum, the hash binding, aliasing."""
+"""PortfolioMargin(4, 8): requirement edges, a forged maximum, the public arrays, aliasing."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 
+from zkrisk.engine.chain.margin_verifier import margin_layout, vault_form
 from zkrisk.engine.risk.fixed_point import QTY_BITS
 from zkrisk.engine.statements.portfolio_margin import (
     ARRAY_OFFSET,
     PortfolioMarginStatement,
-    risk_arrays_hash,
+    array_words,
 )
 from zkrisk.prover.field import SNARK_SCALAR_FIELD as P
+from zkrisk.prover.folded_verifier import check_entries
 from zkrisk.prover.hashing import poseidon_chain
 from zkrisk.prover.poseidon import poseidon
 
@@ -125,27 +127,57 @@ def test_tampered_commitment_is_rejected(circuits: Checkers) -> None:
     assert not circuits[CIRCUIT].accepts(signals)
 
 
-def test_arrays_that_do_not_open_the_public_hash_are_rejected(circuits: Checkers) -> None:
-    # A friendlier array (the perp never loses) with the published hash: refused.
-    s = statement()
+def test_friendlier_arrays_are_another_statement_with_other_public_signals(
+    circuits: Checkers,
+) -> None:
+    # The perp never loses: the book is covered with less margin, but the proof then carries
+    # the friendly arrays, which no verifier of the published ones accepts (vault: another key).
+    s = at_requirement(statement(), -1)
+    assert not agree(circuits, s)
     signals: dict[str, Any] = s.signals()
-    friendly = [[max(v, ARRAY_OFFSET) for v in row] for row in signals["arrays"]]
-    assert friendly != signals["arrays"]
-    signals["arrays"] = friendly
-    signals["pick"] = [1] + [0] * (SCENARIOS + 1)
-    assert not circuits[CIRCUIT].accepts(signals)
+    signals["riskArrays"] = [[row[0], *(max(u, ARRAY_OFFSET) for u in row[1:])]
+                             for row in signals["riskArrays"]]  # fmt: skip
+    signals["pick"] = [0, 1] + [0] * SCENARIOS  # SOM is all that is left
+    result = circuits[CIRCUIT].check(signals)
+    assert result.accepted, result.error
+    assert result.public != s.public_signals()
+    assert vault_form(result.public)[1] != vault_form(s.public_signals())[1]
 
 
-def test_a_tampered_minimum_is_rejected(circuits: Checkers) -> None:
-    signals: dict[str, Any] = statement().signals()
-    signals["minimums"] = [0, 0, 0, 0]
-    assert not circuits[CIRCUIT].accepts(signals)
+def test_a_lowered_minimum_is_another_statement_with_other_public_signals(
+    circuits: Checkers,
+) -> None:
+    s = statement(long=(0, 0, 0, 0), short=(0, COIN, 0, 0), minimums=(0, 50_000 * USD, 0, 0))
+    short = at_requirement(s, -1)
+    assert not agree(circuits, short)  # the published minimum: refused
+    lowered = replace(short, minimums=(0, 0, 0, 0))
+    assert agree(circuits, lowered)  # covered without it, but proven over other arrays
+    assert vault_form(lowered.public_signals())[1] != vault_form(short.public_signals())[1]
 
 
-def test_the_hash_binds_the_dimensions_and_the_order() -> None:
+def test_the_arrays_key_binds_the_order_of_rows() -> None:
     arrays, minimums = ((1, 2), (3, 4)), (0, 0)
-    assert risk_arrays_hash(arrays, minimums) != risk_arrays_hash(((3, 4), (1, 2)), minimums)
-    assert risk_arrays_hash(((1, 2, 3, 4),), (0,)) != risk_arrays_hash(arrays, minimums)
+    swapped = vault_form((0, 0, 0, *array_words(((3, 4), (1, 2)), minimums)))
+    assert vault_form((0, 0, 0, *array_words(arrays, minimums))) != swapped
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "ok"),
+    [(0, (1 << 63) - 1, True), (0, 1 << 63, False), (1, (1 << 64) - 1, True), (1, 1 << 64, False),
+     (9, 1 << 63, False), (1, P - 1, False)],
+)  # fmt: skip
+def test_entries_the_circuit_cannot_take_are_refused_before_they_reach_a_verifier(
+    index: int, value: int, ok: bool
+) -> None:
+    # The folded verifier's rule (FoldedVerifier__EntryOutOfRange), checked in Python too:
+    # minimums (column 0 of each row of S + 1) < 2^63, offset P&L entries < 2^64.
+    entries = array_words(statement().arrays, statement().minimums)
+    entries[index] = value
+    if ok:
+        check_entries(entries, margin_layout(SCENARIOS))
+    else:
+        with pytest.raises(ValueError, match=f"folded entry {index} "):
+            check_entries(entries, margin_layout(SCENARIOS))
 
 
 @pytest.mark.parametrize(

@@ -49,11 +49,12 @@ def test_proof_verifies_under_snarkjs_and_the_pure_python_verifier(
     assert pyverify.verify(artifacts.vkey, proof)
 
 
-@pytest.mark.parametrize(("index", "change"), [(2, -1), (1, 1), (0, 1), (3, 1)])
+@pytest.mark.parametrize(("index", "change"), [(1, -1), (4, 1), (3, 1), (0, 1), (2, 1), (-1, -1)])
 def test_proof_does_not_verify_for_other_public_signals(
     artifacts: CircuitArtifacts, proof: Proof, index: int, change: int
 ) -> None:
-    # less margin held, other risk arrays, another book, another action binding
+    # less margin held, another P&L entry, another minimum, another book, another action
+    # binding, the last scenario of the last row
     signals = list(proof.public_signals)
     signals[index] += change
     assert not pyverify.verify(artifacts.vkey, proof.with_public_signals(tuple(signals)))
