@@ -29,6 +29,7 @@ MODULES = (
     "bench_prover_pool",
     "bench_gas",
     "bench_keeper",
+    "bench_storm",
     "bench_journal",
     "bench_jetstream",
     "bench_pipeline",

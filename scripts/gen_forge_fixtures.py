@@ -5,13 +5,14 @@ python scripts/gen_forge_fixtures.py          # cached: re-proves only when some
 python scripts/gen_forge_fixtures.py --force  # re-prove anyway
 
 `make contracts-test` runs it before `forge test`. Outputs (gitignored, machine-specific because
-the zkey is): contracts/src/generated/{Health4,Margin4x8}Verifier.sol, contracts/test/fixtures/{vault,margin}.json.
+the zkey is): contracts/src/generated/{Health4,Margin4x8}Verifier.sol, contracts/test/fixtures/{vault,margin,liquidate_many}.json.
 """
 
 from __future__ import annotations
 
 import sys
 
+from zkrisk.engine.chain.batch_forge_fixtures import write_batch_fixtures
 from zkrisk.engine.chain.forge_fixtures import write_forge_fixtures
 from zkrisk.engine.chain.margin_forge_fixtures import CIRCUIT as MARGIN_CIRCUIT
 from zkrisk.engine.chain.margin_forge_fixtures import write_margin_fixtures
@@ -26,6 +27,7 @@ def main(argv: list[str]) -> int:
     registry = load_registry(registry_path())
     artifacts = build(registry[CIRCUIT], repo_root(), log=print)
     write_forge_fixtures(artifacts, force="--force" in argv)
+    write_batch_fixtures(artifacts, force="--force" in argv)
     margin = build(registry[MARGIN_CIRCUIT], repo_root(), log=print)
     write_margin_fixtures(margin, force="--force" in argv)
     return 0

@@ -603,6 +603,74 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         uint16 hfBelowBps,
         uint256[8] calldata proof
     ) external nonReentrant whenNotPaused {
+        uint256 bonus = _liquidateWithProof(account, snapshotId, provenMargin, hfBelowBps, proof);
+        _payBonus(bonus);
+    }
+
+    /// @notice One item of `liquidateMany`: `liquidate`'s arguments plus the account's `nonce`
+    ///         and `commitment` the proof was made for (they tell a front-run item from a bad one).
+    struct LiquidationItem {
+        address account;
+        uint32 nonce;
+        uint256 commitment;
+        uint256 snapshotId;
+        uint256 provenMargin;
+        uint16 hfBelowBps;
+        uint256[8] proof;
+    }
+
+    /// @notice A liquidateMany item for `account` was skipped: since its proof was made the
+    ///         account moved on (its nonce or commitment changed, or its escrow grew above the
+    ///         item's provenMargin).
+    event LiquidationSkipped(address indexed account);
+    /// @notice Every item of a liquidateMany was skipped (or there were none).
+    error RiskVault__NothingLiquidated();
+
+    /// @notice Several `liquidate`s in one transaction: each item passes exactly liquidate's
+    ///         checks (one shared internal function); the bonuses go to msg.sender in one transfer.
+    /// @dev Skipped with LiquidationSkipped, not reverted: what others may change after the
+    ///      keeper proved — the account's nonce (any liquidation, any desk proof), its commitment
+    ///      (anyone may land the attester's newer book), its escrow above provenMargin (a deposit)
+    ///      — so one front-run item cannot revert the batch, and a duplicate account is skipped
+    ///      once its first item bumped the nonce. Everything else reverts the whole batch, as
+    ///      liquidate would: an invalid proof at the state the item names (only its sender could
+    ///      have caused that: a batch copied by another sender, items it has no proof for), a
+    ///      snapshot outside the window or with stale prices, an unsupported threshold, the
+    ///      cooldown, a book predating the last liquidation, the grace period, the pause. A batch
+    ///      that liquidates nothing reverts (RiskVault__NothingLiquidated).
+    /// @param items The liquidations; each proof bound to msg.sender and the item's nonce.
+    function liquidateMany(LiquidationItem[] calldata items) external nonReentrant whenNotPaused {
+        uint256 bonus;
+        uint256 done;
+        uint256 n = items.length;
+        // solc ≥ 0.8.22 leaves a loop counter's increment unchecked by itself.
+        for (uint256 i; i < n; ++i) {
+            LiquidationItem calldata it = items[i];
+            address account = it.account;
+            AccountState storage a = _accounts[account];
+            uint256 margin = it.provenMargin;
+            if (a.nonce != it.nonce || a.commitment != it.commitment || margin < _qty(a.escrow, true)) {
+                emit LiquidationSkipped(account);
+            } else {
+                bonus += _liquidateWithProof(account, it.snapshotId, margin, it.hfBelowBps, it.proof);
+                unchecked {
+                    ++done; // ≤ n
+                }
+            }
+        }
+        if (done == 0) revert RiskVault__NothingLiquidated();
+        _payBonus(bonus);
+    }
+
+    /// @dev Every check of a proof-path liquidation, then the effects; returns the keeper's bonus
+    ///      (the caller transfers it last: checks-effects-interactions).
+    function _liquidateWithProof(
+        address account,
+        uint256 snapshotId,
+        uint256 provenMargin,
+        uint16 hfBelowBps,
+        uint256[8] calldata proof
+    ) internal returns (uint256) {
         AccountState storage a = _accounts[account];
         Policy storage p = _policy;
         uint256 escrow = _requireLiquidatable(account, a, p);
@@ -614,7 +682,7 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         uint256 minMargin = _qty(escrow, true);
         if (provenMargin < minMargin) revert RiskVault__MarginBelowEscrow(provenMargin, minMargin);
         _verifyLiquidationProof(account, a, p, snapshotId, provenMargin, hfBelowBps, proof);
-        _seize(account, a, p, closeBps, snapshotId, hfBelowBps, LiquidationPath.PROOF);
+        return _seize(account, a, p, closeBps, snapshotId, hfBelowBps, LiquidationPath.PROOF);
     }
 
     /// @notice Liquidate `account` without a proof because it stopped proving: now is later than
@@ -634,7 +702,8 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         _requireLiquidatable(account, a, p);
         uint256 deadline = _proofDeadline(a, p);
         if (block.timestamp <= deadline) revert RiskVault__ProofNotStale(account, deadline);
-        _seize(account, a, p, p.staleSliceBps, 0, 0, LiquidationPath.STALE_PROOF);
+        uint256 bonus = _seize(account, a, p, p.staleSliceBps, 0, 0, LiquidationPath.STALE_PROOF);
+        _payBonus(bonus);
     }
 
     // ------------------------------------------------------------------ the beneficiary
@@ -1041,9 +1110,8 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         escrow = a.escrow;
         if (escrow == 0) revert RiskVault__NothingToSeize(account);
         uint256 last = a.lastLiquidatedAt;
-        if (last != 0 && block.timestamp < last + p.liquidationCooldown) {
-            revert RiskVault__LiquidationCooldown(account, last + p.liquidationCooldown);
-        }
+        uint256 notBefore = last + p.liquidationCooldown;
+        if (last != 0 && block.timestamp < notBefore) revert RiskVault__LiquidationCooldown(account, notBefore);
         uint256 grace = priceBook.graceEndsAt();
         if (block.timestamp < grace) revert RiskVault__GracePeriod(grace);
     }
@@ -1131,8 +1199,9 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         if (!verifier.verifyHealth(proof, pub)) revert RiskVault__InvalidProof();
     }
 
-    /// @dev Effects first (escrow, nonce, cooldown, the beneficiary's credit, events), then the
-    ///      one transfer, the keeper's bonus to msg.sender (pull payment for the beneficiary).
+    /// @dev The effects (escrow, nonce, cooldown, the beneficiary's credit, events); returns the
+    ///      keeper's bonus, which the caller then transfers to msg.sender, the one transfer (pull
+    ///      payment for the beneficiary).
     function _seize(
         address account,
         AccountState storage a,
@@ -1141,9 +1210,11 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         uint256 snapshotId,
         uint16 hfBelowBps,
         LiquidationPath path
-    ) internal {
+    ) internal returns (uint256 bonus) {
         uint256 nonce = a.nonce;
-        (uint256 repay, uint256 bonus, uint256 left) = _split(a.escrow, sliceBps, p);
+        uint256 repay;
+        uint256 left;
+        (repay, bonus, left) = _split(a.escrow, sliceBps, p);
         if (repay == 0) revert RiskVault__NothingToSeize(account);
         // forge-lint: disable-next-line(unsafe-typecast)
         a.escrow = uint96(left); // < escrow
@@ -1156,6 +1227,10 @@ contract RiskVault is AccessControlDefaultAdminRules, ReentrancyGuardTransient, 
         owed[payee] = total;
         emit Liquidated(account, path, msg.sender, snapshotId, hfBelowBps, repay, bonus, left, nonce);
         emit OwedCredited(payee, account, repay, total);
+    }
+
+    /// @dev The keeper's bonus to msg.sender: a liquidation's one transfer, after its effects.
+    function _payBonus(uint256 bonus) internal {
         if (bonus != 0) marginToken.safeTransfer(msg.sender, bonus);
     }
 

@@ -32,6 +32,24 @@ class BookOutOfDate(ProofMismatch):
 
 
 @dataclass(frozen=True)
+class LiquidationItem:
+    """One liquidateMany item: liquidate's arguments and the account's nonce and commitment the
+    proof was made for (the vault skips the item once the account moved on from them)."""
+
+    account: str
+    nonce: int
+    commitment: int
+    snapshot_id: int
+    proven_margin: int
+    hf_below_bps: int
+    proof: Proof
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (to_checksum_address(self.account), self.nonce, self.commitment, self.snapshot_id,
+                self.proven_margin, self.hf_below_bps, _words(self.proof))  # fmt: skip
+
+
+@dataclass(frozen=True)
 class VaultClient:
     """One signer's handle on a vault stack. `signed_by` switches the signer (desk, keeper, admin).
 
@@ -154,6 +172,14 @@ class VaultClient:
         return self.vault.functions.liquidate(
             to_checksum_address(account), snapshot_id, proven_margin, hf_below_bps, _words(proof)
         )
+
+    def liquidate_many(self, items: Sequence[LiquidationItem]) -> TxReceipt:
+        """liquidateMany: each item checked as by liquidate; a front-run item is skipped."""
+        return self.chain.transact(self.liquidate_many_call(items))
+
+    def liquidate_many_call(self, items: Sequence[LiquidationItem]) -> Any:
+        """The liquidateMany() ContractFunction (for senders that sign themselves, the keeper)."""
+        return self.vault.functions.liquidateMany([item.as_tuple() for item in items])
 
     def liquidate_stale(self, account: str) -> TxReceipt:
         return self.chain.transact(self.vault.functions.liquidateStale(account))

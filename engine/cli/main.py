@@ -41,6 +41,7 @@ from .run import run as run_command
 from .run import status as status_command
 from .signer import signer_app
 from .simex import simex_app
+from .storm import storm as storm_command
 from .trading import orders as orders_command
 from .trading import positions as positions_command
 from .trading import reconcile as reconcile_command
@@ -432,6 +433,8 @@ app.command("prover-worker", hidden=True, epilog="Exit codes: 0 stopped, 2 bad i
     prover_worker_command
 )
 app.command("run", epilog="Exit codes: 0 stopped, 2 bad input (config, journal).")(run_command)
+app.command("storm", epilog="Exit codes: 0 every account liquidated, 1 timeout or a "
+            "failed worker, 2 bad input.")(storm_command)  # fmt: skip
 app.command("status", epilog="Exit codes: 0, 2 bad input (config, no journal).")(status_command)
 app.add_typer(killswitch_app, name="killswitch")
 app.command("orders", epilog="Exit codes: 0, 2 bad input (config, no journal).")(orders_command)

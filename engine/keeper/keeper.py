@@ -38,14 +38,17 @@ from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import TransactionNotFound
+from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from zkrisk.prover.artifacts import CircuitArtifacts
 from zkrisk.prover.backends import ProvingBackend
+from zkrisk.prover.batch import prove_many
+from zkrisk.prover.proof import Proof
 
 from ..chain.client import TransactionReverted
-from ..chain.vault import ProofMismatch
-from ..chain.vault_statement import StatementDoesNotHold
+from ..chain.vault import LiquidationItem, ProofMismatch
+from ..chain.vault_statement import StatementDoesNotHold, VaultAction, prepare_vault_action
 from ..risk.models import Asset
 from ..statements.binding import Action
 from .books import BookFile
@@ -53,7 +56,7 @@ from .failures import Remedy, Verdict, classify
 from .health import LoopState
 from .logs import JsonLog
 from .metrics import KeeperMetrics
-from .proving import prove_action
+from .proving import ProvenAction
 from .store import RETRYABLE, PendingStore, PendingTx, Status
 from .tx import build_signed, sender_and_nonce, take_snapshot
 from .vault_access import CheckedVaultClient
@@ -76,6 +79,10 @@ class KeeperSettings:
     pending (settled on a later tick)."""
     take_snapshots: bool = True
     """Take a snapshot when a feed round changes (else wait for someone else's)."""
+    batch_size: int = 1
+    """Proof-path liquidations per transaction: above 1, the accounts due in one tick are
+    proven together (`prove_many`: all in flight at once on a prover pool) and sent through
+    RiskVault.liquidateMany in groups of this size; 1 sends each with liquidate."""
 
 
 @dataclass(frozen=True)
@@ -169,17 +176,22 @@ class Keeper:
             books = [b for b in self.books if fresh or b.portfolio.account.lower() in due]
         self._due.clear()
         sent: list[tuple[PendingTx, float | None]] = []
+        planned: list[VaultAction] = []
         self.metrics.prove_queue.set(len(books))
         for book in books:
             try:
                 outcome = self._evaluate(book, snapshot_id)
             except Exception as exc:
                 self._account_failed(to_checksum_address(book.portfolio.account), exc)
-                continue
-            finally:
                 self.metrics.prove_queue.dec()
+                continue
+            if isinstance(outcome, VaultAction):
+                planned.append(outcome)  # proven below, with the tick's others
+                continue
+            self.metrics.prove_queue.dec()
             if outcome is not None:
                 sent.append(outcome)
+        sent += self._prove_and_send(planned, snapshot_id)
         done += self._await_receipts(sent)
         self._evaluated_snapshot = snapshot_id
         self.metrics.ticks.inc()
@@ -271,8 +283,11 @@ class Keeper:
 
     # ------------------------------------------------------------------ accounts
 
-    def _evaluate(self, book: BookFile, snapshot_id: int) -> tuple[PendingTx, float | None] | None:
-        """Liquidate `book`'s account if it is due: the transaction sent, or None."""
+    def _evaluate(
+        self, book: BookFile, snapshot_id: int
+    ) -> tuple[PendingTx, float | None] | VaultAction | None:
+        """Whether `book`'s account is due: the stale-path transaction sent, the proof-path
+        liquidation to prove (the statement, proven by `_prove_and_send`), or None."""
         account = to_checksum_address(book.portfolio.account)
         state = self.vault.account_state(account)
         if state.commitment == 0 or state.escrow == 0:
@@ -301,8 +316,10 @@ class Keeper:
                      last_liquidated_at=state.last_liquidated_at)  # fmt: skip
             return None
         try:
-            proven = prove_action(self.vault, book, self.assets, Action.LIQUIDATE, self.artifacts,
-                                  self.backend, snapshot_id=snapshot_id)  # fmt: skip
+            return prepare_vault_action(
+                self.vault, book=book.portfolio, assets=self.assets, salt=book.salt,
+                action=Action.LIQUIDATE, snapshot_id=snapshot_id,
+            )  # fmt: skip
         except StatementDoesNotHold:
             self.log("healthy", account=account, snapshot_id=snapshot_id)
             return None
@@ -310,15 +327,97 @@ class Keeper:
             self.metrics.errors.labels(kind="book_out_of_date").inc()
             self.log("book_out_of_date", level="warning", account=account, error=str(exc))
             return None
-        self.metrics.proofs.inc()
-        self.metrics.proof_seconds.observe(proven.prove_seconds)
-        self.log("proved", account=account, snapshot_id=snapshot_id, hf=proven.health_factor,
-                 hf_below_bps=proven.action.hf_below_bps,
-                 prove_ms=round(proven.prove_seconds * 1000, 1))  # fmt: skip
+
+    def _prove_and_send(
+        self, planned: Sequence[VaultAction], snapshot_id: int
+    ) -> list[tuple[PendingTx, float | None]]:
+        """Prove every planned liquidation at once (`prove_many`), then send them: one
+        liquidate each, or liquidateMany in groups of `batch_size`."""
+        if not planned:
+            return []
+        jobs = [(self.artifacts, action.statement.signals()) for action in planned]
+        started = time.perf_counter()
+        try:
+            proofs = prove_many(self.backend, jobs)
+        except Exception as exc:  # the pool or the prover failed: every account waits
+            for action in planned:
+                self._account_failed(to_checksum_address(action.account), exc)
+            return []
+        finally:
+            self.metrics.prove_queue.set(0)
+        seconds = (time.perf_counter() - started) / len(planned)  # per proof, amortised
+        proven: list[ProvenAction] = []
+        for action, proof in zip(planned, proofs, strict=True):
+            account = to_checksum_address(action.account)
+            if proof.public_signals != action.statement.public_signals():
+                self._account_failed(account, RuntimeError(
+                    "the prover returned public signals that differ from the statement"))  # fmt: skip
+                continue
+            self.metrics.proofs.inc()
+            self.metrics.proof_seconds.observe(seconds)
+            done = ProvenAction(action, proof, seconds)
+            self.log("proved", account=account, snapshot_id=snapshot_id, hf=done.health_factor,
+                     hf_below_bps=action.hf_below_bps, prove_ms=round(seconds * 1000, 1))  # fmt: skip
+            proven.append(done)
+        size = max(1, self.settings.batch_size)
+        sent: list[tuple[PendingTx, float | None]] = []
+        for start in range(0, len(proven), size):
+            group = proven[start : start + size]
+            try:
+                if len(group) > 1:
+                    sent += self._submit_batch(group, snapshot_id)
+                else:
+                    sent += self._submit_one(group[0], snapshot_id)
+            except Exception as exc:  # e.g. the signer refused: the error stays with the group
+                for p in group:
+                    self._account_failed(to_checksum_address(p.action.account), exc)
+        return sent
+
+    def _submit_one(
+        self, proven: ProvenAction, snapshot_id: int
+    ) -> list[tuple[PendingTx, float | None]]:
         action = proven.action
+        account = to_checksum_address(action.account)
         fn = self.vault.liquidate_call(account, snapshot_id, action.proven_margin,
                                        action.hf_below_bps, proven.proof)  # fmt: skip
-        return self._submit(account, state.nonce, "PROOF", snapshot_id, fn, proven.prove_seconds)
+        out = self._submit(account, action.nonce, "PROOF", snapshot_id, fn, proven.prove_seconds)
+        return [] if out is None else [out]
+
+    def _submit_batch(
+        self, group: Sequence[ProvenAction], snapshot_id: int
+    ) -> list[tuple[PendingTx, float | None]]:
+        """One liquidateMany for `group`: signed, one record per account (same bytes) stored
+        before the broadcast. If the batch would revert (not a skip: the cooldown, a pause…),
+        each account is sent on its own so the error stays with the account that has it."""
+        items = [_item(p.action, p.proof, snapshot_id) for p in group]
+        chain = self.vault.chain
+        try:
+            signed = build_signed(chain, self.vault.liquidate_many_call(items))
+        except TransactionReverted as exc:
+            self.log("batch_would_revert", level="warning", accounts=len(group), error=str(exc))
+            return [out for p in group for out in self._submit_one(p, snapshot_id)]
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        raw = bytes(signed.raw_transaction)
+        pendings = [
+            PendingTx(to_checksum_address(p.action.account), p.action.nonce, "PROOF", snapshot_id,
+                      tx_hash, raw, "pending")
+            for p in group
+        ]  # fmt: skip
+        for pending in pendings:
+            self.store.record(pending)
+            self.metrics.pending.inc()
+        self.log("liquidation_batch_sent", accounts=[p.account for p in pendings],
+                 snapshot_id=snapshot_id, tx=tx_hash)  # fmt: skip
+        try:
+            chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except Exception as exc:
+            verdict = classify(exc)
+            for pending in pendings:
+                if verdict.remedy in (Remedy.DROP, Remedy.ALERT):
+                    self._retire(pending, "dropped", verdict)
+                self._account_failed(pending.account, exc)
+            return []
+        return [(pending, p.prove_seconds) for pending, p in zip(pendings, group, strict=True)]
 
     # ------------------------------------------------------------------ transactions
 
@@ -411,9 +510,12 @@ class Keeper:
         # Read the chain's nonces before any receipt, so "not mined and nonce spent" is certain.
         mined_nonce = {a: int(w3.eth.get_transaction_count(a, "latest"))
                        for a in {me, *(sender for _, sender, _ in signed)}}  # fmt: skip
+        seen: set[str] = set()  # a batch's records share one transaction: rebroadcast it once
         for pending, sender, keeper_nonce in signed:
+            first = pending.tx_hash not in seen
+            seen.add(pending.tx_hash)
             try:
-                settled = self._settle_one(pending, keeper_nonce, mined_nonce[sender])
+                settled = self._settle_one(pending, keeper_nonce, mined_nonce[sender], first)
             except Exception as exc:
                 self._account_failed(pending.account, exc)
                 continue
@@ -423,7 +525,7 @@ class Keeper:
         return done
 
     def _settle_one(
-        self, pending: PendingTx, keeper_nonce: int, mined_nonce: int
+        self, pending: PendingTx, keeper_nonce: int, mined_nonce: int, rebroadcast: bool = True
     ) -> Liquidation | None:
         w3 = self.vault.chain.w3
         receipt = self._receipt(pending.tx_hash)
@@ -433,6 +535,8 @@ class Keeper:
             self.metrics.errors.labels(kind=Remedy.RESYNC_NONCE.value).inc()
             self._retire(pending, "replaced", None, keeper_nonce=keeper_nonce,
                          chain_nonce=mined_nonce)  # fmt: skip
+            return None
+        if not rebroadcast:  # another record of the same batch transaction handles it
             return None
         try:
             w3.eth.get_transaction(HexStr(pending.tx_hash))
@@ -474,6 +578,13 @@ class Keeper:
         ok = receipt["status"] == 1
         self.store.set_status(pending.account, pending.vault_nonce, "mined" if ok else "reverted")
         self.metrics.pending.dec()
+        if ok and not self._liquidated_in(receipt, pending.account):
+            ok = False  # a liquidateMany that skipped this account (it moved on since the proof)
+            self.store.set_status(pending.account, pending.vault_nonce, "reverted")
+            self.metrics.errors.labels(kind="skipped").inc()
+            self.log("liquidation_skipped_in_batch", level="warning", account=pending.account,
+                     tx=pending.tx_hash)  # fmt: skip
+            return None
         if not ok:
             self.metrics.errors.labels(kind="reverted").inc()
             self.log("liquidation_reverted", level="warning", account=pending.account,
@@ -494,6 +605,19 @@ class Keeper:
         if self.on_liquidation is not None:
             self.on_liquidation(mined)
         return mined
+
+    def _liquidated_in(self, receipt: TxReceipt, account: str) -> bool:
+        """Whether `receipt` has a Liquidated event of `account` (a batch may skip one)."""
+        events = self.vault.vault.events.Liquidated().process_receipt(receipt, errors=DISCARD)
+        return any(str(e["args"]["account"]).lower() == account.lower() for e in events)
+
+
+def _item(action: VaultAction, proof: Proof, snapshot_id: int) -> LiquidationItem:
+    return LiquidationItem(
+        account=action.account, nonce=action.nonce, commitment=action.statement.commitment(),
+        snapshot_id=snapshot_id, proven_margin=action.proven_margin,
+        hf_below_bps=action.hf_below_bps, proof=proof,
+    )  # fmt: skip
 
 
 def describe(liquidation: Liquidation) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""A liquidation storm on Anvil: many attested accounts, a price crash, a keeper with a prover pool."""
