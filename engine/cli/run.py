@@ -25,7 +25,7 @@ from .common import EXIT_BAD_INPUT, bad_input, fail
 from .help import FullHelpGroup
 
 if TYPE_CHECKING:  # the pipeline loads in the commands: every `zkrisk` command would pay for it
-    from ..journal.sqlite import SQLiteJournal
+    from ..journal.base import Journal
     from ..pipeline.run_config import LoadedRun
     from ..pipeline.runner import Pipeline
 
@@ -44,11 +44,12 @@ def _load(config: Path) -> LoadedRun:
     raise AssertionError("unreachable")  # bad_input exits
 
 
-def _view(pipeline: Pipeline, journal: SQLiteJournal, title: str) -> object:
+def _view(pipeline: Pipeline, journal: Journal, title: str) -> object:
     from .run_view import run_view
 
     monitor, strategies = pipeline.status(time.time_ns())
-    return run_view(title, monitor, strategies, dict(pipeline.signal.health), journal.streams())
+    streams: dict[str, int] = getattr(journal, "streams", dict)()  # both backends; not the protocol
+    return run_view(title, monitor, strategies, dict(pipeline.signal.health), streams)
 
 
 def run(
@@ -87,6 +88,23 @@ def run(
         int | None,
         typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.", min=1, max=65535),
     ] = None,
+    journal_spec: Annotated[
+        str | None,
+        typer.Option(
+            "--journal",
+            help="The journal: a SQLite file (path or sqlite:///path) or NATS JetStream "
+            "(nats://host:port[/prefix]); default: the config's [run] journal.",
+        ),
+    ] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            help="Run one stage in this process: ingest (market data into the journal), "
+            "monitor (breakers, alerts, heartbeats) or pipeline (signal, pre-trade, orders, "
+            "fills), each from its own cursor; all starts each stage as a process of its own "
+            "and supervises them (default: every stage in this one process)."
+        ),
+    ] = None,
 ) -> None:
     """Run the bot: ingest → signal → pre-trade → order send → fills → monitor, journaled.
 
@@ -96,13 +114,22 @@ def run(
     import asyncio
     import signal
 
+    # A SIGTERM while the run starts (a supervisor stopping its stages early) is a clean stop,
+    # not a death by signal: remembered here, acted on once the loop runs.
+    stopped_early: list[int] = []
+    if stage != "all":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, frame: stopped_early.append(signum))
+
     from rich.console import Console
     from rich.live import Live
 
     from ..journal.base import JournalError
-    from ..journal.sqlite import SQLiteJournal
-    from ..pipeline.runner import RunLocked, Runner, decision_percentiles, lock_journal
+    from ..journal.opening import open_journal
+    from ..pipeline.runner import STAGES, RunLocked, Runner, decision_percentiles, lock_journal
 
+    if stage is not None and stage not in ("all", *STAGES):
+        fail([f"--stage {stage}: use {', '.join(STAGES)} or all"], EXIT_BAD_INPUT)
     loaded = _load(config)
     if venue is not None:
         if venue not in ("paper", "simex", "uniswap"):
@@ -114,13 +141,30 @@ def run(
                  EXIT_BAD_INPUT)  # fmt: skip
         with bad_input():
             loaded = loaded.with_uniswap(rpc_url=fork_url, addresses=addresses)
+    spec = journal_spec or str(loaded.journal_path)
+    if stage == "all":
+        from .run_stages import supervise
+
+        own = ["--config", str(config.resolve())]
+        for flag, value in (
+            ("--venue", venue),
+            ("--fork-url", fork_url),
+            ("--addresses", None if addresses is None else addresses.resolve()),
+        ):
+            own += [] if value is None else [flag, str(value)]  # fmt: skip
+        raise typer.Exit(supervise(own, spec, duration))
+    local = _local_path(spec)
+    if local is not None:
+        loaded = loaded.with_journal(local)
     loaded.journal_path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        lock = lock_journal(loaded.journal_path)
+    locks = []
+    try:  # a file journal: one process per stage (NATS: the cursors' expected sequences)
+        for held in [] if local is None else (STAGES if stage is None else (stage,)):
+            locks.append(lock_journal(loaded.journal_path, held))
     except RunLocked as exc:
         fail([str(exc)])
     try:
-        journal = SQLiteJournal(loaded.journal_path)
+        journal = open_journal(spec)
     except JournalError as exc:
         fail([str(exc)])
     console = Console(highlight=False, soft_wrap=True)
@@ -128,7 +172,7 @@ def run(
     from ..pipeline.venues.factory import VenueConfigError
 
     try:
-        runner = Runner(journal, loaded)
+        runner = Runner(journal, loaded, stage=stage or "all")
     except VenueConfigError as exc:
         journal.close()
         fail([str(exc)], EXIT_BAD_INPUT)
@@ -141,13 +185,18 @@ def run(
             fail([f"--metrics-port {metrics_port}: {exc.strerror}: choose a free port"])
     kind = loaded.config.venue.kind
     mode = "paper mode" if kind == "paper" else f"trading on {kind}"
-    title = f"zkrisk run: {mode}, journal {loaded.journal_path}"
+    title = f"zkrisk run: {mode}, journal {spec if local is None else loaded.journal_path}"
+    if stage is not None:
+        title = f"{title}, stage {stage}"
+    show_live = show_live and stage in (None, "pipeline")
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if stopped_early:
+            stop.set()
         if duration is not None:
             loop.call_later(duration, stop.set)
         task = asyncio.create_task(runner.run_until(stop))
@@ -165,18 +214,41 @@ def run(
     except VenueUnusable as exc:  # journaled as an alert; no retry can help
         fail([str(exc), "the run stopped (journaled as a VenueUnusable alert)"])
     finally:
-        journal.close()
-        lock.close()
-    with closing(SQLiteJournal(loaded.journal_path, readonly=True)) as reader:
+        if local is not None:
+            journal.close()
+        for lock in locks:
+            lock.close()
+    if stage == "ingest":
+        counts = ", ".join(f"{n} {o}" for o, n in sorted(runner.ingest.counts.by_outcome.items()))
+        console.print(f"{title}: stopped; messages: {counts or 'none'}")
+        return
+    if runner.monitor_stage is not None:
+        watched = runner.monitor_stage
+        console.print(f"{title}: stopped; folded {watched.folded:,} records, trading "
+                      f"{watched.monitor.state.value} at position {watched.monitor.position}")  # fmt: skip
+        return
+    with closing(journal if local is None else open_journal(spec, readonly=True)) as reader:
         console.print(_view(runner.pipeline, reader, title))
         stats = runner.pipeline.stats
         timing = decision_percentiles(stats.decision_ns)
         folded = ", ".join(f"{n} {t}" for t, n in sorted(stats.by_type.items()))
         console.print(f"\nfolded {stats.records:,} records this run ({folded}); "
                       f"derived {stats.derived:,}")  # fmt: skip
-        if timing:
+        if timing and timing["p50_us"] < 60_000_000:  # else receive times are a tape's clock
             console.print(f"quote → verdict: p50 {timing['p50_us']:.0f} µs, "
                           f"p99 {timing['p99_us']:.0f} µs")  # fmt: skip
+
+
+def _local_path(spec: str) -> Path | None:
+    """The file of a SQLite journal spec (None: a NATS one); exits on an unknown scheme, before
+    any lock file is made for it."""
+    from ..journal.opening import ACCEPTED, SQLITE_SCHEME
+
+    if spec.startswith("nats://"):
+        return None
+    if "://" in spec and not spec.startswith(SQLITE_SCHEME):
+        fail([f"--journal {spec}: unknown scheme; give {ACCEPTED}"], EXIT_BAD_INPUT)
+    return Path(spec.removeprefix(SQLITE_SCHEME)).resolve()
 
 
 def status(

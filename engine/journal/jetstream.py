@@ -419,6 +419,7 @@ class JetStreamJournal:
         cursor: tuple[str, int] | None,
         stored: dict[str, Recorded] | None,
     ) -> list[Recorded]:
+        cached = self._tail is not None
         tail = self._tail or await self._load_tail()
         self._tail = tail
         s = self.subjects
@@ -446,6 +447,8 @@ class JetStreamJournal:
         if cursor is not None:
             consumer, target = cursor
             current, cursor_seq = tail.cursors.get(consumer) or await self._cursor_state(consumer)
+            if target > head and cached:
+                raise _Conflict()  # other processes appended since the tail was read: reload it
             _check_cursor_move(consumer, current, target, head)
             expect = {"Nats-Expected-Last-Subject-Sequence": str(cursor_seq)}
             cursor_message = (s.cursor(consumer), expect)
@@ -521,6 +524,8 @@ class JetStreamJournal:
             for _ in range(_RETRIES):
                 tail = self._tail or await self._load_tail()
                 self._tail = tail
+                if type(position) is int and position > tail.head:
+                    tail = self._tail = await self._load_tail()  # others may have appended since
                 if type(position) is not int or not 0 <= position <= tail.head:
                     raise JournalError(f"snapshot {name!r}: position {position!r} is not "
                                        f"between 0 and the head {tail.head}")  # fmt: skip

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
+from functools import lru_cache
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import Field, Strict
@@ -155,6 +156,14 @@ class Mark:
     price: Decimal
     event_time_ns: int
     source_seq: int
+
+
+@lru_cache(maxsize=256)
+def _price_point(mark: Mark) -> PricePoint:
+    """A mark as the gate's price (frozen, so shared): validated once per mark, not per check
+    (the gate runs on every intent; a mark changes with its own symbol's quotes only)."""
+    return PricePoint(price=mark.price.quantize(_PRICE_STEP, ROUND_FLOOR),
+                      timestamp=mark.event_time_ns // 1_000_000_000, round_id=mark.source_seq)  # fmt: skip
 
 
 class CheckInputs(NamedTuple):
@@ -326,14 +335,7 @@ class PaperBook:
         cash = DECIMAL.add(self.starting_equity, self.cash).quantize(_QTY_STEP, ROUND_FLOOR)
         if cash:
             positions.append(Position(symbol=quote_symbol, quantity=cash))
-        prices = {
-            s: PricePoint(
-                price=m.price.quantize(_PRICE_STEP, ROUND_FLOOR),
-                timestamp=m.event_time_ns // 1_000_000_000,
-                round_id=m.source_seq,
-            )
-            for s, m in self.marks.items()
-        }
+        prices = {s: _price_point(m) for s, m in self.marks.items()}
         prices[quote_symbol] = PricePoint(price=quote_price, timestamp=now, round_id=0)
         return CheckInputs(
             portfolio=Portfolio(account=account, positions=tuple(positions)),

@@ -7,6 +7,14 @@ REDUCING_ONLY). The check's clock is the intent's event time, never the wall clo
 decides exactly as the live run did. Rate limits count the desk's earlier approvals, also from
 the journal.
 
+Where an intent is decided: one the signal stage derives in the pipeline's fold is decided in
+that same fold, on the state its quote left (`decide_derived`), so the verdict is appended with
+the intent in one transaction and the quote's verdict waits for no second commit; the intent's
+own record is skipped when its position comes (its client order id is kept in `decided` until
+then, and snapshotted). Any other intent (a stop-loss exit order send journals, a signal stage
+of its own process) is decided when its record is folded. Both are functions of the journal, so
+a replay decides exactly as the live run did.
+
 Outputs: `VerdictIssued` (key 'verdict:<client order id>', every reason kept) and, for an
 approval, in paper mode a `PaperFill` at the quote the intent would cross (key
 'paperfill:<client order id>'), else the write-ahead `OrderSubmitted` (key 'order:<client order
@@ -51,17 +59,31 @@ class PreTradeStage:
         self.approved_at: deque[int] = deque()
         """Unix seconds of approvals inside the rate window (the policy's rate limit)."""
         self.verdicts = {kind: 0 for kind in VerdictKind}
+        self.decided: set[str] = set()
+        """Client order ids decided with their cause whose IntentEmitted is not folded yet."""
 
     def on_event(self, recorded: Recorded, trading_state: TradingState) -> list[Draft]:
         event = recorded.event
         if isinstance(event, Quote) and is_market_data(recorded):
             self.quotes[event.symbol] = event
         elif isinstance(event, IntentEmitted):
+            coid = event.intent.client_order_id
+            if coid in self.decided:
+                self.decided.discard(coid)  # decided in its cause's fold (`decide_derived`)
+                return []
             return self._decide(event, recorded, trading_state)
         return []
 
+    def decide_derived(self, draft: Draft, trading_state: TradingState) -> list[Draft]:
+        """Decide an intent the same fold derived, before it is journaled (see the docstring)."""
+        event = draft.event
+        if not isinstance(event, IntentEmitted):
+            return []
+        self.decided.add(event.intent.client_order_id)
+        return self._decide(event, draft, trading_state)
+
     def _decide(
-        self, event: IntentEmitted, recorded: Recorded, trading_state: TradingState
+        self, event: IntentEmitted, recorded: Recorded | Draft, trading_state: TradingState
     ) -> list[Draft]:
         intent = event.intent
         now = recorded.event_time_ns // _NS
@@ -99,7 +121,8 @@ class PreTradeStage:
 
     def to_bytes(self) -> bytes:
         return json.dumps({
-            "version": 1,
+            "version": 2,
+            "decided": sorted(self.decided),
             "quotes": {s: q.model_dump(mode="json") for s, q in sorted(self.quotes.items())},
             "approved_at": list(self.approved_at),
             "verdicts": {k.value: n for k, n in self.verdicts.items()},
@@ -107,8 +130,9 @@ class PreTradeStage:
 
     def restore(self, data: bytes) -> None:
         state = json.loads(data)
-        if state.get("version") != 1:
-            raise ValueError(f"pre-trade snapshot version {state.get('version')!r} is not 1")
+        if state.get("version") != 2:
+            raise ValueError(f"pre-trade snapshot version {state.get('version')!r} is not 2")
+        self.decided = {str(c) for c in state["decided"]}
         self.quotes = {}
         for symbol, raw in state["quotes"].items():
             quote = EVENT_ADAPTER.validate_python(raw)

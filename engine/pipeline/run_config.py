@@ -8,6 +8,7 @@ what to write instead, like every other input file (engine/files.py).
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -191,6 +192,12 @@ class LoadedRun:
                 f"{path}: [ingest] symbols {', '.join(missing)} are not instruments of policy "
                 f"{self.policy.policy_id!r}: add them to its instruments or drop them here"
             )
+
+    def with_journal(self, path: Path) -> LoadedRun:
+        """This run journaling to `path` instead of its [run] journal (`zkrisk run --journal`)."""
+        moved = copy.copy(self)
+        moved.journal_path = path.resolve()
+        return moved
 
     def with_venue(self, kind: str) -> LoadedRun:
         """This run with `[venue] kind` replaced (`zkrisk run --venue`)."""

@@ -10,8 +10,8 @@ Two halves share one journal:
 Exactly-once across a crash: every derived event is keyed off its cause (intent ids from the
 quote's key, 'verdict:<id>', 'state:<cause>', ...), so re-deriving after a restart re-appends
 nothing; the stages' state is restored from the newest snapshot and the tail is folded again.
-Records other processes append (the kill switch, `zkrisk killswitch`) are picked up by polling
-the journal's head.
+Records other processes append (the kill switch, `zkrisk killswitch`; ingest and the monitor
+when they run as processes of their own, `STAGES`) are picked up by polling the journal's head.
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ from prometheus_client import CollectorRegistry
 
 from ..journal.base import Journal
 from ..journal.crashpoints import crash_point
-from ..journal.events import Draft, OrderSubmitted, Recorded
+from ..journal.events import Draft, IntentEmitted, OrderSubmitted, Recorded
 from .fills import Positions
 from .ingest import Ingest, IngestMetrics
 from .monitor import Monitor, MonitorStatus, PipelineMetrics, heartbeat_draft
+from .monitor_stage import MonitorStage
 from .order_send import OrderSend
 from .orders import Orders
 from .pretrade import PreTradeStage
@@ -54,6 +55,9 @@ SNAPSHOT = "pipeline/v2"
 """v2 adds the orders and positions projections (a v1 snapshot is not used: fold from 0)."""
 CRASH_AFTER_INTENT = "orders.after_intent"
 """Crash point: an approved intent's OrderSubmitted decided in the fold, not yet appended."""
+CRASH_AFTER_VERDICT = "pipeline.after_verdict"
+"""Crash point: a verdict decided in its quote's fold, not yet appended (nor, in a run of
+records `drain` folds, the verdicts decided before it)."""
 COMPONENTS = ("ingest", "pipeline")
 """The components that journal heartbeats (the monitor alerts when one stops)."""
 
@@ -77,7 +81,8 @@ class FoldStats:
     derived: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
     decision_ns: list[int] = field(default_factory=list)
-    """Quote received → verdict computed, ns, for each verdict decided live (bounded)."""
+    """Quote received → verdict decided, ns, for each intent the fold derived and decided live
+    (bounded); the clock stops before the verdict's append (see `fold`)."""
 
 
 class Pipeline:
@@ -90,7 +95,11 @@ class Pipeline:
         *,
         metrics: PipelineMetrics | None = None,
         clock: Callable[[], int] = _now_ns,
+        journals_monitor: bool = True,
     ) -> None:
+        """`journals_monitor=False`: the monitor's process journals what the monitor derives;
+        here it is a projection (the trading state and book the gate judges by)."""
+        self.journals_monitor = journals_monitor
         self.journal, self.run, self.clock = journal, run, clock
         cfg = run.config
         self.monitor = Monitor(cfg.monitor, metrics=metrics or PipelineMetrics())
@@ -106,6 +115,9 @@ class Pipeline:
         """The last position folded."""
         self.inbox: dict[int, Recorded] = {}
         """Records known to be in the journal but not folded yet (no re-read needed)."""
+        self.pending: list[Draft] = []
+        """Drafts `drain` folded out of records up to `pending_upto`, not yet appended."""
+        self.pending_upto = 0
         self.stats = FoldStats()
         self.since_snapshot = 0
         self.restored_from = 0
@@ -157,6 +169,7 @@ class Pipeline:
     def save_snapshot(self) -> None:
         """Snapshot every stage as of `position` (skipped, once said, when a plug-in strategy
         cannot be snapshotted: start-up then folds the journal from genesis)."""
+        self.flush()  # a snapshot as of a position is taken once that position's outputs are in
         self.since_snapshot = 0
         refusal = self.signal.snapshot_refusal()
         if refusal is not None:
@@ -191,6 +204,9 @@ class Pipeline:
         while True:
             rec = self.inbox.pop(self.position + 1, None)
             if rec is None:
+                if self.pending:  # what the run of records derived: one append, then fold it
+                    self.flush()
+                    continue
                 if not to_head and not self.inbox:
                     break
                 page = self.journal.read(after=self.position, limit=1000)
@@ -198,22 +214,49 @@ class Pipeline:
                     break
                 self.offer(page)
                 continue
-            self.fold(rec, live=live)
+            self.fold(rec, live=live, defer=True)
             folded += 1
         self.inbox = {p: r for p, r in self.inbox.items() if p > self.position}
         return folded
 
-    def fold(self, rec: Recorded, *, live: bool = True) -> list[Recorded]:
+    def flush(self) -> list[Recorded]:
+        """Append what the deferred folds derived, with the cursor at the last of their records
+        (one transaction: outputs and cursor move together, whatever their number)."""
+        if not self.pending:
+            return []
+        drafts, upto, self.pending = self.pending, self.pending_upto, []
+        # Re-folding behind the committed cursor (a snapshot older than it) re-derives outputs
+        # that are already there: they dedupe by key and the cursor stays put.
+        ahead = upto > self.cursor_at
+        written = self.journal.append(drafts, cursor=(CONSUMER, upto) if ahead else None)
+        self.cursor_at = max(self.cursor_at, upto)
+        self.offer(written)
+        return written
+
+    def fold(self, rec: Recorded, *, live: bool = True, defer: bool = False) -> list[Recorded]:
         """One record through the monitor, the signal stage and the gate, in that order (a
-        breaker the record trips refuses the intent the same record causes)."""
+        breaker the record trips refuses the intent the same record causes). An intent the
+        signal stage derives here is decided here too, and appended with its verdict and the
+        cursor in one transaction: the verdict is a function of the committed quote, so a
+        crash before that append re-derives both, identically, from the quote."""
         self.orders.apply(rec)
         self.positions.apply(rec)
         drafts = self.monitor.on_event(rec)
-        drafts += self.signal.on_event(rec)
-        verdict = self.pretrade.on_event(rec, self.monitor.state)
+        if not self.journals_monitor:
+            drafts = []
+        signalled = self.signal.on_event(rec)
+        drafts += signalled
+        state = self.monitor.state
+        verdict = self.pretrade.on_event(rec, state)
+        for draft in signalled:  # decided now, on the committed quote: no commit in between
+            if isinstance(draft.event, IntentEmitted):
+                verdict += self.pretrade.decide_derived(draft, state)
+                if live and len(self.stats.decision_ns) < 100_000:
+                    self.stats.decision_ns.append(self.clock() - draft.recv_time_ns)
+                crash_point(CRASH_AFTER_VERDICT)
         if verdict and any(isinstance(d.event, OrderSubmitted) for d in verdict):
             # An approved intent's order is decided, not yet journaled: the SIGKILL test kills
-            # here (a restart re-folds the intent and derives the same order under its key).
+            # here (a restart re-folds its cause and derives the same order under its key).
             crash_point(CRASH_AFTER_INTENT)
         drafts += verdict
         self.position = rec.position
@@ -222,17 +265,14 @@ class Pipeline:
         self.stats.by_type[name] = self.stats.by_type.get(name, 0) + 1
         written: list[Recorded] = []
         if drafts:
-            # Re-folding behind the committed cursor (a snapshot older than it) re-derives
-            # outputs that are already there: they dedupe by key and the cursor stays put.
-            ahead = rec.position > self.cursor_at
-            written = self.journal.append(
-                drafts, cursor=(CONSUMER, rec.position) if ahead else None
-            )
-            self.cursor_at = max(self.cursor_at, rec.position)
-            self.offer(written)
+            # `drain` defers the append to the end of the run of records it folds: what they
+            # derive lands after the head either way, so the positions and the fold order are
+            # the same, with one commit for the run instead of one per record.
+            self.pending += drafts
+            self.pending_upto = rec.position
+            if not defer:
+                written = self.flush()
             self.stats.derived += len(drafts)
-            if live and name == "IntentEmitted" and len(self.stats.decision_ns) < 100_000:
-                self.stats.decision_ns.append(self.clock() - rec.recv_time_ns)
         if live and self.on_folded is not None:
             self.on_folded(rec)
         self.since_snapshot += 1
@@ -243,6 +283,7 @@ class Pipeline:
     def append(self, drafts: list[Draft]) -> None:
         """Append records that no folded record caused (heartbeats, timer alerts)."""
         if drafts:
+            self.flush()
             self.offer(self.journal.append(drafts))
 
     def append_and_fold(self, drafts: list[Draft]) -> None:
@@ -254,6 +295,7 @@ class Pipeline:
 
     def commit(self) -> None:
         """Move the cursor to the last folded position (a clean stop)."""
+        self.flush()
         if self.position > self.cursor_at:
             self.journal.commit_cursor(CONSUMER, self.position)
             self.cursor_at = self.position
@@ -324,24 +366,48 @@ class _ReadOnly:
 # --- the process -----------------------------------------------------------------------------
 
 
-class Runner:
-    """Ingest and the pipeline on one event loop, plus heartbeats and a poll for commands."""
+STAGES = ("ingest", "monitor", "pipeline")
+"""The stages a run splits into, one process each (`zkrisk run --stage`), sharing nothing but
+the journal: ingest appends market data; the monitor journals trading-state changes and alerts
+(monitor_stage.py); the pipeline (signal, pre-trade, order send, fills, with the monitor as a
+projection) folds the journal from its own cursor. Signal and pre-trade stay one fold: an
+intent is decided on the state its quote left, in the append that journals it."""
 
-    def __init__(self, journal: Journal, run: LoadedRun) -> None:
-        self.journal, self.run = journal, run
+
+class Runner:
+    """Ingest and the pipeline on one event loop, plus heartbeats and a poll for commands; or
+    one of the `STAGES` alone (`stage`), the others in processes of their own on the journal.
+
+    Apart, the pipeline learns of ingest's records by polling the journal's head (`[run]
+    poll_ms`) instead of being handed them, and each process journals its own heartbeat; what
+    the fold decides is the same function of the journal (see the module docstring)."""
+
+    def __init__(self, journal: Journal, run: LoadedRun, *, stage: str = "all") -> None:
+        if stage not in ("all", *STAGES):
+            raise ValueError(f"stage {stage!r}: use all, {' or '.join(STAGES)}")
+        self.journal, self.run, self.stage = journal, run, stage
         self.registry = CollectorRegistry(auto_describe=True)
         """Every component's metrics (zkrisk_feed_*, zkrisk_pipeline_*), for one /metrics."""
         self.feed_metrics = IngestMetrics(self.registry)
-        self.pipeline = Pipeline(journal, run, metrics=PipelineMetrics(self.registry))
-        self.ingest = Ingest(journal, run.ingest, metrics=self.feed_metrics,
-                             on_records=self._on_ingested)  # fmt: skip
-        self.order_send = None if run.config.venue.kind == "paper" else self._order_send()
+        metrics = PipelineMetrics(self.registry)
+        self.pipeline = Pipeline(journal, run, metrics=metrics,
+                                 journals_monitor=stage == "all")  # fmt: skip
+        self.monitor_stage = None if stage != "monitor" else MonitorStage(
+            journal, run.config.monitor, metrics=metrics,
+            snapshot_every=run.config.run.snapshot_every)  # fmt: skip
+        handed = self._on_ingested if stage == "all" else None
+        self.ingest = Ingest(journal, run.ingest, metrics=self.feed_metrics, on_records=handed)
+        folds = stage in ("all", "pipeline")
+        paper = run.config.venue.kind == "paper"
+        self.order_send = None if paper or not folds else self._order_send()
         self.started_ns = _now_ns()
         venue = None if self.order_send is None else self.order_send.venue
         bound = binding_of(run.config.venue, venue)
-        self.binding = bind(journal, bound, journal_path=run.journal_path, now_ns=self.started_ns)
+        self.binding = [] if not folds else bind(journal, bound, journal_path=run.journal_path,
+                                                 now_ns=self.started_ns)  # fmt: skip
         """The journal's VenueBound, if it has none yet (JournalVenueMismatch: another venue's)."""
-        self.ingest_done = False
+        self.ingest_done = stage == "pipeline"
+        """No ingest in this process (done, or another process's): it journals no heartbeat."""
 
     def _order_send(self) -> OrderSend:
         cfg = self.run.config
@@ -369,13 +435,17 @@ class Runner:
         self.pipeline.drain(to_head=False)  # commands other processes append: the poll's
 
     async def run_until(self, stop: asyncio.Event) -> None:
+        folds = self.stage in ("all", "pipeline")
         if self.binding:
             self.journal.append(self.binding)
-        self.pipeline.restore()
-        self.pipeline.drain()  # catch up on whatever the last run journaled but did not fold
+        if folds:
+            self.pipeline.restore()
+            self.pipeline.drain()  # catch up on what the last run journaled but did not fold
         freeze_start_up_heap()
-        tasks = [asyncio.create_task(self._ingest(stop), name="ingest"),
-                 asyncio.create_task(self._housekeeping(stop), name="housekeeping")]  # fmt: skip
+        loop = self._monitoring if self.monitor_stage is not None else self._housekeeping
+        tasks = [asyncio.create_task(loop(stop), name="housekeeping")]
+        if self.stage in ("all", "ingest"):
+            tasks.append(asyncio.create_task(self._ingest(stop), name="ingest"))
         if self.order_send is not None:
             tasks.append(asyncio.create_task(self.order_send.run(stop), name="order-send"))
 
@@ -390,9 +460,10 @@ class Runner:
         finally:
             stop.set()
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-            self.pipeline.drain()
-            self.pipeline.commit()
-            self.pipeline.save_snapshot()
+            if folds:
+                self.pipeline.drain()
+                self.pipeline.commit()
+                self.pipeline.save_snapshot()
         for outcome in outcomes:
             if isinstance(outcome, Exception):
                 raise outcome  # after the clean stop: what was journaled is folded and committed
@@ -402,6 +473,21 @@ class Runner:
             await self.ingest.run(stop)
         finally:
             self.ingest_done = True
+            if self.stage == "ingest":
+                stop.set()  # every source ended (a recorded file): this process is done
+
+    async def _monitoring(self, stop: asyncio.Event) -> None:
+        """The monitor stage's loop: fold what the others journal, judge heartbeats."""
+        assert self.monitor_stage is not None
+        poll_s = self.run.config.run.poll_ms / 1e3
+        try:
+            while not stop.is_set():
+                self.monitor_stage.drain()
+                self.monitor_stage.timers(_now_ns())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), poll_s)
+        finally:
+            self.monitor_stage.stop()
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         cfg = self.run.config.run
@@ -411,10 +497,20 @@ class Runner:
             if now >= next_beat:
                 at = _now_ns()
                 alive = [c for c in COMPONENTS if c != "ingest" or not self.ingest_done]
-                self.pipeline.append([heartbeat_draft(c, at) for c in alive])
+                if self.stage == "ingest":  # the pipeline's process journals its own beat
+                    self.journal.append([heartbeat_draft("ingest", at)] if alive else [])
+                    if self.ingest_done:
+                        return
+                else:
+                    self.pipeline.append([heartbeat_draft(c, at) for c in alive])
                 next_beat = now + cfg.heartbeat_ms / 1e3
+            if self.stage == "ingest":
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), cfg.heartbeat_ms / 1e3)
+                continue
             self.pipeline.drain()  # records other processes appended (commands)
-            self.pipeline.append(self.pipeline.monitor.check_heartbeats(_now_ns()))
+            if self.pipeline.journals_monitor:  # else the monitor's process judges them
+                self.pipeline.append(self.pipeline.monitor.check_heartbeats(_now_ns()))
             self.pipeline.drain()
             self.pipeline.monitor.metrics.observe_strategies(self.pipeline.signal.status())
             with contextlib.suppress(TimeoutError):
@@ -425,11 +521,13 @@ class RunLocked(RuntimeError):
     """Another runner holds this journal."""
 
 
-def lock_journal(journal_path: Path) -> IO[str]:
-    """Hold `<journal>.lock` for the life of the process, so two runners never fold and write
-    one journal (their cursors and derived events would interleave); the OS drops the lock when
-    the process dies, even by SIGKILL."""
-    handle = (journal_path.parent / f"{journal_path.name}.lock").open("a+")
+def lock_journal(journal_path: Path, stage: str = "pipeline") -> IO[str]:
+    """Hold `<journal>.lock` (the pipeline's; `<journal>.<stage>.lock` for another stage) for
+    the life of the process, so two runners never fold and write one journal (their cursors and
+    derived events would interleave); the OS drops the lock when the process dies, even by
+    SIGKILL."""
+    suffix = "lock" if stage == "pipeline" else f"{stage}.lock"
+    handle = (journal_path.parent / f"{journal_path.name}.{suffix}").open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -437,8 +535,8 @@ def lock_journal(journal_path: Path) -> IO[str]:
         holder = handle.read().strip() or "another process"
         handle.close()
         raise RunLocked(
-            f"{journal_path}: another zkrisk run ({holder}) is using this journal: stop it, or "
-            "give this run its own [run] journal"
+            f"{journal_path}: another zkrisk run ({holder}) runs its {stage} stage on this "
+            "journal: stop it, or give this run its own [run] journal"
         ) from None
     handle.truncate(0)
     handle.write(f"pid {os.getpid()}")

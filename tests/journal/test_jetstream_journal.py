@@ -81,6 +81,20 @@ def test_a_duplicate_publish_is_stored_once(nats_node: NatsNode) -> None:
         assert j.stream_messages() == stored and j.head() == 1
 
 
+def test_a_stage_may_move_its_cursor_and_snapshot_to_records_another_process_appended(
+    nats_node: NatsNode,
+) -> None:
+    with JetStreamJournal(nats_node.url) as ingest, JetStreamJournal(nats_node.url) as stage:
+        stage.append([heartbeat("pipeline", T0)])  # the stage's tail is now cached at 1
+        ingest.append([quote(1), quote(2)])  # another writer: the head is 3
+        (beat,) = stage.append([heartbeat("pipeline", T0 + 1)], cursor=("pipeline", 3))
+        stage.save_snapshot("pipeline.state", 4, b"s")
+        assert (beat.position, stage.cursor("pipeline")) == (4, 3)
+        assert stage.load_snapshot("pipeline.state") == (4, b"s")
+        with pytest.raises(JournalError, match="past the head"):
+            stage.append([], cursor=("pipeline", 99))  # past the head for everyone
+
+
 def test_a_consumer_killed_with_sigkill_resumes_from_its_last_ack(
     nats_node: NatsNode, tmp_path: Path
 ) -> None:
