@@ -26,16 +26,14 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any
 
+from . import drafts
 from .base import JournalError
 from .chain import link
-from .events import EVENT_ADAPTER, EVENT_TYPES, Draft, Recorded
+from .events import EVENT_ADAPTER, Draft, Recorded
 
-MAX_KEY = 1024
 TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:-]*(\.[A-Za-z0-9][A-Za-z0-9_:-]*)*$")
 """A journal stream name that is also a run of NATS subject tokens (no empty token)."""
-_SQLITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_EVENT_CLASSES = frozenset(EVENT_TYPES.values())
 
 
 def token(text: str) -> str:
@@ -85,30 +83,15 @@ class Subjects:
 
 
 def draft_problem(index: int, draft: object) -> str | None:
-    """What makes a draft one the journal could not store faithfully, and the fix (the same
-    words as the SQLite journal's, so the contract tests match both)."""
-    where = f"draft {index}"
-    if not isinstance(draft, Draft):
-        return f"{where}: expected a Draft, got {type(draft).__name__}"
-    where += f" (key {draft.key!r})"
-    if not isinstance(draft.key, str) or not 0 < len(draft.key) <= MAX_KEY:
-        return f"{where}: the key must be a non-empty string of at most {MAX_KEY} characters"
-    if not isinstance(draft.stream, str) or not _SQLITE_NAME.match(draft.stream):
-        return f"{where}: stream {draft.stream!r} is not a name like 'md.feed'"
-    if not TOPIC.match(draft.stream):
-        return (f"{where}: stream {draft.stream!r} is not a name like 'md.feed' (on JetStream "
-                f"a stream name is a run of subject tokens: no empty part between dots)")  # fmt: skip
-    if type(draft.event) not in _EVENT_CLASSES:
-        return f"{where}: {type(draft.event).__name__} is not a journal event (events.Event)"
-    for name in ("event_time_ns", "recv_time_ns"):
-        value = getattr(draft, name)
-        if type(value) is not int or value < 0:
-            return f"{where}: {name} must be unix nanoseconds (an int ≥ 0), not {value!r}"
-    if draft.causation_id is not None and (
-        not isinstance(draft.causation_id, str) or not draft.causation_id
-    ):
-        return f"{where}: causation_id must be the causing event's key, or None"
-    return None
+    """What makes a draft one the journal could not store faithfully, and the fix: the SQLite
+    journal's checks (the same words, so the contract tests match both), and a stream name
+    must be a run of NATS subject tokens."""
+    problem = drafts.draft_problem(index, draft)
+    if problem is None and isinstance(draft, Draft) and not TOPIC.match(draft.stream):
+        return (f"draft {index} (key {draft.key!r}): stream {draft.stream!r} is not a name like "
+                f"'md.feed' (on JetStream a stream name is a run of subject tokens: no empty "
+                f"part between dots)")  # fmt: skip
+    return problem
 
 
 def event_record(draft: Draft, position: int, sequence: int, prev: str) -> tuple[Recorded, bytes]:

@@ -44,7 +44,6 @@ transaction. A small append is thus BEGIN IMMEDIATE, two INSERTs, COMMIT.
 from __future__ import annotations
 
 import hashlib
-import re
 import sqlite3
 import threading
 import weakref
@@ -56,7 +55,8 @@ from .base import JournalError
 from .chain import GENESIS, NONE_TEXT, SHORT, TEXT_PREFIX, ChainReport, ChainRow, framed, verify
 from .checkpointer import FALLBACK_PAGES, Checkpointer
 from .crashpoints import crash_point
-from .events import EVENT_ADAPTER, EVENT_TYPES, Draft, Recorded
+from .drafts import EVENT_CLASSES, MAX_KEY, draft_problem
+from .events import EVENT_ADAPTER, Draft, Recorded
 
 Durability = Literal["process", "power"]
 FORMAT = "zkrisk-journal"
@@ -104,9 +104,6 @@ _RECORD_COLUMNS = (
 CHAIN_COLUMNS = (
     "position, stream, sequence, key, type, event_time_ns, recv_time_ns, causation_id, body, hash"
 )
-_STREAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_MAX_KEY = 1024
-_EVENT_CLASSES = frozenset(EVENT_TYPES.values())
 _IN_CHUNK = 500  # bound parameters per `key IN (...)` lookup
 _new_record = tuple.__new__
 _sha256 = hashlib.sha256
@@ -195,27 +192,12 @@ def _record(row: tuple[Any, ...]) -> Recorded:
 
 
 def _draft_problem(index: int, draft: object, known_streams: set[str]) -> str | None:
-    """What makes a draft one the journal could not replay faithfully, and the fix."""
-    where = f"draft {index}"
-    if not isinstance(draft, Draft):
-        return f"{where}: expected a Draft, got {type(draft).__name__}"
-    where += f" (key {draft.key!r})"
-    if not isinstance(draft.key, str) or not 0 < len(draft.key) <= _MAX_KEY:
-        return f"{where}: the key must be a non-empty string of at most {_MAX_KEY} characters"
-    if not isinstance(draft.stream, str) or not _STREAM.match(draft.stream):
-        return f"{where}: stream {draft.stream!r} is not a name like 'md.feed'"
-    known_streams.add(draft.stream)
-    if EVENT_TYPES.get(getattr(draft.event, "type", "")) is not type(draft.event):
-        return f"{where}: {type(draft.event).__name__} is not a journal event (events.Event)"
-    for name in ("event_time_ns", "recv_time_ns"):
-        value = getattr(draft, name)
-        if type(value) is not int or value < 0:
-            return f"{where}: {name} must be unix nanoseconds (an int ≥ 0), not {value!r}"
-    if draft.causation_id is not None and (
-        not isinstance(draft.causation_id, str) or not draft.causation_id
-    ):
-        return f"{where}: causation_id must be the causing event's key, or None"
-    return None
+    """What makes a draft one the journal could not replay faithfully, and the fix; a stream
+    name that passed joins `known_streams` (the inline fast path's cache)."""
+    problem = draft_problem(index, draft)
+    if problem is None and isinstance(draft, Draft):
+        known_streams.add(draft.stream)
+    return problem
 
 
 class SQLiteJournal:
@@ -374,8 +356,8 @@ class SQLiteJournal:
             event_ns, recv_ns = d.event_time_ns, d.recv_time_ns
             # The common case checked inline; `_draft_problem` says what is wrong otherwise.
             if not (
-                type(key) is str and 0 < len(key) <= _MAX_KEY and stream in known
-                and type(event) in _EVENT_CLASSES and type(event_ns) is int and event_ns >= 0
+                type(key) is str and 0 < len(key) <= MAX_KEY and stream in known
+                and type(event) in EVENT_CLASSES and type(event_ns) is int and event_ns >= 0
                 and type(recv_ns) is int and recv_ns >= 0
                 and (cause is None or (type(cause) is str and cause != ""))
             ) and (problem := _draft_problem(i, d, known)):  # fmt: skip
