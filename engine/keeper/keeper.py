@@ -59,7 +59,7 @@ from .metrics import KeeperMetrics
 from .proving import ProvenAction
 from .store import RETRYABLE, PendingStore, PendingTx, Status
 from .tx import build_signed, sender_and_nonce, take_snapshot
-from .vault_access import CheckedVaultClient
+from .vault_access import CheckedVaultClient, TickReads, tick_reads
 
 Path_ = Literal["PROOF", "STALE_PROOF"]
 
@@ -178,9 +178,10 @@ class Keeper:
         sent: list[tuple[PendingTx, float | None]] = []
         planned: list[VaultAction] = []
         self.metrics.prove_queue.set(len(books))
+        reads = tick_reads(self.vault)
         for book in books:
             try:
-                outcome = self._evaluate(book, snapshot_id)
+                outcome = self._evaluate(book, snapshot_id, reads)
             except Exception as exc:
                 self._account_failed(to_checksum_address(book.portfolio.account), exc)
                 self.metrics.prove_queue.dec()
@@ -284,22 +285,23 @@ class Keeper:
     # ------------------------------------------------------------------ accounts
 
     def _evaluate(
-        self, book: BookFile, snapshot_id: int
+        self, book: BookFile, snapshot_id: int, reads: TickReads
     ) -> tuple[PendingTx, float | None] | VaultAction | None:
         """Whether `book`'s account is due: the stale-path transaction sent, the proof-path
-        liquidation to prove (the statement, proven by `_prove_and_send`), or None."""
+        liquidation to prove (the statement, proven by `_prove_and_send`), or None. `reads`
+        is this tick's view of the vault (its per-tick reads made once)."""
         account = to_checksum_address(book.portfolio.account)
-        state = self.vault.account_state(account)
+        state = reads.account_state(account)
         if state.commitment == 0 or state.escrow == 0:
             return None
-        policy = self.vault.policy()
+        policy = reads.policy()
         now = self.vault.chain_time()
         if (
             state.last_liquidated_at
             and now < state.last_liquidated_at + policy.liquidation_cooldown
         ):
             return None
-        grace_ends = self.vault.grace_ends_at()
+        grace_ends = reads.grace_ends_at()
         if now < grace_ends:  # after an oracle / sequencer outage desks get time to re-prove
             self.log("grace_period", account=account, grace_ends_at=grace_ends)
             return None
@@ -317,7 +319,7 @@ class Keeper:
             return None
         try:
             return prepare_vault_action(
-                self.vault, book=book.portfolio, assets=self.assets, salt=book.salt,
+                reads, book=book.portfolio, assets=self.assets, salt=book.salt,
                 action=Action.LIQUIDATE, snapshot_id=snapshot_id,
             )  # fmt: skip
         except StatementDoesNotHold:
