@@ -55,7 +55,7 @@ BOOK_ADMIN: dict[str, Callable[[Any], ContractFunction]] = {
 # State-changing functions anyone may call (everything else must be role-gated);
 # acceptDefaultAdminTransfer only by the pending admin, after the delay.
 VAULT_PUBLIC = {"deposit", "submitAttestedBook", "updateBook", "proveHealth", "withdraw",
-                "withdrawWithMarginProof", "liquidate", "liquidateStale", "claim", "withdrawOwed", "renounceRole",
+                "withdrawWithMarginProof", "liquidate", "liquidateMany", "liquidateStale", "claim", "withdrawOwed", "renounceRole",
                 "acceptDefaultAdminTransfer"}  # fmt: skip
 BOOK_PUBLIC = {"takeSnapshot", "renounceRole", "acceptDefaultAdminTransfer"}
 
@@ -130,6 +130,8 @@ PAUSED_REFUSED: dict[str, tuple[Callable[[VaultClient], ContractFunction], str]]
     "liquidate": (lambda v: v.vault.functions.liquidate(STRANGER, 1, 1, 10_000, ZERO_PROOF),
                   "EnforcedPause"),
     "liquidateStale": (lambda v: v.vault.functions.liquidateStale(STRANGER), "EnforcedPause"),
+    "liquidateMany": (lambda v: v.vault.functions.liquidateMany(
+        [(STRANGER, 0, 0, 1, 1, 10_000, ZERO_PROOF)]), "EnforcedPause"),
     # this vault is not margin-gated; RiskVaultMarginGate.t.sol pauses a gated one
     "withdrawWithMarginProof": (lambda v: v.vault.functions.withdrawWithMarginProof(1, ZERO_PROOF),
                                 "RiskVault__MarginGateOff"),
