@@ -13,7 +13,7 @@ export FOUNDRY_SOLC := $(NATIVE_SOLC)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup cpp-deps monitoring-deps browser-deps demo test lint typecheck unit circuits e2e contracts-test test-slow bench build clean
+.PHONY: help setup cpp-deps multicore-prover monitoring-deps browser-deps demo test lint typecheck unit circuits e2e contracts-test test-slow bench build clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -42,6 +42,16 @@ cpp-deps: ## Debian build deps of the C++ witness generator (optional: installed
 	else echo "note: no C++ witness generator (needs apt-get install -y $(CPP_DEPS) as root);" \
 	  "witnesses use WASM (slower, same result)"; fi
 
+# zkrisk's own Groth16 prover (Rust, no crates): built with cargo, Debian's if none is installed.
+multicore-prover: $(PY_STAMP) ## Build the multicore Groth16 prover (cargo; apt-get install cargo if missing and root)
+	@if ! command -v cargo >/dev/null && [ ! -x "$$HOME/.cargo/bin/cargo" ] \
+	    && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing cargo for the multicore prover (apt-get)"; \
+	  { apt-get install -y -qq cargo >/dev/null 2>&1 \
+	    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq cargo >/dev/null 2>&1; }; } \
+	  || echo "note: apt-get could not install cargo; the multicore backend is unavailable (native proves)"; fi
+	@$(BIN)/python -m zkrisk.prover.multicore_binary
+
 monitoring-deps: ## Debian's prometheus and prometheus-alertmanager for the alerting tests (if missing and root)
 	@bash scripts/monitoring_deps.sh
 
@@ -57,7 +67,7 @@ browser-deps: ## Debian's chromium for the dashboard's browser test (if missing 
 	else echo "note: no chromium (needs apt-get install -y chromium as root);" \
 	  "tests/api/test_dashboard_browser.py skips"; fi
 
-setup: $(NPM_STAMP) $(PY_STAMP) cpp-deps monitoring-deps browser-deps ## Install the pinned JS toolchain (npm ci), the Python venv, C++ witness deps, Prometheus, chromium
+setup: $(NPM_STAMP) $(PY_STAMP) cpp-deps multicore-prover monitoring-deps browser-deps ## Install the pinned JS toolchain (npm ci), the Python venv, C++ witness deps, the multicore prover, Prometheus, chromium
 	@$(BIN)/zkrisk toolchain >/dev/null
 
 demo: setup ## Run the end-to-end demo: build, prove, verify on a local Anvil node

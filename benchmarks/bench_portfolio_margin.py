@@ -84,25 +84,33 @@ def _artifacts(circuit: str = CIRCUIT) -> CircuitArtifacts:
 
 
 def measure(runs: int) -> dict[str, Any]:
-    """Warm medians of witness + proof with the best backend: margin16x32 and the Health(16)
-    reference alternate run by run, so both see the same load (run in a fresh process)."""
+    """Warm medians of witness + proof with the best backend: margin16x32, the Health(16)
+    reference and margin16x32 on the one-core native backend (the baseline) alternate run by
+    run, so all see the same load (run in a fresh process)."""
     artifacts, health = _artifacts(), _artifacts("health16")
     signals, health_in = dict(bench_statement().signals()), health_signals(16)
     best = BEST[best_backend_name()]
     _, make, _ = VARIANTS[best]
+    _, make_native, _ = VARIANTS["native"]
     margin_ms: list[float] = []
     health_ms: list[float] = []
-    with make() as backend:
-        backend.prove(artifacts, signals)  # warm-up: worker start, zkey / key load
+    native_ms: list[float] = []
+    with make() as backend, make_native() as native:
+        for warm in (backend, native):
+            warm.prove(artifacts, signals)  # warm-up: worker start, zkey / key load
         backend.prove(health, health_in)
         for _ in range(runs):
-            for target, inputs, samples in ((artifacts, signals, margin_ms),
-                                            (health, health_in, health_ms)):  # fmt: skip
+            for prover, target, inputs, samples in (
+                (backend, artifacts, signals, margin_ms),
+                (backend, health, health_in, health_ms),
+                (native, artifacts, signals, native_ms),
+            ):
                 t0 = time.perf_counter()
-                backend.prove(target, inputs)
+                prover.prove(target, inputs)
                 samples.append((time.perf_counter() - t0) * 1000)
-    cpp = best == "native" and artifacts.compiled.witness_binary is not None
+    cpp = best in ("native", "multicore") and artifacts.compiled.witness_binary is not None
     return {"median_ms": statistics.median(margin_ms), "health16_ms": statistics.median(health_ms),
+            "native_ms": statistics.median(native_ms),
             "best_ms": min(margin_ms), "backend": best, "witness": "C++" if cpp else "WASM",
             "constraints": artifacts.meta["constraints"],
             "public": artifacts.meta["public_signals"]}  # fmt: skip
@@ -139,7 +147,8 @@ def run() -> dict[str, Metric]:
             m["median_ms"], "ms", RUNS,
             f"PortfolioMargin(16, 32) ({n:,} constraints, risk arrays public) witness + prove, "
             f"warm, median; best backend = {m['backend']}, {m['witness']} witness; Health(16) "
-            f"in the same run, alternating: {m['health16_ms']:,.0f} ms (machine load); best "
+            f"in the same run, alternating: {m['health16_ms']:,.0f} ms (machine load); baseline: "
+            f"native (groth16py, one core) in the same run {m['native_ms']:,.0f} ms; best "
             f"{m['best_ms']:,.0f} ms; target <= {TARGET_MS} ms",
         ),
         "portfolio_margin_16x32_constraints": metric(

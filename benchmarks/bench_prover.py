@@ -25,6 +25,7 @@ from zkrisk.engine.paths import registry_path, repo_root
 from zkrisk.engine.statements.health import HealthMode, health_statement
 from zkrisk.prover.artifacts import CircuitArtifacts, build
 from zkrisk.prover.backends import (
+    MulticoreBackend,
     NativeBackend,
     ProvingBackend,
     SnarkjsCliBackend,
@@ -55,6 +56,11 @@ VARIANTS: dict[str, tuple[str, Callable[[], ProvingBackend], int]] = {
         lambda: WorkerBackend(threads="single"),
         10,
     ),
+    "multicore": (
+        "zkrisk's multicore prover (Rust, every core) + C++ witness generator when built",
+        lambda: MulticoreBackend(witness="auto"),
+        15,
+    ),
     "native": (
         "groth16py (arkworks) + C++ witness generator when built, else WASM in the worker",
         lambda: NativeBackend(witness="auto"),
@@ -66,7 +72,12 @@ VARIANTS: dict[str, tuple[str, Callable[[], ProvingBackend], int]] = {
         15,
     ),
 }
-BEST = {"native": "native", "worker": "worker", "snarkjs-cli": "snarkjs_cli"}
+BEST = {
+    "multicore": "multicore",
+    "native": "native",
+    "worker": "worker",
+    "snarkjs-cli": "snarkjs_cli",
+}
 SCALING = (8, 16, 32, 64)
 SCALING_RUNS = 5
 ATTESTATION = "attest16x250"
@@ -150,15 +161,17 @@ def measure(variant: str, circuit: str, runs: int) -> dict[str, Any]:
         ]
         node_peak = max((rss_bytes(w.pid)[1] for w in workers if w.pid), default=0)
     python_peak = rss_bytes(os.getpid())[1]
+    # after the with: the multicore prover's server has exited and been waited for
     children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     peak = {
         "snarkjs_cli": children_peak,
         "worker": node_peak,
         "worker_single": node_peak,
+        "multicore": python_peak + children_peak,
         "native": python_peak,
         "native_wasm": python_peak + node_peak,
     }[variant]
-    cpp = variant == "native" and artifacts.compiled.witness_binary is not None
+    cpp = variant in ("native", "multicore") and artifacts.compiled.witness_binary is not None
     return {
         "median_ms": statistics.median(samples),
         "peak_rss": peak,
@@ -196,6 +209,7 @@ def run() -> dict[str, Metric]:
             "snarkjs_cli": "largest snarkjs process",
             "worker": "Node worker",
             "worker_single": "Node worker",
+            "multicore": "Python process + the prover server",
             "native": f"Python process, {m['python_base_rss'] / MB:,.0f} MB of it before proving",
             "native_wasm": "Python process + Node worker",
         }[variant]

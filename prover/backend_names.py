@@ -4,7 +4,7 @@ command line can offer them as choices cheaply; `zkrisk.prover.backends` re-expo
 from __future__ import annotations
 
 #: Every backend, fastest first (Health(16) medians in the README's benchmark table).
-BACKEND_NAMES = ("native", "worker", "snarkjs-cli")
+BACKEND_NAMES = ("multicore", "native", "worker", "snarkjs-cli")
 #: What a config or --backend flag may say; "best" is the fastest available backend, or the
 #: prover pool when $ZKRISK_PROVER_POOL names one; "pool" is the pool (zkrisk prover worker).
 CHOICES = (*BACKEND_NAMES, "best", "pool")

@@ -81,6 +81,15 @@ class Proof:
             tuple(public),
         )
 
+    @classmethod
+    def from_calldata_bytes(cls, blob: bytes, public: list[int]) -> Proof:
+        """From the 256 bytes of uint256[8] big-endian (what native provers return)."""
+        if len(blob) != 256:
+            raise ValueError(f"proof calldata has {len(blob)} bytes, expected 256")
+        return cls.from_calldata(
+            [int.from_bytes(blob[i : i + 32], "big") for i in range(0, 256, 32)], public
+        )
+
     def with_public_signals(self, public: tuple[int, ...]) -> Proof:
         return Proof(self.a, self.b, self.c, public)
 

@@ -24,7 +24,7 @@ prover_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-LOCAL_BACKENDS = ("native", "worker", "snarkjs-cli", "best")
+LOCAL_BACKENDS = ("multicore", "native", "worker", "snarkjs-cli", "best")
 
 
 def worker(

@@ -1,6 +1,7 @@
 """Proving backends behind one interface: `backend.prove(artifacts, signals) -> Proof`.
 
-    native       groth16py (arkworks) proves from a C++ or warm-WASM witness — fastest
+    multicore    zkrisk's own Groth16 prover (prover/multicore_rs, Rust) on every core — fastest
+    native       groth16py (arkworks) proves from a C++ or warm-WASM witness, on one core
     worker       one warm Node process: WASM witness + snarkjs prove, curve and zkeys kept loaded
     snarkjs-cli  one snarkjs process per witness and per proof (the baseline)
     best         the fastest of these that can run here (the pool when $ZKRISK_PROVER_POOL is set)
@@ -20,6 +21,7 @@ from .factory import (
     create_backend,
     unavailable_reason,
 )
+from .multicore import MulticoreBackend
 from .native import NativeBackend
 from .pool import POOL_ENV_VAR, PoolBackend
 from .snarkjs_cli import SnarkjsCliBackend
@@ -30,6 +32,7 @@ __all__ = [
     "CHOICES",
     "ENV_VAR",
     "POOL_ENV_VAR",
+    "MulticoreBackend",
     "NativeBackend",
     "PoolBackend",
     "ProvingBackend",

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from .. import multicore_binary
 from ..backend_names import BACKEND_NAMES as BACKEND_NAMES
 from ..backend_names import CHOICES as CHOICES
 from ..errors import BackendUnavailable
 from ..toolchain import ToolchainError, node, tool_command
 from .base import ProvingBackend
+from .multicore import MulticoreBackend
 from .native import NativeBackend, groth16py_missing
 from .pool import POOL_ENV_VAR, PoolBackend
 from .snarkjs_cli import SnarkjsCliBackend
@@ -40,13 +42,15 @@ def _pool_missing() -> str | None:
 _MISSING: dict[str, Callable[[], str | None]] = {
     "snarkjs-cli": _node_missing,
     "worker": _node_missing,
-    # The native prover needs a witness: C++ when built, else the worker's WASM (so Node too).
+    # These provers need a witness: C++ when built, else the worker's WASM (so Node too).
+    "multicore": lambda: multicore_binary.missing() or _node_missing(),
     "native": lambda: groth16py_missing() or _node_missing(),
     "pool": _pool_missing,
 }
 _CONSTRUCTORS: dict[str, Callable[[], ProvingBackend]] = {
     "snarkjs-cli": SnarkjsCliBackend,
     "worker": WorkerBackend,
+    "multicore": MulticoreBackend,
     "native": NativeBackend,
 }
 

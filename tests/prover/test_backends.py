@@ -102,7 +102,7 @@ def test_native_proofs_of_the_same_statement_differ_because_they_are_blinded(
 
 def test_best_is_the_fastest_available_backend() -> None:
     with create_backend("best") as backend:
-        assert backend.name == available_backends()[0] == "native"
+        assert backend.name == available_backends()[0] == "multicore"
 
 
 def test_backend_named_by_the_environment_is_used_when_none_is_given(

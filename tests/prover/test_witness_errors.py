@@ -25,7 +25,7 @@ def _assert_points_at_its_source(failure: ConstraintFailure) -> None:
     assert failure.file.read_text().splitlines()[failure.line - 1].strip() == failure.source
 
 
-@pytest.mark.parametrize("name", ["snarkjs-cli", "worker", "native"])
+@pytest.mark.parametrize("name", ["snarkjs-cli", "worker", "native", "multicore"])
 def test_witness_error_when_the_statement_does_not_hold_names_template_line_and_signals(
     health4: CircuitArtifacts, backends: dict[str, ProvingBackend], name: str
 ) -> None:
@@ -80,7 +80,7 @@ def test_cpp_and_wasm_report_the_same_failing_template_and_line(
     assert exact.instances[0] in listed.instances
 
 
-@pytest.mark.parametrize("name", ["snarkjs-cli", "worker", "native"])
+@pytest.mark.parametrize("name", ["snarkjs-cli", "worker", "native", "multicore"])
 def test_unknown_input_signal_is_reported_as_a_bad_input(
     health4: CircuitArtifacts, backends: dict[str, ProvingBackend], name: str
 ) -> None:
