@@ -25,7 +25,7 @@ def zkrisk(*args: str) -> subprocess.CompletedProcess[str]:
 def test_a_worker_refuses_the_pool_as_its_own_backend() -> None:
     done = zkrisk("prover", "worker", "--nats", "nats://127.0.0.1:1", "--backend", "pool")
     assert done.returncode == 2
-    assert "a worker proves locally; choose one of native, worker" in done.stderr
+    assert "a worker proves locally; choose one of multicore, native, worker" in done.stderr
 
 
 def test_a_worker_for_an_unknown_circuit_exits_2_naming_it() -> None:
