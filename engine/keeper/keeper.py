@@ -14,7 +14,9 @@ One `tick()` is one polling round:
    whether HF < 0.95 (the whole escrow may go) or HF < 1 (the close factor) and, if so, prove
    it — at margin escrow × 1.01 rounded up, so a dust deposit cannot void the proof, and bound
    to this keeper's address, so a copy from the mempool is useless to anyone else — and
-   liquidate.
+   liquidate. Each statement goes to the prover as soon as it is built (`pipeline`: a pool's
+   workers prove while the keeper reads the next accounts) and each group of `batch_size`
+   proofs is sent as soon as it has arrived.
 
 `run()` repeats ticks until stopped (or `max_ticks`, failed ticks included). Every error is
 classified by `failures.classify` into retry / re-sync the nonce / drop / alert; only the
@@ -43,7 +45,7 @@ from web3.types import TxReceipt
 
 from zkrisk.prover.artifacts import CircuitArtifacts
 from zkrisk.prover.backends import ProvingBackend
-from zkrisk.prover.batch import prove_many
+from zkrisk.prover.batch import Outcome, open_stream
 from zkrisk.prover.proof import Proof
 
 from ..chain.client import TransactionReverted
@@ -56,6 +58,7 @@ from .failures import Remedy, Verdict, classify
 from .health import LoopState
 from .logs import JsonLog
 from .metrics import KeeperMetrics
+from .pipeline import ProofPipeline
 from .proving import ProvenAction
 from .store import RETRYABLE, PendingStore, PendingTx, Status
 from .tx import build_signed, sender_and_nonce, take_snapshot
@@ -80,9 +83,9 @@ class KeeperSettings:
     take_snapshots: bool = True
     """Take a snapshot when a feed round changes (else wait for someone else's)."""
     batch_size: int = 1
-    """Proof-path liquidations per transaction: above 1, the accounts due in one tick are
-    proven together (`prove_many`: all in flight at once on a prover pool) and sent through
-    RiskVault.liquidateMany in groups of this size; 1 sends each with liquidate."""
+    """Proof-path liquidations per transaction: above 1, the tick's proofs are sent through
+    RiskVault.liquidateMany in groups of this size, each group as soon as that many proofs
+    have arrived; 1 sends each with liquidate as soon as it is proven."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ class Keeper:
     _due: set[str] = field(default_factory=set)
     """Accounts (lower case) to look at on the next tick even without a new snapshot."""
     _tick_rpc_error: str | None = None
+    _liquidated_by_tx: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Accounts (lower case) with a Liquidated event, by transaction (a batch decoded once)."""
 
     # ------------------------------------------------------------------ loop
 
@@ -176,23 +181,25 @@ class Keeper:
             books = [b for b in self.books if fresh or b.portfolio.account.lower() in due]
         self._due.clear()
         sent: list[tuple[PendingTx, float | None]] = []
-        planned: list[VaultAction] = []
         self.metrics.prove_queue.set(len(books))
         reads = tick_reads(self.vault)
-        for book in books:
-            try:
-                outcome = self._evaluate(book, snapshot_id, reads)
-            except Exception as exc:
-                self._account_failed(to_checksum_address(book.portfolio.account), exc)
+        self._liquidated_by_tx.clear()
+        with open_stream(self.backend) as stream:
+            pipeline = ProofPipeline(stream, self.artifacts, self.settings.batch_size)
+            for book in books:
+                try:
+                    outcome = self._evaluate(book, snapshot_id, reads)
+                except Exception as exc:
+                    self._account_failed(to_checksum_address(book.portfolio.account), exc)
+                    self.metrics.prove_queue.dec()
+                    continue
+                if isinstance(outcome, VaultAction):
+                    sent += self._prove(pipeline, outcome, snapshot_id)
+                    continue
                 self.metrics.prove_queue.dec()
-                continue
-            if isinstance(outcome, VaultAction):
-                planned.append(outcome)  # proven below, with the tick's others
-                continue
-            self.metrics.prove_queue.dec()
-            if outcome is not None:
-                sent.append(outcome)
-        sent += self._prove_and_send(planned, snapshot_id)
+                if outcome is not None:
+                    sent.append(outcome)
+            sent += self._finish_proving(pipeline, snapshot_id)
         done += self._await_receipts(sent)
         self._evaluated_snapshot = snapshot_id
         self.metrics.ticks.inc()
@@ -295,7 +302,7 @@ class Keeper:
         if state.commitment == 0 or state.escrow == 0:
             return None
         policy = reads.policy()
-        now = self.vault.chain_time()
+        now = reads.chain_time()
         if (
             state.last_liquidated_at
             and now < state.last_liquidated_at + policy.liquidation_cooldown
@@ -308,7 +315,7 @@ class Keeper:
         sent = self.store.get(account, state.nonce)
         if sent is not None and sent.status not in RETRYABLE:
             return None  # sent already (settle_pending owns it) or settled at this vault nonce
-        stale, _deadline = self.vault.proof_status(account)
+        stale, _deadline = reads.proof_status(account)
         if stale:
             fn = self.vault.vault.functions.liquidateStale(account)
             return self._submit(account, state.nonce, "STALE_PROOF", snapshot_id, fn, None)
@@ -330,41 +337,70 @@ class Keeper:
             self.log("book_out_of_date", level="warning", account=account, error=str(exc))
             return None
 
-    def _prove_and_send(
-        self, planned: Sequence[VaultAction], snapshot_id: int
+    def _prove(
+        self, pipeline: ProofPipeline, action: VaultAction, snapshot_id: int
     ) -> list[tuple[PendingTx, float | None]]:
-        """Prove every planned liquidation at once (`prove_many`), then send them: one
-        liquidate each, or liquidateMany in groups of `batch_size`."""
-        if not planned:
-            return []
-        jobs = [(self.artifacts, action.statement.signals()) for action in planned]
-        started = time.perf_counter()
+        """Hand `action`'s statement to the prover at once (a pool proves it while the next
+        accounts are read), then send every full group of proofs that has arrived."""
         try:
-            proofs = prove_many(self.backend, jobs)
-        except Exception as exc:  # the pool or the prover failed: every account waits
-            for action in planned:
-                self._account_failed(to_checksum_address(action.account), exc)
+            pipeline.submit(action)
+        except Exception as exc:  # e.g. the pool is unreachable: this account waits
+            self._account_failed(to_checksum_address(action.account), exc)
+            self.metrics.prove_queue.dec()
             return []
+        try:
+            arrived = pipeline.stream.ready()
+        except Exception as exc:  # the stream failed as a whole: every account in flight waits
+            for waiting in pipeline.abandon():
+                self._account_failed(to_checksum_address(waiting.account), exc)
+                self.metrics.prove_queue.dec()
+            return []
+        return self._file(pipeline, arrived, snapshot_id)
+
+    def _finish_proving(
+        self, pipeline: ProofPipeline, snapshot_id: int
+    ) -> list[tuple[PendingTx, float | None]]:
+        """Wait for every proof still in flight, sending each group as it fills, then the
+        last partial group."""
+        sent: list[tuple[PendingTx, float | None]] = []
+        try:
+            while pipeline.in_flight:
+                outcomes = pipeline.stream.wait()
+                if not outcomes:  # the stream has nothing more for us: should not happen
+                    raise RuntimeError(f"the prover lost {pipeline.in_flight} job(s)")
+                sent += self._file(pipeline, outcomes, snapshot_id)
+        except Exception as exc:  # the pool or the prover failed: every account in flight waits
+            for action in pipeline.abandon():
+                self._account_failed(to_checksum_address(action.account), exc)
         finally:
             self.metrics.prove_queue.set(0)
-        seconds = (time.perf_counter() - started) / len(planned)  # per proof, amortised
-        proven: list[ProvenAction] = []
-        for action, proof in zip(planned, proofs, strict=True):
-            account = to_checksum_address(action.account)
-            if proof.public_signals != action.statement.public_signals():
-                self._account_failed(account, RuntimeError(
-                    "the prover returned public signals that differ from the statement"))  # fmt: skip
-                continue
+        return sent + self._send_groups(pipeline.rest(), snapshot_id)
+
+    def _file(
+        self, pipeline: ProofPipeline, outcomes: Sequence[Outcome], snapshot_id: int
+    ) -> list[tuple[PendingTx, float | None]]:
+        """Record the arrived outcomes, then send the groups they filled."""
+        proven, failed = pipeline.take(outcomes)
+        for action, exc in failed:
+            self._account_failed(to_checksum_address(action.account), exc)
+            self.metrics.prove_queue.dec()
+        for done in proven:
+            self.metrics.prove_queue.dec()
             self.metrics.proofs.inc()
-            self.metrics.proof_seconds.observe(seconds)
-            done = ProvenAction(action, proof, seconds)
-            self.log("proved", account=account, snapshot_id=snapshot_id, hf=done.health_factor,
-                     hf_below_bps=action.hf_below_bps, prove_ms=round(seconds * 1000, 1))  # fmt: skip
-            proven.append(done)
-        size = max(1, self.settings.batch_size)
+            self.metrics.proof_seconds.observe(done.prove_seconds)
+            action = done.action
+            self.log("proved", account=to_checksum_address(action.account),
+                     snapshot_id=snapshot_id, hf=done.health_factor,
+                     hf_below_bps=action.hf_below_bps,
+                     prove_ms=round(done.prove_seconds * 1000, 1))  # fmt: skip
+        return self._send_groups(pipeline.full_groups(), snapshot_id)
+
+    def _send_groups(
+        self, groups: Sequence[Sequence[ProvenAction]], snapshot_id: int
+    ) -> list[tuple[PendingTx, float | None]]:
+        """One liquidate each for groups of one, liquidateMany for larger ones."""
         sent: list[tuple[PendingTx, float | None]] = []
-        for start in range(0, len(proven), size):
-            group = proven[start : start + size]
+        for group in groups:
             try:
                 if len(group) > 1:
                     sent += self._submit_batch(group, snapshot_id)
@@ -466,10 +502,13 @@ class Keeper:
         deadline = time.monotonic() + self.settings.receipt_timeout
         waiting, done = list(sent), []
         while waiting:
+            fetched: dict[str, TxReceipt | None] = {}  # a batch's records share one receipt
             for item in list(waiting):
                 pending, prove_seconds = item
                 try:
-                    receipt = self._receipt(pending.tx_hash)
+                    if pending.tx_hash not in fetched:
+                        fetched[pending.tx_hash] = self._receipt(pending.tx_hash)
+                    receipt = fetched[pending.tx_hash]
                 except Exception as exc:  # leave it to the next tick's settle
                     waiting.remove(item)
                     self._account_failed(pending.account, exc)
@@ -609,9 +648,14 @@ class Keeper:
         return mined
 
     def _liquidated_in(self, receipt: TxReceipt, account: str) -> bool:
-        """Whether `receipt` has a Liquidated event of `account` (a batch may skip one)."""
-        events = self.vault.vault.events.Liquidated().process_receipt(receipt, errors=DISCARD)
-        return any(str(e["args"]["account"]).lower() == account.lower() for e in events)
+        """Whether `receipt` has a Liquidated event of `account` (a batch may skip one). A
+        batch's receipt is decoded once for all its accounts."""
+        tx = bytes(receipt["transactionHash"]).hex()
+        if tx not in self._liquidated_by_tx:
+            events = self.vault.vault.events.Liquidated().process_receipt(receipt, errors=DISCARD)
+            self._liquidated_by_tx[tx] = frozenset(str(e["args"]["account"]).lower()
+                                                   for e in events)  # fmt: skip
+        return account.lower() in self._liquidated_by_tx[tx]
 
 
 def _item(action: VaultAction, proof: Proof, snapshot_id: int) -> LiquidationItem:

@@ -9,10 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
+from weakref import WeakKeyDictionary
 
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types, get_abi_output_types
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 
 from zkrisk.prover.artifacts import CircuitArtifacts, build
 from zkrisk.prover.registry import get_circuit, load_registry
@@ -80,12 +85,94 @@ def checked(client: VaultClient) -> CheckedVaultClient:
 
 
 @dataclass(frozen=True)
+class _View:
+    """A view function's ABI, selector and types, worked out once per contract object."""
+
+    abi: Any
+    selector: bytes
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+def _plain(outputs: Sequence[str]) -> bool:
+    """Outputs that `fn.call()` returns exactly as eth_abi decodes them (web3 post-processes
+    addresses, strings and bytes)."""
+    return not any(w in t for t in outputs for w in ("address", "string", "bytes"))
+
+
+_VIEWS: WeakKeyDictionary[Contract, dict[str, _View]] = WeakKeyDictionary()
+
+
+def _view(contract: Contract, name: str) -> _View:
+    views = _VIEWS.setdefault(contract, {})
+    if name not in views:
+        abi = contract.get_function_by_name(name).abi
+        selector = function_abi_to_4byte_selector(abi)
+        views[name] = _View(abi, selector, tuple(get_abi_input_types(abi)),
+                            tuple(get_abi_output_types(abi)))  # fmt: skip
+    return views[name]
+
+
+@dataclass
+class ViewChain(ChainClient):
+    """A ChainClient whose views (`call`, `view`) go to the provider directly.
+
+    web3's request pipeline (middleware, formatters, normalizers) costs ~8 ms of CPU per call and
+    building a ContractFunction ~5 more (it hashes every signature of the ABI), the call itself
+    ~2 ms, and a storm's keeper makes three views per account while the provers want the cores.
+    Only a plain result is decoded here (eth_abi, the function's own output types, as
+    `fn.call()` returns them); anything else (an RPC error, a revert, an output web3 would
+    post-process) is made again with `ChainClient.call`, so failures are web3's own exceptions,
+    decoded and classified as before."""
+
+    def call(self, fn: ContractFunction) -> Any:
+        outputs = tuple(get_abi_output_types(fn.abi))
+        fast = None
+        if _plain(outputs):
+            fast = self._eth_call(fn.address, fn._encode_transaction_data(), outputs)
+        return super().call(fn) if fast is None else fast[0]
+
+    def view(self, contract: Contract, name: str, *args: Any) -> Any:
+        """`contract.functions.<name>(*args).call()` from the signer, without web3's overhead;
+        addresses in the result come back as eth_abi decodes them (lower case, for callers that
+        read numbers only)."""
+        spec = _view(contract, name)
+        if not any(w in t for t in spec.outputs for w in ("string", "bytes")):
+            data = "0x" + (spec.selector + abi_encode(spec.inputs, args)).hex()
+            fast = self._eth_call(contract.address, data, spec.outputs)
+            if fast is not None:
+                return fast[0]
+        return super().call(contract.get_function_by_name(name)(*args))
+
+    def _eth_call(self, to: str, data: str, outputs: tuple[str, ...]) -> tuple[Any] | None:
+        """(what fn.call() returns,) for a plain result, None for anything else."""
+        try:
+            call = {"from": self.address, "to": to, "data": data}
+            response = self.w3.provider.make_request("eth_call", [call, "latest"])  # type: ignore[arg-type]
+            result = response.get("result")
+            if "error" in response or not isinstance(result, str) or len(result) <= 2:
+                return None
+            decoded = abi_decode(outputs, bytes.fromhex(result.removeprefix("0x")))
+        except Exception:  # the node, the transport, the bytes: web3's path says what it was
+            return None
+        return (decoded[0] if len(decoded) == 1 else list(decoded),)
+
+
+def view_chain(chain: ChainClient) -> ViewChain:
+    return ViewChain(**{f.name: getattr(chain, f.name) for f in fields(chain)})
+
+
+@dataclass(frozen=True)
 class TickReads(CheckedVaultClient):
     """The keeper's view of the vault for one tick: what cannot change within it, or only by a
     governance or oracle event the next tick sees, is read once instead of once per account
     (a storm's keeper made ~12 round trips per account, half of them these). A snapshot by id
     never changes; a policy or grace period that changes mid-tick costs at worst one refused
-    liquidation, which the failure rules already handle."""
+    liquidation, which the failure rules already handle. An account's state is read once per
+    tick (the keeper's checks and its statement then see the same state; the vault checks the
+    nonce and escrow again when the liquidation lands). The chain time is the tick's first
+    reading: it only grows, so a cooldown or grace period looks at most a tick longer, never
+    shorter."""
 
     memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
@@ -96,6 +183,54 @@ class TickReads(CheckedVaultClient):
 
     def policy(self) -> VaultPolicy:
         return self._once("policy", super().policy)
+
+    def account_state(self, account: str | None = None) -> AccountState:
+        address = Web3.to_checksum_address(account or self.account)
+
+        def read() -> AccountState:
+            chain = cast(ViewChain, self.chain)
+            components = _view(self.vault, "accountState").abi["outputs"][0]["components"]
+            return AccountState.from_abi(
+                components, chain.view(self.vault, "accountState", address)
+            )
+
+        return self._once(("account", address), read)
+
+    def public_signals(
+        self,
+        account: str,
+        action: Action,
+        amount: int,
+        snapshot_id: int,
+        commitment: int = 0,
+        *,
+        submitter: str | None = None,
+        proven_margin: int = 0,
+        hf_below_bps: int = 0,
+    ) -> tuple[int, ...]:
+        """As VaultClient.public_signals (arguments by the ABI's parameter names), as a view."""
+        values: dict[str, Any] = {
+            "account": Web3.to_checksum_address(account), "action": int(action),
+            "amount": amount, "snapshotId": snapshot_id, "commitment": commitment,
+            "submitter": Web3.to_checksum_address(submitter or self.account),
+            "provenMargin": proven_margin, "hfBelowBps": hf_below_bps,
+        }  # fmt: skip
+        names = [str(i["name"]) for i in _view(self.vault, "publicSignals").abi["inputs"]]
+        if any(n not in values for n in names):  # the base class names the unknown argument
+            return super().public_signals(account, action, amount, snapshot_id, commitment,
+                                          submitter=submitter, proven_margin=proven_margin,
+                                          hf_below_bps=hf_below_bps)  # fmt: skip
+        chain = cast(ViewChain, self.chain)
+        result = chain.view(self.vault, "publicSignals", *(values[n] for n in names))
+        return tuple(int(v) for v in result)
+
+    def proof_status(self, account: str) -> tuple[bool, int]:
+        chain = cast(ViewChain, self.chain)
+        stale, deadline = chain.view(self.vault, "proofStatus", Web3.to_checksum_address(account))
+        return bool(stale), int(deadline)
+
+    def chain_time(self) -> int:
+        return self._once("now", super().chain_time)
 
     def slots(self) -> int:
         return self._once("slots", super().slots)
@@ -115,8 +250,10 @@ class TickReads(CheckedVaultClient):
 
 
 def tick_reads(client: CheckedVaultClient) -> TickReads:
-    """A fresh per-tick view of `client` (same node, signer and contracts)."""
-    return TickReads(**{f.name: getattr(client, f.name) for f in fields(client)})
+    """A fresh per-tick view of `client` (same node, signer and contracts; views through
+    ViewChain)."""
+    parts = {f.name: getattr(client, f.name) for f in fields(client)}
+    return TickReads(**{**parts, "chain": view_chain(client.chain)})
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 
 from ..risk.fixed_point import BINDING_BITS, BPS_BITS, QTY_BITS
 from ..risk.models import Asset, Portfolio, PriceSnapshot
@@ -18,6 +19,13 @@ from .commitment import portfolio_commitment
 from .snapshot import snapshot_hash
 
 PUBLIC_SIGNALS = ("commitment", "snapshotHash", "margin", "thresholdMode", "binding")
+
+
+# Poseidon in Python costs ms per hash and a keeper hashes each statement several times (its
+# checks, its signals, the result's check) while a storm's provers want the cores: both hashes
+# are pure functions of tuples, so each book and each snapshot is hashed once.
+_commitment = lru_cache(maxsize=4096)(portfolio_commitment)
+_snapshot_hash = lru_cache(maxsize=256)(snapshot_hash)
 
 
 class HealthMode(IntEnum):
@@ -76,10 +84,10 @@ class HealthStatement:
         return healthy if self.mode is HealthMode.AT_LEAST else not healthy
 
     def commitment(self) -> int:
-        return portfolio_commitment(self.account, self.salt, self.collateral, self.debt)
+        return _commitment(self.account, self.salt, tuple(self.collateral), tuple(self.debt))
 
     def snapshot_hash(self) -> int:
-        return snapshot_hash(self.snapshot_id, self.price, self.lt)
+        return _snapshot_hash(self.snapshot_id, tuple(self.price), tuple(self.lt))
 
     def threshold_mode(self) -> int:
         """threshold_bps + mode·2^BPS_BITS (the range was checked on construction)."""

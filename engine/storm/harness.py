@@ -247,7 +247,7 @@ def _backend(
         stack.callback(nats.stop)
         url = nats.url
     stack.enter_context(prover_workers(url, config.workers, config.circuit, config.backend, log))
-    pool = PoolBackend(url)
+    pool = PoolBackend(url, priority="high")  # the pool's rule: liquidations go high
     try:
         yield pool
     finally:

@@ -1,7 +1,9 @@
 """The pool backend: proofs from `zkrisk prover worker` processes over NATS JetStream.
 
 `PoolBackend(url)` is a ProvingBackend whose `prove_many` submits a whole batch before waiting,
-so N workers prove N jobs at once. Every proof it returns was verified here, against the local
+so N workers prove N jobs at once, and whose `stream()` takes jobs one at a time (each submitted
+at once) and hands back results as they arrive, so the workers prove while the caller is still
+preparing the next statements. Every proof it returns was verified here, against the local
 verification key and the caller's own public inputs: a result from the network is untrusted.
 The NATS client runs on a private event loop in a daemon thread, so the synchronous interface
 works the same from plain code and from inside another event loop.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine, Sequence
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from ..artifacts import CircuitArtifacts
@@ -75,6 +78,12 @@ class PoolBackend(ProvingBackend):
         self.last_results = results
         return [r.proof for r in results]
 
+    def stream(self) -> PoolStream:
+        """A stream of jobs on this pool (see PoolStream); close it when done."""
+        with self._lock:
+            client = self._connected()
+        return PoolStream(self, client.session(priority=self.priority))
+
     def close(self) -> None:
         with self._lock:
             if self._client is not None and self._loop is not None:
@@ -86,3 +95,57 @@ class PoolBackend(ProvingBackend):
                         self._thread.join(timeout=5)
                     self._loop.close()
             self._client, self._loop, self._thread = None, None, None
+
+
+class PoolStream:
+    """A pool session driven from the caller's thread (the `zkrisk.prover.batch.ProofStream`
+    of a pool). `submit` returns at once, the job is published on the pool's loop; `ready`
+    takes the outcomes that have arrived, `wait` blocks for at least one. An outcome is a
+    verified proof or the job's own exception; a timeout (no result for the backend's
+    `timeout_s`) is the outcome of every job still outstanding."""
+
+    def __init__(self, backend: PoolBackend, session: Any) -> None:
+        self._backend, self._session = backend, session
+        self._submits: list[Future[None]] = []
+        self._outstanding = 0
+        self._results: list[Any] = []
+
+    def submit(self, tag: int, artifacts: CircuitArtifacts, signals: Signals) -> None:
+        loop = self._backend._loop
+        assert loop is not None
+        coro = self._session.submit(tag, artifacts, signals)
+        self._submits.append(asyncio.run_coroutine_threadsafe(coro, loop))
+        self._outstanding += 1
+
+    def ready(self) -> list[tuple[int, Proof | Exception]]:
+        async def arrived() -> list[tuple[int, Any]]:
+            await self._session.pump()
+            return list(self._session.ready_now())
+
+        return self._proofs(self._backend._run(arrived()))
+
+    def wait(self) -> list[tuple[int, Proof | Exception]]:
+        if not self._outstanding:
+            return []
+        for submitted in self._submits:  # every tag is known to the session before it waits
+            submitted.result()
+        self._submits.clear()
+        return self._proofs(self._backend._run(self._session.next(self._backend.timeout_s)))
+
+    def _proofs(self, outcomes: list[tuple[int, Any]]) -> list[tuple[int, Proof | Exception]]:
+        self._outstanding -= len(outcomes)
+        out: list[tuple[int, Proof | Exception]] = []
+        for tag, outcome in outcomes:
+            if isinstance(outcome, Exception):
+                out.append((tag, outcome))
+            else:
+                self._results.append(outcome)
+                out.append((tag, outcome.proof))
+        return out
+
+    def close(self) -> None:
+        for submitted in self._submits:
+            submitted.result()
+        self._backend._run(self._session.close())
+        if self._results:  # as prove_many: the last batch that proved anything
+            self._backend.last_results = self._results

@@ -6,6 +6,11 @@ then wait. Every result is checked (checks.rejection) before it is returned: a f
 proof is deleted from the bucket and the job is submitted again, at most `max_rejections`
 times per job, then PoolResultRejected. A job the pool could not prove raises its error: a
 WitnessError for signals that violate the circuit.
+
+A session (`PoolClient.session`) is the same per job, for a caller that has its jobs one at a
+time: each is submitted as soon as it is ready and results are taken as they arrive, so the
+workers prove while the caller is still preparing the next statements. `prove_many` is a session
+that submits the whole batch first.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -70,7 +76,7 @@ def _timeout(pending: dict[str, _Pending], timeout_s: float) -> PoolTimeout:
 
 
 class PoolClient:
-    """A connection to the pool; `prove_many` is the one operation."""
+    """A connection to the pool: `prove_many` for a batch, `session` for a stream of jobs."""
 
     def __init__(
         self,
@@ -113,50 +119,27 @@ class PoolClient:
         timeout_s: float = 600.0,
         max_rejections: int = 3,
     ) -> list[ProofResult]:
-        """One verified result per job, in job order (duplicates share one job and result)."""
-        now = time.time()
-        pending: dict[str, _Pending] = {}
-        order: list[str] = []
-        for artifacts, signals in jobs:
-            job = ProofJob.new(artifacts.spec.name, self._key(artifacts), signals, priority, now)
-            order.append(job.job_id)
-            pending.setdefault(job.job_id, _Pending(artifacts, signals, job))
-        arrived: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
-
-        async def on_result(msg: Msg) -> None:
-            if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
-                return
-            await arrived.put((msg.subject.rsplit(".", 1)[-1], msg.data))
-
-        subs = [await self._nc.subscribe(f"$KV.{RESULTS_BUCKET}.{jid}", cb=on_result)
-                for jid in pending]  # fmt: skip
+        """One verified result per job, in job order (duplicates share one job and result).
+        Every job is submitted before any result is awaited; the first failure raises."""
+        session = self.session(priority=priority, max_rejections=max_rejections)
         try:
-            for jid, item in pending.items():
-                stored = await self._stored(jid)
-                if stored is not None:
-                    await arrived.put((jid, stored))
-                else:
-                    await self._submit(item)
-            deadline = time.monotonic() + timeout_s
-            while any(item.result is None for item in pending.values()):
-                left = deadline - time.monotonic()
-                try:
-                    jid, data = await asyncio.wait_for(arrived.get(), max(left, 0.001))
-                except TimeoutError:
-                    raise _timeout(pending, timeout_s) from None
-                waiting = pending.get(jid)
-                if waiting is None or waiting.result is not None:
-                    continue
-                await self._accept(jid, waiting, data, max_rejections)
+            for tag, (artifacts, signals) in enumerate(jobs):
+                await session.submit(tag, artifacts, signals)
+            results: dict[int, ProofResult] = {}
+            while len(results) < len(jobs):
+                for tag, outcome in await session.next(timeout_s):
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    results[tag] = outcome
         finally:
-            for sub in subs:
-                await sub.unsubscribe()
-        results = []
-        for jid in order:
-            result = pending[jid].result
-            assert result is not None
-            results.append(result)
-        return results
+            await session.close()
+        return [results[tag] for tag in range(len(jobs))]
+
+    def session(
+        self, *, priority: Priority = Priority.NORMAL, max_rejections: int = 3
+    ) -> PoolSession:
+        """A stream of jobs: submit each when it is ready, take results as they arrive."""
+        return PoolSession(self, priority, max_rejections)
 
     async def _stored(self, job_id: str) -> bytes | None:
         try:
@@ -204,3 +187,105 @@ class PoolClient:
                 f"({'; '.join(item.rejected)}); is someone else publishing on the pool's subjects?"
             )
         await self._submit(item)
+
+
+Outcome = ProofResult | Exception
+
+
+class PoolSession:
+    """Jobs submitted one at a time, results in arrival order (`next`), each verified first.
+
+    A job's failure (its witness error, the pool giving up, results rejected too often, its
+    publish failing) is that job's outcome; the others go on. Tags are the caller's names for
+    jobs; tags whose statements are equal share one job and get the same result.
+    """
+
+    def __init__(self, client: PoolClient, priority: Priority, max_rejections: int) -> None:
+        self._client, self._priority, self._max_rejections = client, priority, max_rejections
+        self._pending: dict[str, _Pending] = {}
+        self._tags: dict[str, list[int]] = {}
+        self._subs: list[Any] = []
+        self._arrived: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._ready: list[tuple[int, Outcome]] = []
+
+    @property
+    def outstanding(self) -> int:
+        """Tags submitted whose outcome `next` has not returned yet."""
+        return sum(len(tags) for tags in self._tags.values())
+
+    async def submit(self, tag: int, artifacts: CircuitArtifacts, signals: Signals) -> None:
+        """Subscribe to the job's result key first (no result can slip by), take a result stored
+        before (the statement was proved already), else publish the job."""
+        client = self._client
+        job = ProofJob.new(artifacts.spec.name, client._key(artifacts), signals, self._priority,
+                           time.time())  # fmt: skip
+        jid = job.job_id
+        if jid in self._pending:  # the same statement again: one job, one result for both
+            self._tags[jid].append(tag)
+            return
+        item = self._pending[jid] = _Pending(artifacts, signals, job)
+        self._tags[jid] = [tag]
+        try:
+            self._subs.append(
+                await client._nc.subscribe(f"$KV.{RESULTS_BUCKET}.{jid}", cb=self._on_result)
+            )
+            stored = await client._stored(jid)
+            if stored is not None:
+                await self._arrived.put((jid, stored))
+            else:
+                await client._submit(item)
+        except Exception as exc:  # this job never reached the pool: its failure alone
+            self._fail(jid, exc)
+
+    async def _on_result(self, msg: Msg) -> None:
+        if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
+            return
+        await self._arrived.put((msg.subject.rsplit(".", 1)[-1], msg.data))
+
+    def _fail(self, jid: str, exc: Exception) -> None:
+        self._ready += [(tag, exc) for tag in self._tags.pop(jid, [])]
+
+    async def next(self, timeout_s: float) -> list[tuple[int, Outcome]]:
+        """At least one (tag, verified result or exception), waiting up to `timeout_s` for it;
+        [] when nothing is outstanding. A timeout is the outcome of every outstanding tag."""
+        deadline = time.monotonic() + timeout_s
+        while not self._ready and self._tags:
+            left = deadline - time.monotonic()
+            try:
+                jid, data = await asyncio.wait_for(self._arrived.get(), max(left, 0.001))
+            except TimeoutError:
+                waiting = {j: p for j, p in self._pending.items() if j in self._tags}
+                error = _timeout(waiting, timeout_s)
+                for jid in list(self._tags):
+                    self._fail(jid, error)
+                break
+            await self._take(jid, data)
+        ready, self._ready = self._ready, []
+        return ready
+
+    def ready_now(self) -> list[tuple[int, Outcome]]:
+        """What has arrived already, without waiting (the results are verified first)."""
+        ready, self._ready = self._ready, []
+        return ready
+
+    async def pump(self) -> None:
+        """Verify every result that has arrived so far (for `ready_now`)."""
+        while not self._arrived.empty():
+            await self._take(*self._arrived.get_nowait())
+
+    async def _take(self, jid: str, data: bytes) -> None:
+        item = self._pending.get(jid)
+        if item is None or item.result is not None or jid not in self._tags:
+            return
+        try:
+            await self._client._accept(jid, item, data, self._max_rejections)
+        except Exception as exc:  # WitnessError, PoolJobFailed, PoolResultRejected
+            self._fail(jid, exc)
+            return
+        if item.result is not None:
+            self._ready += [(tag, item.result) for tag in self._tags.pop(jid)]
+
+    async def close(self) -> None:
+        for sub in self._subs:
+            await sub.unsubscribe()
+        self._subs.clear()

@@ -1,0 +1,88 @@
+"""The keeper's cheap chain access against a real Anvil node: gas measured in two runs instead of
+eth_estimateGas's binary search (with the estimate as the fallback), and per-tick views that
+bypass web3's pipeline but return exactly what web3 returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from eth_typing import HexStr
+from web3.exceptions import MethodUnavailable
+
+from zkrisk.engine.chain.client import TransactionReverted
+from zkrisk.engine.chain.vault_deploy import VaultStack, advance_time
+from zkrisk.engine.keeper.tx import GAS_MARGIN, build_signed
+from zkrisk.engine.keeper.vault_access import VaultHandle, tick_reads
+from zkrisk.engine.statements.binding import Action
+
+from .conftest import Desks
+
+
+def _sent(handle: VaultHandle, signed: Any) -> dict[str, Any]:
+    w3 = handle.client.chain.w3
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    assert w3.eth.wait_for_transaction_receipt(tx_hash)["status"] == 1
+    return dict(w3.eth.get_transaction(tx_hash))
+
+
+def test_build_signed_sets_the_gas_from_one_run_times_the_margin_and_the_transaction_mines(
+    stack: VaultStack, keeper_handle: VaultHandle
+) -> None:
+    advance_time(stack.chain, 2)  # the price book allows one snapshot per second
+    chain = keeper_handle.client.chain
+    fn = keeper_handle.client.price_book.functions.takeSnapshot()
+    call = {"from": chain.address, "to": fn.address, "data": fn._encode_transaction_data()}
+    used = int(chain.w3.eth.create_access_list(call, "pending")["gasUsed"])  # type: ignore[arg-type]
+
+    tx = _sent(keeper_handle, build_signed(chain, fn))
+
+    assert tx["gas"] == int(used * GAS_MARGIN)
+
+
+def test_build_signed_on_a_node_without_create_access_list_falls_back_to_the_estimate(
+    stack: VaultStack, keeper_handle: VaultHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    advance_time(stack.chain, 2)
+    chain = keeper_handle.client.chain
+    fn = keeper_handle.client.price_book.functions.takeSnapshot()
+    estimate = int(fn.estimate_gas({"from": chain.address}))
+
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise MethodUnavailable("the method eth_createAccessList does not exist")
+
+    monkeypatch.setattr(chain.w3.eth, "create_access_list", refused)
+    tx = _sent(keeper_handle, build_signed(chain, fn))
+
+    assert tx["gas"] == int(estimate * GAS_MARGIN)
+
+
+def test_build_signed_when_the_call_reverts_raises_the_decoded_error(
+    stack: VaultStack, keeper_handle: VaultHandle
+) -> None:
+    advance_time(stack.chain, 2)
+    chain = keeper_handle.client.chain
+    fn = keeper_handle.client.price_book.functions.takeSnapshot()
+    _sent(keeper_handle, build_signed(chain, fn))
+    with pytest.raises(TransactionReverted) as raised:  # a second one within the same second
+        build_signed(chain, fn)
+    assert raised.value.error == "PriceBook__SnapshotTooSoon"
+
+
+def test_tick_reads_views_return_what_web3_returns(
+    stack: VaultStack, desks: Desks, keeper_handle: VaultHandle
+) -> None:
+    account = desks.open().portfolio.account
+    vault = keeper_handle.client
+    reads = tick_reads(vault)
+    snapshot_id = vault.latest_snapshot_id()
+
+    assert reads.account_state(account) == vault.account_state(account)
+    assert reads.account_state(account).escrow > 0
+    assert reads.proof_status(account) == vault.proof_status(account)
+    args = (account, Action.LIQUIDATE, 0, snapshot_id, 0)
+    bound = {"proven_margin": 10**12, "hf_below_bps": 9_500}
+    assert reads.public_signals(*args, **bound) == vault.public_signals(*args, **bound)
+    assert reads.chain_time() == reads.chain_time() <= vault.chain_time(), "once per tick"
+    unknown = HexStr("0x" + "00" * 20)
+    assert reads.account_state(unknown) == vault.account_state(unknown)
