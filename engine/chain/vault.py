@@ -338,19 +338,38 @@ class VaultClient:
     ) -> tuple[int, ...]:
         """What the vault will verify for this action sent by `submitter` (default: the signer)
         now (RiskVault.publicSignals; arguments passed by the ABI's parameter names)."""
+        fn = self.vault.get_function_by_name("publicSignals")
+        args = self.public_signals_args(fn.abi, account, action, amount, snapshot_id, commitment,
+                                        submitter=submitter, proven_margin=proven_margin,
+                                        hf_below_bps=hf_below_bps)  # fmt: skip
+        result = self.chain.call(fn(*args))
+        return tuple(int(v) for v in result)
+
+    def public_signals_args(
+        self,
+        abi: Mapping[str, Any],
+        account: str,
+        action: Action,
+        amount: int,
+        snapshot_id: int,
+        commitment: int = 0,
+        *,
+        submitter: str | None = None,
+        proven_margin: int = 0,
+        hf_below_bps: int = 0,
+    ) -> list[Any]:
+        """publicSignals' arguments in the order of its ABI (`abi`) parameter names."""
         values: dict[str, Any] = {
             "account": to_checksum_address(account), "action": int(action), "amount": amount,
             "snapshotId": snapshot_id, "commitment": commitment,
             "submitter": to_checksum_address(submitter or self.account),
             "provenMargin": proven_margin, "hfBelowBps": hf_below_bps,
         }  # fmt: skip
-        fn = self.vault.get_function_by_name("publicSignals")
-        names = [str(i["name"]) for i in fn.abi["inputs"]]
+        names = [str(i["name"]) for i in abi["inputs"]]
         unknown = [n for n in names if n not in values]
         if unknown:
             raise RuntimeError(f"RiskVault.publicSignals takes unknown argument(s) {unknown}")
-        result = self.chain.call(fn(*(values[n] for n in names)))
-        return tuple(int(v) for v in result)
+        return [values[n] for n in names]
 
     def _policy_components(self) -> Sequence[Mapping[str, Any]]:
         fn = self.vault.get_function_by_name("policy")

@@ -208,20 +208,11 @@ class TickReads(CheckedVaultClient):
         proven_margin: int = 0,
         hf_below_bps: int = 0,
     ) -> tuple[int, ...]:
-        """As VaultClient.public_signals (arguments by the ABI's parameter names), as a view."""
-        values: dict[str, Any] = {
-            "account": Web3.to_checksum_address(account), "action": int(action),
-            "amount": amount, "snapshotId": snapshot_id, "commitment": commitment,
-            "submitter": Web3.to_checksum_address(submitter or self.account),
-            "provenMargin": proven_margin, "hfBelowBps": hf_below_bps,
-        }  # fmt: skip
-        names = [str(i["name"]) for i in _view(self.vault, "publicSignals").abi["inputs"]]
-        if any(n not in values for n in names):  # the base class names the unknown argument
-            return super().public_signals(account, action, amount, snapshot_id, commitment,
-                                          submitter=submitter, proven_margin=proven_margin,
-                                          hf_below_bps=hf_below_bps)  # fmt: skip
-        chain = cast(ViewChain, self.chain)
-        result = chain.view(self.vault, "publicSignals", *(values[n] for n in names))
+        """As VaultClient.public_signals, as a view (no ContractFunction built)."""
+        args = self.public_signals_args(_view(self.vault, "publicSignals").abi, account, action,
+                                        amount, snapshot_id, commitment, submitter=submitter,
+                                        proven_margin=proven_margin, hf_below_bps=hf_below_bps)  # fmt: skip
+        result = cast(ViewChain, self.chain).view(self.vault, "publicSignals", *args)
         return tuple(int(v) for v in result)
 
     def proof_status(self, account: str) -> tuple[bool, int]:
