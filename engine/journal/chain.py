@@ -21,7 +21,8 @@ from dataclasses import dataclass
 GENESIS = "0" * 64
 """The `prev` of the first row."""
 
-Field = str | int | None
+Field = str | int | bytes | None
+"""Text and numbers are framed as their UTF-8 text, bytes as themselves."""
 
 _NONE_FRAME = b"\xff" * 8
 # Length prefixes of short ASCII fields as latin-1 text, so a row of ASCII fields is framed
@@ -40,7 +41,7 @@ def _framed_bytes(prev: str, fields: Sequence[Field]) -> bytes:
         if part is None:
             out += _NONE_FRAME
             continue
-        data = (part if isinstance(part, str) else str(part)).encode()
+        data = part if isinstance(part, bytes) else str(part).encode()
         out += len(data).to_bytes(8, "big")
         out += data
     return bytes(out)
@@ -55,6 +56,8 @@ def framed(prev: str, fields: Sequence[Field]) -> bytes:
         if part is None:
             pieces.append(NONE_TEXT)
             continue
+        if isinstance(part, bytes):
+            return _framed_bytes(prev, fields)
         if not isinstance(part, str):
             part = str(part)
         if not part.isascii() or len(part) >= SHORT:
@@ -74,12 +77,15 @@ def link(prev: str, fields: Sequence[Field]) -> str:
 class ChainRow:
     """A stored row as the verifier sees it: its id, the fields its link covers, prev, hash.
 
-    `prev` is None where a row does not store it (the journal): it links to the row before."""
+    `prev` is None where a row does not store it (the journal): it links to the row before.
+    `span`: the entries the row holds (the SQLite journal stores a batch of events per row,
+    ids `id` to `id + span - 1`)."""
 
     id: int
     fields: Sequence[Field]
     prev: str | None
     hash: str
+    span: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,20 +105,24 @@ class ChainReport:
 def verify(rows: Iterable[ChainRow], *, gapless: bool = False) -> ChainReport:
     """Walk rows in order from GENESIS; stop at the first whose `prev` is not the hash of the
     row before or whose fields do not hash to its stored hash. `gapless`: ids must run 1, 2,
-    3, ... (the journal's positions), so a missing id is a deleted row."""
+    3, ... (the journal's positions; a row of `span` entries takes `span` ids), so a missing id
+    is a deleted row. `entries` counts entries, not rows."""
     prev, count = GENESIS, 0
     for row in rows:
         if gapless and row.id != count + 1:
             problem = (f"position {row.id} follows {count}: the entries between were deleted "
                        f"(positions are gapless)")  # fmt: skip
             return ChainReport(count, prev, row.id, problem)
+        what = f"the row of positions {row.id}–{row.id + row.span - 1}: " if row.span > 1 else ""
         if row.prev is not None and row.prev != prev:
-            problem = f"its prev {str(row.prev)[:16]}… is not the hash of the entry before"
+            problem = f"{what}its prev {str(row.prev)[:16]}… is not the hash of the entry before"
             return ChainReport(count, prev, row.id, problem)
         if row.hash != link(prev, row.fields):
-            problem = "its fields do not hash to its stored hash (edited after it was written)"
+            problem = (
+                f"{what}its fields do not hash to its stored hash (edited after it was written)"
+            )
             return ChainReport(count, prev, row.id, problem)
-        prev, count = row.hash, count + 1
+        prev, count = row.hash, count + row.span
     return ChainReport(count, prev)
 
 

@@ -9,6 +9,8 @@ from .events import EVENT_TYPES, Draft
 
 STREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 MAX_KEY = 1024
+MAX_NS = 2**63 - 1
+"""Times are stored as int64 (unix ns: until the year 2262)."""
 EVENT_CLASSES = frozenset(EVENT_TYPES.values())
 
 
@@ -26,8 +28,8 @@ def draft_problem(index: int, draft: object) -> str | None:
         return f"{where}: {type(draft.event).__name__} is not a journal event (events.Event)"
     for name in ("event_time_ns", "recv_time_ns"):
         value = getattr(draft, name)
-        if type(value) is not int or value < 0:
-            return f"{where}: {name} must be unix nanoseconds (an int ≥ 0), not {value!r}"
+        if type(value) is not int or not 0 <= value <= MAX_NS:
+            return f"{where}: {name} must be unix nanoseconds (an int from 0 to 2^63 - 1), not {value!r}"
     if draft.causation_id is not None and (
         not isinstance(draft.causation_id, str) or not draft.causation_id
     ):

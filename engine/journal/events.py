@@ -506,4 +506,5 @@ class Recorded(NamedTuple):
     recv_time_ns: int
     causation_id: str | None
     hash: str
-    """The hash-chain link over the previous row's hash and this row (see `chain`)."""
+    """The hash-chain link of the stored row that holds this event: over the previous row's
+    link and the row (see `chain`; the SQLite journal stores a batch of events per row)."""

@@ -1,17 +1,18 @@
 """The embedded journal backend: one SQLite file in WAL mode, nothing to start.
 
-Tables: `events` (the append-only log; triggers refuse UPDATE and DELETE, and every row carries
-its hash-chain link of `chain` as 32 bytes, with no `prev` column: positions are gapless, so a
-row's prev is the hash of the row before), `streams` (each stream's last sequence, so appends
-and `last_sequence` never scan), `cursors` (durable consumer positions), `snapshots`
-(projection states) and `meta` (format name and schema version, checked on open).
+Tables: `events` (the append-only log, a batch of up to `sqlite_rows.ROW_EVENTS` consecutive
+events per row, each row carrying its hash-chain link: see `sqlite_rows` for the row format),
+`keys` (every idempotency key and its position: the UNIQUE check and `get`), `streams` (each
+stream's last sequence, so appends and `last_sequence` never scan), `cursors` (durable consumer
+positions), `snapshots` (projection states) and `meta` (format name and schema version, checked
+on open). Triggers refuse UPDATE and DELETE on `events` and `keys`.
 
-Appends are one `BEGIN IMMEDIATE` transaction per batch: the head position, its hash and the
+Appends are one `BEGIN IMMEDIATE` transaction per batch: the head position, its link and the
 streams' sequences are those inside it (read, or remembered from this writer's last commit and
 checked by the PRIMARY KEY: see "Append cost"), so positions stay gapless even if a second
-process writes (it waits for the lock). One writer process plus any number of reader processes (a
-`zkrisk journal tail --follow` on the live file) is the intended use; WAL lets them read while
-it writes. Threads: one `SQLiteJournal` may be shared, every call takes its lock (one
+process writes (it waits for the lock). One writer process plus any number of reader processes
+(a `zkrisk journal tail --follow` on the live file) is the intended use; WAL lets them read
+while it writes. Threads: one `SQLiteJournal` may be shared, every call takes its lock (one
 connection, serialised); open one per thread to read in parallel.
 
 Durability. `durability="process"` (the default) is WAL with synchronous=NORMAL: a committed
@@ -23,62 +24,81 @@ synchronous=FULL: every commit fsyncs the WAL, which costs one fsync per batch
 with single-event batches it is the fsync latency of the disk).
 
 Checkpoints. SQLite would checkpoint the WAL (copy it into the file, fsync) inside whichever
-commit passes 1,000 pages, about half of what SQLite spends on an append;
-`checkpointer.Checkpointer` runs them from a thread of its own instead, and the writer
-checkpoints only once the WAL reaches `checkpointer.FALLBACK_PAGES`. `close` stops that
-thread; SQLite then checkpoints the whole WAL as the last connection closes.
+commit passes 1,000 pages; `checkpointer.Checkpointer` runs them from a thread of its own
+instead, and the writer checkpoints only once the WAL reaches `checkpointer.FALLBACK_PAGES`.
+`close` stops that thread; SQLite then checkpoints the whole WAL as the last connection closes.
 
-Append cost. Per event the journal validates the draft inline, serialises the body once
-(pydantic's Rust `to_json`), frames the link with one f-string (the stream's and type's frames
-cached) and hashes it once (the same bytes as `chain.framed`; `_row_digest` for text the
-f-string cannot frame), and builds a `Recorded` tuple; SQLite inserts the rows of a batch with
-one `executemany`, the values bound in types sqlite3 takes without adapting them (see
-`INSERT`). The common path never looks keys up: a stored or repeated key makes the UNIQUE
-index raise, and the batch is redone knowing the originals. Nor does it read the head or the
-streams' sequences: the writer remembers what its last commit left (`_Tail`). Positions are
-gapless, so a batch another writer committed since holds the next position, and the PRIMARY
-KEY raises there too: the batch is redone reading the head and sequences inside its
-transaction. A small append is thus BEGIN IMMEDIATE, two INSERTs, COMMIT.
+Append cost. The drafts are checked column by column (`operator.attrgetter` and set/min/max over
+each column run in C; a batch that fails is walked draft by draft for the message), each row's
+events are serialised in one pydantic call when they are of one type, the row is hashed once,
+and SQLite inserts one row plus its keys (`sqlite_rows.INSERT_KEYS`: one statement reading the
+row's own keys JSON). The common path never looks keys up: a stored or repeated key makes the
+`keys` PRIMARY KEY raise, and the batch is redone knowing the originals. Nor does it read the
+head or the streams' sequences: the writer remembers what its last commit left (`_Tail`).
+Positions are gapless, so a batch another writer committed since starts at the next position,
+and the `events` PRIMARY KEY (a row's first position) raises there too: the batch is redone
+reading the head and sequences inside its transaction. Reads decode whole rows and keep the
+last few decoded (`_ROW_CACHE`): rows never change once committed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
+from itertools import repeat
+from operator import attrgetter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .base import JournalError
-from .chain import GENESIS, NONE_TEXT, SHORT, TEXT_PREFIX, ChainReport, ChainRow, framed, verify
+from .chain import GENESIS, ChainReport, ChainRow, framed, verify
 from .checkpointer import FALLBACK_PAGES, Checkpointer
 from .crashpoints import crash_point
-from .drafts import EVENT_CLASSES, MAX_KEY, draft_problem
-from .events import EVENT_ADAPTER, Draft, Recorded
+from .drafts import EVENT_CLASSES, MAX_KEY, MAX_NS, STREAM_NAME, draft_problem
+from .events import Draft, Event, Recorded
+from .sqlite_rows import (
+    INSERT_KEYS,
+    INSERT_ROW,
+    ROW_COLUMNS,
+    ROW_EVENTS,
+    RowDamaged,
+    bodies_json,
+    causes_json,
+    decode_row,
+    int64s,
+    row_fields,
+    streams_json,
+)
 
 Durability = Literal["process", "power"]
 FORMAT = "zkrisk-journal"
-SCHEMA_VERSION = 2
-"""2: the link is stored as 32 bytes, and no `prev` column (version 1 stored both in hex)."""
+SCHEMA_VERSION = 3
+"""3: a batch of events per row and a `keys` table (version 2 stored an event per row)."""
 _SYNCHRONOUS: dict[str, str] = {"process": "NORMAL", "power": "FULL"}
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta VALUES ('format', '{FORMAT}'), ('schema_version', '{SCHEMA_VERSION}');
 CREATE TABLE IF NOT EXISTS events (
-    position      INTEGER PRIMARY KEY,
-    stream        TEXT NOT NULL,
-    sequence      INTEGER NOT NULL,
-    key           TEXT NOT NULL UNIQUE,
-    type          TEXT NOT NULL,
-    event_time_ns INTEGER NOT NULL,
-    recv_time_ns  INTEGER NOT NULL,
-    causation_id  TEXT,
-    body          TEXT NOT NULL,
-    hash          BLOB NOT NULL
+    first     INTEGER PRIMARY KEY,
+    last      INTEGER NOT NULL,
+    streams   TEXT NOT NULL,
+    sequences BLOB NOT NULL,
+    keys      TEXT NOT NULL,
+    event_ns  BLOB NOT NULL,
+    recv_ns   BLOB NOT NULL,
+    causes    TEXT,
+    bodies    BLOB NOT NULL,
+    link      BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS keys (
+    key TEXT PRIMARY KEY, position INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS streams (
     stream TEXT PRIMARY KEY, sequence INTEGER NOT NULL, position INTEGER NOT NULL
 ) WITHOUT ROWID;
@@ -92,81 +112,37 @@ CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS keys_no_update BEFORE UPDATE ON keys
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS keys_no_delete BEFORE DELETE ON keys
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 """
-# sqlite3 binds int, str and bytearray directly but looks any other value (None, bytes) up in its
-# adapter registry first, about 1 µs each, a quarter of SQLite's own insert of the row: so the
-# link is bound as a bytearray and a missing causation as '' (drafts refuse '' as a causation).
-INSERT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, ''), ?, ?)"
-"""The append statement (the benchmark's bare-executemany baseline binds rows the same way)."""
-_RECORD_COLUMNS = (
-    "position, stream, sequence, key, body, event_time_ns, recv_time_ns, causation_id, hash"
-)
-CHAIN_COLUMNS = (
-    "position, stream, sequence, key, type, event_time_ns, recv_time_ns, causation_id, body, hash"
-)
+_HEAD = "SELECT last, link FROM events ORDER BY first DESC LIMIT 1"
+_ROW_AT = f"SELECT {ROW_COLUMNS} FROM events WHERE first <= ? ORDER BY first DESC LIMIT 1"
+# Rows from the one holding position ?1 on (`first` is the PRIMARY KEY: both are index walks).
+_ROWS_FROM = (f"SELECT {ROW_COLUMNS} FROM events WHERE first >= "
+              "coalesce((SELECT max(first) FROM events WHERE first <= ?1), 1) ORDER BY first")  # fmt: skip
+_KEYS_CHECK = ("SELECT count(*) FROM json_each(?1) AS j JOIN keys AS k "
+               "ON k.key = j.value AND k.position = ?2 + j.key")  # fmt: skip
 _IN_CHUNK = 500  # bound parameters per `key IN (...)` lookup
+_ROW_CACHE = 8  # decoded rows kept (a read of one event decodes its whole row)
+_FIELDS = attrgetter("key", "stream", "event", "causation_id", "event_time_ns", "recv_time_ns")
 _new_record = tuple.__new__
-_sha256 = hashlib.sha256
-_P = TEXT_PREFIX  # short: the append loop frames nine fields with it
 
 
-def chain_fields(
-    position: int, stream: str, sequence: int, key: str, type_: str,
-    event_time_ns: int, recv_time_ns: int, causation_id: str | None, body: str,
-) -> tuple[int, str, int, str, str, int, int, str | None, str]:  # fmt: skip
-    """What a journal row's link covers, in order (after the previous row's hash)."""
-    return (position, stream, sequence, key, type_, event_time_ns, recv_time_ns,
-            causation_id, body)  # fmt: skip
+class _Columns(NamedTuple):
+    """A batch of checked drafts, column by column."""
 
+    keys: tuple[str, ...]
+    streams: tuple[str, ...]
+    events: tuple[Event, ...]
+    causes: tuple[str | None, ...]
+    event_ns: tuple[int, ...]
+    recv_ns: tuple[int, ...]
 
-def _hex(digest: object) -> str:
-    """A stored link as the hex the chain compares (anything but 32 bytes cannot match one)."""
-    return digest.hex() if isinstance(digest, bytes) else repr(digest)
-
-
-def chain_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[ChainRow]:
-    """Rows in `CHAIN_COLUMNS` order as the shared chain verifier sees them (verify them with
-    `gapless=True`: each row's prev is the row before it)."""
-    for *fields, digest in rows:
-        yield ChainRow(int(fields[0]), chain_fields(*fields), None, _hex(digest))
-
-
-def _row_digest(
-    prev: str, position: int, stream: str, sequence: int, key: str, type_: str,
-    event_time_ns: int, recv_time_ns: int, causation_id: str | None, body: str,
-) -> bytes:  # fmt: skip
-    """sha256(chain.framed(prev, chain_fields(...))): the append hot path frames the row with
-    one f-string where `framed` loops over the fields. Text is framed as latin-1 with cached
-    length prefixes, right only for ASCII (the common case; `isascii` costs nothing, CPython
-    flags ASCII strings) shorter than `chain.SHORT` (else `TEXT_PREFIX` raises IndexError);
-    anything else takes `framed`."""
-    p, n, et, rt = str(position), str(sequence), str(event_time_ns), str(recv_time_ns)
-    if (
-        key.isascii() and stream.isascii() and type_.isascii() and body.isascii()
-        and (causation_id is None or causation_id.isascii()) and len(prev) == 64
-        and prev.isascii()
-    ):  # fmt: skip
-        try:
-            text = (f"{TEXT_PREFIX[64]}{prev}{TEXT_PREFIX[len(p)]}{p}"
-                    f"{TEXT_PREFIX[len(stream)]}{stream}{TEXT_PREFIX[len(n)]}{n}"
-                    f"{TEXT_PREFIX[len(key)]}{key}{TEXT_PREFIX[len(type_)]}{type_}"
-                    f"{TEXT_PREFIX[len(et)]}{et}{TEXT_PREFIX[len(rt)]}{rt}"
-                    f"{NONE_TEXT if causation_id is None else TEXT_PREFIX[len(causation_id)]}"
-                    f"{causation_id or ''}{TEXT_PREFIX[len(body)]}{body}")  # fmt: skip
-            return hashlib.sha256(text.encode("latin-1")).digest()
-        except IndexError:
-            pass
-    fields = chain_fields(position, stream, sequence, key, type_, event_time_ns, recv_time_ns,
-                          causation_id, body)  # fmt: skip
-    return hashlib.sha256(framed(prev, fields)).digest()
-
-
-def _cache_frames(frames: dict[str, str], *texts: str) -> None:
-    """Remember the chain frames (length prefix and text) of streams and event types, the
-    fields every row of a stream repeats; only ASCII ones, which frame as latin-1 text."""
-    for text in texts:
-        if text.isascii() and len(text) < SHORT:
-            frames[text] = TEXT_PREFIX[len(text)] + text
+    def pick(self, indices: Sequence[int]) -> _Columns:
+        picked: list[Any] = [tuple(column[i] for i in indices) for column in self]
+        return _Columns(*picked)
 
 
 class _Tail:
@@ -184,20 +160,28 @@ class _Tail:
         self.sequences.clear()
 
 
-def _record(row: tuple[Any, ...]) -> Recorded:
-    position, stream, sequence, key, body, event_ns, recv_ns, causation, digest = row
-    event = EVENT_ADAPTER.validate_json(body)
-    return Recorded(position, stream, sequence, key, event, event_ns, recv_ns, causation,
-                    _hex(digest))  # fmt: skip
+def _hex(digest: object) -> str:
+    """A stored link as the hex the chain compares (anything but 32 bytes cannot match one)."""
+    return digest.hex() if isinstance(digest, bytes) else repr(digest)
 
 
-def _draft_problem(index: int, draft: object, known_streams: set[str]) -> str | None:
-    """What makes a draft one the journal could not replay faithfully, and the fix; a stream
-    name that passed joins `known_streams` (the inline fast path's cache)."""
-    problem = draft_problem(index, draft)
-    if problem is None and isinstance(draft, Draft):
-        known_streams.add(draft.stream)
-    return problem
+def _span(row: Sequence[Any]) -> int:
+    first, last = row[0], row[1]
+    return last - first + 1 if type(first) is int and type(last) is int and last >= first else 1
+
+
+def chain_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[ChainRow]:
+    """Rows in `ROW_COLUMNS` order as the shared chain verifier sees them (verify them with
+    `gapless=True`: a row's prev is the row before it, and it spans its events' positions)."""
+    for row in rows:
+        yield ChainRow(int(row[0]), row_fields(row), None, _hex(row[9]), _span(row))
+
+
+def _refuse(drafts: Sequence[object]) -> None:
+    """Raise what is wrong with the first bad draft (none: the batch may go on)."""
+    for i, draft in enumerate(drafts):
+        if (problem := draft_problem(i, draft)) is not None:
+            raise JournalError(problem)
 
 
 class SQLiteJournal:
@@ -213,10 +197,11 @@ class SQLiteJournal:
         self.durability = durability
         self._lock = threading.Lock()
         self._checked_streams: set[str] = set()
-        self._frames: dict[str, str] = {}  # see `_cache_frames`
         self._tail = _Tail()  # see the module docstring's "Append cost"
-        self._pending: tuple[int, str, dict[str, int]] | None = None
-        """The tail an open append transaction leaves once it commits."""
+        self._pending: tuple[int, str, dict[str, int], list[list[Recorded]]] | None = None
+        """What an open append transaction leaves once it commits: the head, its link, the
+        streams' sequences and the rows' records."""
+        self._rows: OrderedDict[int, list[Recorded]] = OrderedDict()  # decoded, by first
         self._db = self._connect()
         self._closed = False
         self._checkpointer: Checkpointer | None = None
@@ -293,9 +278,10 @@ class SQLiteJournal:
         """Append a batch atomically; returns one record per draft (originals for repeats)."""
         with self._lock:
             db = self._writable()
+            columns = self._check(drafts)
             db.execute("BEGIN IMMEDIATE")
             try:
-                out = self._append(db, drafts)
+                out = self._append(db, columns) if columns is not None else []
                 crash_point("journal.mid_batch")
                 if cursor is not None:
                     crash_point("journal.after_append_before_cursor")
@@ -310,124 +296,146 @@ class SQLiteJournal:
             self._committed()
             return out
 
+    def _check(self, drafts: Sequence[Draft]) -> _Columns | None:
+        """The drafts as columns, each checked in C-speed passes (`_refuse` says what is wrong
+        with a batch that fails them); None for an empty batch."""
+        if not drafts:
+            return None
+        try:
+            if set(map(type, drafts)) != {Draft}:
+                _refuse(drafts)
+            columns = _Columns(*zip(*map(_FIELDS, drafts), strict=True))
+            keys, streams, events, causes, event_ns, recv_ns = columns
+            streams_seen = set(streams)
+            if not streams_seen <= self._checked_streams:
+                new = streams_seen - self._checked_streams
+                if all(isinstance(s, str) and STREAM_NAME.match(s) for s in new):
+                    self._checked_streams |= new
+            good = (
+                all(map(isinstance, keys, repeat(str)))
+                and min(map(len, keys)) > 0 and max(map(len, keys)) <= MAX_KEY
+                and streams_seen <= self._checked_streams
+                and set(map(type, events)) <= EVENT_CLASSES
+                and set(map(type, event_ns)) == {int} == set(map(type, recv_ns))
+                and min(event_ns) >= 0 and max(event_ns) <= MAX_NS
+                and min(recv_ns) >= 0 and max(recv_ns) <= MAX_NS
+                and all(c is None or (isinstance(c, str) and c != "") for c in set(causes))
+            )  # fmt: skip
+        except TypeError:  # a value a set or len() refuses (a list as a stream, an int key)
+            good = False
+        if not good:
+            _refuse(drafts)
+            # A batch `draft_problem` accepts (str subclasses): taken as it is.
+            columns = _Columns(*zip(*map(_FIELDS, drafts), strict=True))
+        return columns
+
     def _pending_head(self, db: sqlite3.Connection) -> int:
         if self._pending is not None:
             return self._pending[0]
-        return int(db.execute("SELECT max(position) FROM events").fetchone()[0] or 0)
+        return self._head(db)[0]
 
-    def _append(self, db: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Recorded]:
+    @staticmethod
+    def _head(db: sqlite3.Connection) -> tuple[int, str]:
+        row = db.execute(_HEAD).fetchone()
+        return (0, GENESIS) if row is None else (int(row[0]), _hex(row[1]))
+
+    def _append(self, db: sqlite3.Connection, columns: _Columns) -> list[Recorded]:
         try:
-            return self._insert(db, drafts, None)
+            return self._insert(db, columns)
         except sqlite3.IntegrityError:
             # Some keys are already stored (a writer retrying after a crash) or repeated in
-            # the batch, or another writer committed since our last batch (its rows hold the
-            # positions we remembered as free): start the transaction over, look the keys up
+            # the batch, or another writer committed since our last batch (its row holds the
+            # position we remembered as free): start the transaction over, look the keys up
             # and insert only the rest after the head as it is. Rare, so the common path
             # neither looks keys up nor remembers them.
             db.execute("ROLLBACK")
             self._tail.forget()
             db.execute("BEGIN IMMEDIATE")
-            return self._insert(db, drafts, self._stored(db, [d.key for d in drafts]))
+            stored = self._stored(db, columns.keys)
+            fresh: dict[str, int] = {}  # key -> index of its first draft not yet stored
+            for i, key in enumerate(columns.keys):
+                if key not in stored and key not in fresh:
+                    fresh[key] = i
+            records = self._insert(db, columns.pick(list(fresh.values()))) if fresh else []
+            stored.update(zip(fresh, records, strict=True))
+            return [stored[key] for key in columns.keys]
 
-    def _insert(
-        self, db: sqlite3.Connection, drafts: Sequence[Draft], stored: dict[str, Recorded] | None
-    ) -> list[Recorded]:
-        """Validate, number, serialise and hash the drafts, then insert them. `stored`: the
-        records of keys already in the journal (a repeat gets its original and a key repeated
-        later in the batch its first record); None when no key should repeat (the UNIQUE key
-        raises IntegrityError if one does)."""
+    def _insert(self, db: sqlite3.Connection, columns: _Columns) -> list[Recorded]:
+        """Number, serialise and hash checked drafts with no repeated key, then insert them as
+        rows of up to ROW_EVENTS (a stored or repeated key raises IntegrityError)."""
         tail = self._tail
-        if tail.head is not None:
-            position, prev = tail.head
-        else:
-            last = db.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
-            head = last.fetchone()
-            position, prev = (0, GENESIS) if head is None else (int(head[0]), _hex(head[1]))
-        known_sequences = tail.sequences if tail.head is not None else {}
-        known, frames = self._checked_streams, self._frames
-        ascii_prev = len(prev) == 64 and prev.isascii()  # else a damaged head: `_row_digest`
+        position, prev = tail.head if tail.head is not None else self._head(db)
+        known = tail.sequences if tail.head is not None else {}
+        keys, streams, events, causes, event_ns, recv_ns = columns
+        count = len(keys)
         sequences: dict[str, int] = {}
-        rows: list[tuple[Any, ...]] = []
+        numbers: Sequence[int]
+        if len(set(streams)) == 1:
+            stream = streams[0]
+            last = self._last_sequence(db, stream, known)
+            numbers = range(last + 1, last + count + 1)
+            sequences[stream] = last + count
+        else:
+            numbers = []
+            for stream in streams:
+                number = sequences.get(stream)
+                if number is None:
+                    number = self._last_sequence(db, stream, known)
+                sequences[stream] = number = number + 1
+                numbers.append(number)
+        rows: list[list[Recorded]] = []
         out: list[Recorded] = []
-        for i, d in enumerate(drafts):
-            if type(d) is not Draft and (problem := _draft_problem(i, d, known)):
-                raise JournalError(problem)
-            key, stream, event, cause = d.key, d.stream, d.event, d.causation_id
-            event_ns, recv_ns = d.event_time_ns, d.recv_time_ns
-            # The common case checked inline; `_draft_problem` says what is wrong otherwise.
-            if not (
-                type(key) is str and 0 < len(key) <= MAX_KEY and stream in known
-                and type(event) in EVENT_CLASSES and type(event_ns) is int and event_ns >= 0
-                and type(recv_ns) is int and recv_ns >= 0
-                and (cause is None or (type(cause) is str and cause != ""))
-            ) and (problem := _draft_problem(i, d, known)):  # fmt: skip
-                raise JournalError(problem)
-            if stored is not None and (original := stored.get(key)) is not None:
-                out.append(original)
-                continue
-            sequence = sequences.get(stream)
-            if sequence is None:
-                sequence = known_sequences.get(stream)
-            if sequence is None:
-                found = db.execute("SELECT sequence FROM streams WHERE stream = ?", (stream,))
-                sequence = (found.fetchone() or (0,))[0]
-            sequence += 1
-            sequences[stream] = sequence
-            position += 1
-            type_ = event.type
-            body = event.__pydantic_serializer__.to_json(event).decode()  # model_dump_json
-            # `_row_digest` inlined for the common case: ASCII text (CPython flags it, so
-            # `isascii` costs nothing) framed as latin-1, the stream's and type's frames cached.
-            digest = None
-            if (
-                ascii_prev
-                and key.isascii()
-                and body.isascii()
-                and (cause is None or cause.isascii())
-            ):
-                p, n, et, rt = str(position), str(sequence), str(event_ns), str(recv_ns)
-                try:
-                    digest = _sha256(
-                        f"{_P[64]}{prev}{_P[len(p)]}{p}{frames[stream]}{_P[len(n)]}{n}"
-                        f"{_P[len(key)]}{key}{frames[type_]}{_P[len(et)]}{et}{_P[len(rt)]}{rt}"
-                        f"{NONE_TEXT if cause is None else _P[len(cause)]}{cause or ''}"
-                        f"{_P[len(body)]}{body}".encode("latin-1")
-                    ).digest()
-                except (KeyError, IndexError):  # a stream or type not framed yet, a long text
-                    digest = None
-            if digest is None:
-                digest = _row_digest(prev, position, stream, sequence, key, type_, event_ns,
-                                     recv_ns, cause, body)  # fmt: skip
-                _cache_frames(frames, stream, type_)
-            prev = digest.hex()
-            # bound as INSERT says: no causation as '', the link as a bytearray
-            rows.append((position, stream, sequence, key, type_, event_ns, recv_ns, cause or "",
-                         body, bytearray(digest)))  # fmt: skip
-            # tuple.__new__: the NamedTuple's own __new__ is a Python function, twice the cost
-            record = _new_record(Recorded, (position, stream, sequence, key, event, event_ns,
-                                            recv_ns, cause, prev))  # fmt: skip
-            if stored is not None:
-                stored[key] = record  # a key repeated later in the batch gets this record
-            out.append(record)
-        db.executemany(INSERT, rows)
+        for start in range(0, count, ROW_EVENTS):
+            stop = min(start + ROW_EVENTS, count)
+            first, last_position = position + start + 1, position + stop
+            key_text = json.dumps(keys[start:stop])
+            values = (first, last_position, streams_json(streams[start:stop]),
+                      int64s(numbers[start:stop]), key_text, int64s(event_ns[start:stop]),
+                      int64s(recv_ns[start:stop]), causes_json(causes[start:stop]),
+                      bodies_json(events[start:stop]))  # fmt: skip
+            link = hashlib.sha256(framed(prev, row_fields(values))).digest()
+            db.execute(INSERT_ROW, (*values, link))
+            db.execute(INSERT_KEYS, (first, key_text))
+            prev = link.hex()
+            row = list(map(_new_record, repeat(Recorded), zip(
+                range(first, last_position + 1), streams[start:stop], numbers[start:stop],
+                keys[start:stop], events[start:stop], event_ns[start:stop],
+                recv_ns[start:stop], causes[start:stop], repeat(prev), strict=False,
+            )))  # fmt: skip
+            rows.append(row)
+            out += row
+        position += count
         db.executemany(
             "INSERT INTO streams VALUES (?, ?, ?) ON CONFLICT (stream) DO UPDATE "
             "SET sequence = excluded.sequence, position = excluded.position",
             [(s, n, position) for s, n in sequences.items()],
         )
-        # Nothing inserted proves nothing about the head (no PRIMARY KEY was checked).
-        self._pending = (position, prev, sequences) if rows else None
+        self._pending = (position, prev, sequences, rows)
         return out
 
-    def _stored(self, db: sqlite3.Connection, keys: list[str]) -> dict[str, Recorded]:
+    @staticmethod
+    def _last_sequence(db: sqlite3.Connection, stream: str, known: dict[str, int]) -> int:
+        number = known.get(stream)
+        if number is None:
+            found = db.execute("SELECT sequence FROM streams WHERE stream = ?", (stream,))
+            number = int((found.fetchone() or (0,))[0])
+        return number
+
+    def _stored(self, db: sqlite3.Connection, keys: Sequence[str]) -> dict[str, Recorded]:
         found: dict[str, Recorded] = {}
         unique = list(dict.fromkeys(keys))
         for i in range(0, len(unique), _IN_CHUNK):
             chunk = unique[i : i + _IN_CHUNK]
             marks = ", ".join("?" * len(chunk))
-            sql = f"SELECT {_RECORD_COLUMNS} FROM events WHERE key IN ({marks})"
-            for row in db.execute(sql, chunk):
-                found[row[3]] = _record(row)
+            sql = f"SELECT key, position FROM keys WHERE key IN ({marks})"
+            for key, position in db.execute(sql, chunk).fetchall():
+                record = self._record_at(db, int(position))
+                if record is None or record.key != key:
+                    raise JournalError(
+                        f"{self.path}: the keys table puts {key!r} at position {position}, "
+                        "where the events hold another; run `zkrisk journal verify`"
+                    )
+                found[key] = record
         return found
 
     def _move_cursor(
@@ -446,7 +454,7 @@ class SQLiteJournal:
                 f"{position} (a consumer that must re-read uses a new consumer name)"
             )
         if head is None:
-            head = int(db.execute("SELECT max(position) FROM events").fetchone()[0] or 0)
+            head = self._head(db)[0]
         if position > head:
             raise JournalError(f"cursor {consumer!r}: position {position} is past the head {head}")
         db.execute(
@@ -475,7 +483,7 @@ class SQLiteJournal:
             db = self._writable()
             db.execute("BEGIN IMMEDIATE")
             try:
-                head = db.execute("SELECT max(position) FROM events").fetchone()[0] or 0
+                head = self._head(db)[0]
                 if type(position) is not int or not 0 <= position <= head:
                     raise JournalError(
                         f"snapshot {name!r}: position {position!r} is not between 0 and the "
@@ -495,34 +503,76 @@ class SQLiteJournal:
             self._committed()
 
     def _committed(self) -> None:
-        """A write transaction committed: remember the tail an append left; the checkpointer
-        folds the WAL back soon."""
+        """A write transaction committed: remember the tail an append left (and its rows,
+        decoded already); the checkpointer folds the WAL back soon."""
         if self._pending is not None:
-            position, prev, sequences = self._pending
+            position, prev, sequences, rows = self._pending
             self._pending = None
             self._tail.head = (position, prev)
             self._tail.sequences.update(sequences)
+            for row in rows[-_ROW_CACHE:]:
+                self._remember(row)
         if self._checkpointer is not None:
             self._checkpointer.committed()
 
     # --- reading ----------------------------------------------------------------------------
 
+    def _remember(self, row: list[Recorded]) -> None:
+        self._rows[row[0].position] = row
+        while len(self._rows) > _ROW_CACHE:
+            self._rows.popitem(last=False)
+
+    def _decoded(self, row: Sequence[Any]) -> list[Recorded]:
+        """A stored row's records (a cached decoding of the same committed row if there is one)."""
+        cached = self._rows.get(row[0])
+        if cached is not None and cached[0].hash == _hex(row[9]):
+            return cached
+        try:
+            records = decode_row(row)
+        except RowDamaged as exc:
+            raise JournalError(
+                f"{self.path}: the row of positions {row[0]}–{row[1]} is damaged: {exc}; "
+                "`zkrisk journal verify` names the first damaged row"
+            ) from None
+        self._remember(records)
+        return records
+
+    def _record_at(self, db: sqlite3.Connection, position: int) -> Recorded | None:
+        row = db.execute(_ROW_AT, (position,)).fetchone()
+        if row is None or not row[0] <= position <= row[1]:
+            return None
+        record: Recorded = self._decoded(row)[position - row[0]]
+        return record
+
     def read(
         self, after: int = 0, *, streams: Collection[str] | None = None, limit: int = 1000
     ) -> list[Recorded]:
         """Up to `limit` records with position > `after`, in order, optionally of some streams."""
-        sql = f"SELECT {_RECORD_COLUMNS} FROM events WHERE position > ?"
-        args: list[Any] = [after]
-        if streams is not None:
-            wanted = sorted(set(streams))
-            if not wanted:
-                return []
-            sql += f" AND stream IN ({', '.join('?' * len(wanted))})"
-            args += wanted
+        wanted = None if streams is None else set(streams)
+        if wanted is not None and not wanted:
+            return []
+        out: list[Recorded] = []
+        if limit <= 0:
+            return out
         with self._lock:
-            rows = self._live().execute(f"{sql} ORDER BY position LIMIT ?", [*args, limit])
-            fetched = rows.fetchall()
-        return [_record(row) for row in fetched]
+            for row in self._live().execute(_ROWS_FROM, (after + 1,)):
+                if row[1] <= after:
+                    continue
+                if wanted is not None:
+                    named = json.loads(row[2])
+                    if named not in wanted if isinstance(named, str) else wanted.isdisjoint(named):
+                        continue
+                records = self._decoded(row)
+                skip = max(0, after + 1 - row[0])
+                if wanted is None and skip == 0 and len(records) <= limit - len(out):
+                    out += records
+                else:
+                    out += [r for r in records[skip:] if wanted is None or r.stream in wanted][
+                        : limit - len(out)
+                    ]
+                if len(out) >= limit:
+                    break
+        return out
 
     def iter_from(
         self, after: int = 0, *, streams: Collection[str] | None = None
@@ -535,17 +585,14 @@ class SQLiteJournal:
     def get(self, key: str) -> Recorded | None:
         """The record with this idempotency key, if any."""
         with self._lock:
-            row = (
-                self._live()
-                .execute(f"SELECT {_RECORD_COLUMNS} FROM events WHERE key = ?", (key,))
-                .fetchone()
-            )
-        return None if row is None else _record(row)
+            db = self._live()
+            row = db.execute("SELECT position FROM keys WHERE key = ?", (key,)).fetchone()
+            return None if row is None else self._record_at(db, int(row[0]))
 
     def head(self) -> int:
         """The last position (0 when empty)."""
         with self._lock:
-            return int(self._live().execute("SELECT max(position) FROM events").fetchone()[0] or 0)
+            return self._head(self._live())[0]
 
     def last_sequence(self, stream: str) -> int:
         """The last sequence of a stream (0 when it has none)."""
@@ -584,10 +631,33 @@ class SQLiteJournal:
         return None if row is None else (int(row[0]), bytes(row[1]))
 
     def verify(self) -> ChainReport:
-        """Walk the hash chain of every event (see `chain.verify`)."""
+        """Walk the hash chain of every row (see `chain.verify`), then check that every row
+        decodes and that the `keys` table holds each of its keys at its position (a deleted
+        key would let a repeat of it in)."""
         with self._lock:
-            rows = self._live().execute(f"SELECT {CHAIN_COLUMNS} FROM events ORDER BY position")
-            return verify(chain_rows(rows), gapless=True)
+            db = self._live()
+            rows = db.execute(f"SELECT {ROW_COLUMNS} FROM events ORDER BY first")
+            report = verify(chain_rows(rows), gapless=True)
+            if not report.intact:
+                return report
+            entries = 0
+            for row in db.execute(f"SELECT {ROW_COLUMNS} FROM events ORDER BY first"):
+                where = f"the row of positions {row[0]}–{row[1]}"
+                try:
+                    count = len(decode_row(row))
+                except RowDamaged as exc:
+                    return ChainReport(entries, report.head, row[0], f"{where}: {exc}")
+                indexed = db.execute(_KEYS_CHECK, (row[4], row[0])).fetchone()[0]
+                if indexed != count:
+                    problem = (f"{where}: the keys table holds {indexed} of its {count} keys at "
+                               "their positions (edited behind the journal's back)")  # fmt: skip
+                    return ChainReport(entries, report.head, row[0], problem)
+                entries += count
+            total = db.execute("SELECT count(*) FROM keys").fetchone()[0]
+            if total != entries:
+                problem = f"the keys table holds {total} keys for {entries} events"
+                return ChainReport(entries, report.head, entries + 1, problem)
+            return report
 
     def close(self) -> None:
         """Stop the checkpointer, then close: SQLite checkpoints the whole WAL into the file

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import tempfile
 from pathlib import Path
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zkrisk.engine.audit import AuditLog, row_hash
+from zkrisk.engine.journal.base import JournalError
 from zkrisk.engine.journal.chain import (
     GENESIS,
     SHORT,
@@ -20,13 +23,8 @@ from zkrisk.engine.journal.chain import (
     verify,
 )
 from zkrisk.engine.journal.events import Draft, Heartbeat, Quarantined
-from zkrisk.engine.journal.sqlite import (
-    CHAIN_COLUMNS,
-    SQLiteJournal,
-    _row_digest,
-    chain_fields,
-    chain_rows,
-)
+from zkrisk.engine.journal.sqlite import SQLiteJournal, chain_rows
+from zkrisk.engine.journal.sqlite_rows import ROW_COLUMNS, ROW_EVENTS
 
 from .journal_fixtures import T0, heartbeat, quote
 
@@ -58,19 +56,35 @@ def test_the_fast_framing_hashes_exactly_like_the_reference(
     assert link(prev, parts) == reference_link(prev, parts)
 
 
-texts = st.one_of(st.text(max_size=40), st.text(alphabet="ab", min_size=4090, max_size=4100))
-ns = st.integers(0, 2**64)
+texts = st.one_of(st.text(min_size=1, max_size=40),
+                  st.text(alphabet="ab", min_size=4090, max_size=4100))  # fmt: skip
 
 
-@given(prevs, ns, texts, ns, texts, texts, ns, ns, st.one_of(st.none(), texts), texts)
-def test_the_append_fast_path_hashes_exactly_like_the_shared_link(
-    prev: str, position: int, stream: str, sequence: int, key: str, type_: str,
-    event_ns: int, recv_ns: int, cause: str | None, body: str,
-) -> None:  # fmt: skip
-    fields = chain_fields(position, stream, sequence, key, type_, event_ns, recv_ns, cause, body)
-    fast = _row_digest(prev, position, stream, sequence, key, type_, event_ns, recv_ns, cause,
-                       body)  # fmt: skip
-    assert fast.hex() == link(prev, fields)
+def _stored_rows(journal: SQLiteJournal) -> list[ChainRow]:
+    return list(chain_rows(journal._db.execute(f"SELECT {ROW_COLUMNS} FROM events ORDER BY first")))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(texts, st.one_of(st.none(), texts), st.integers(0, 2**63 - 1)),
+                min_size=1, max_size=6), st.integers(1, 3))  # fmt: skip
+def test_every_stored_row_links_to_the_one_before_like_the_shared_link(
+    parts: list[tuple[str, str | None, int]], appends: int
+) -> None:
+    """Rows of any text (non-ASCII, past chain.SHORT), one stream or several, with and without
+    causations: each row's stored link is chain.link over the row before and its columns, and
+    every record of the row reports that link."""
+    with tempfile.TemporaryDirectory() as folder, SQLiteJournal(Path(folder) / "j.db") as j:
+        out = []
+        for a in range(appends):
+            out += j.append([Draft(f"s.{i % 2}", f"k{a}:{i}:{text[:50]}", Heartbeat(component=text),
+                                   ns, ns, cause) for i, (text, cause, ns) in enumerate(parts)])  # fmt: skip
+        rows, prev = _stored_rows(j), GENESIS
+        for row in rows:
+            assert row.hash == link(prev, row.fields)
+            assert {r.hash for r in out[row.id - 1 : row.id - 1 + row.span]} == {row.hash}
+            prev = row.hash
+        assert sum(r.span for r in rows) == len(out) and j.verify().intact
+        assert j.read(limit=len(out)) == out
 
 
 def test_audit_rows_written_before_the_shared_chain_still_verify() -> None:
@@ -100,24 +114,74 @@ def test_verify_names_the_first_row_whose_prev_or_hash_is_wrong() -> None:
 def _tamper(path: Path, sql: str) -> None:
     """An edit behind the append-only triggers' back (another tool, a hex editor)."""
     db = sqlite3.connect(path)
-    db.executescript(f"DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete; {sql}")
+    drop = "".join(f"DROP TRIGGER IF EXISTS {t}_no_{w};" for t in ("events", "keys")
+                   for w in ("update", "delete"))  # fmt: skip
+    db.executescript(drop + sql)
     db.close()
 
 
-def test_the_journal_chain_covers_every_field_of_an_event(tmp_path: Path) -> None:
-    edits = {"stream": "'md.other'", "sequence": "7", "key": "'md:feed:ETH:x'",
-             "type": "'Trade'", "event_time_ns": "1", "recv_time_ns": "1",
-             "causation_id": "'forged'", "body": "replace(body, '3001.1', '3001.2')"}  # fmt: skip
+def _two_rows(path: Path) -> None:
+    """Row 1: positions 1-3 (two streams, a causation); row 2: positions 4-5."""
+    with SQLiteJournal(path) as j:
+        j.append([quote(1), heartbeat("ingest", T0, cause="md:feed:ETH:1"), quote(2)])
+        j.append([quote(3), quote(4)])
+
+
+def test_the_journal_chain_covers_every_column_of_a_row(tmp_path: Path) -> None:
+    edits = {"streams": "'\"md.other\"'", "sequences": "zeroblob(16)",
+             "keys": "'[\"md:feed:ETH:3\", \"x\"]'", "event_ns": "zeroblob(16)",
+             "recv_ns": "zeroblob(16)", "causes": "'[\"forged\", null]'",
+             "bodies": "replace(bodies, '3003.1', '3003.2')", "last": "6"}  # fmt: skip
     for column, value in edits.items():
         path = tmp_path / f"{column}.db"
-        with SQLiteJournal(path) as j:
-            j.append([quote(1), heartbeat("ingest", T0, cause="md:feed:ETH:1"), quote(2)])
-        _tamper(path, f"UPDATE events SET {column} = {value} WHERE position = 2;"
-                      if column != "body" else
-                      f"UPDATE events SET {column} = {value} WHERE position = 1;")  # fmt: skip
+        _two_rows(path)
+        _tamper(path, f"UPDATE events SET {column} = {value} WHERE first = 4;")
         with SQLiteJournal(path) as j:
             report = j.verify()
-        assert report.bad == (1 if column == "body" else 2), column
+        assert report.bad == 4 and report.entries == 3, column
+        assert (
+            report.problem.startswith("the row of positions 4–") and "do not hash" in report.problem
+        )
+    path = tmp_path / "first-row.db"
+    _two_rows(path)
+    _tamper(path, "UPDATE events SET bodies = replace(bodies, '3001.1', '3001.2') WHERE first = 1;")
+    with SQLiteJournal(path) as j:
+        assert j.verify().bad == 1 and j.verify().entries == 0
+
+
+def test_a_key_deleted_from_its_index_is_named_and_a_repeat_of_it_does_not_hide(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.db"
+    _two_rows(path)
+    _tamper(path, "DELETE FROM keys WHERE key = 'md:feed:ETH:4';")
+    with SQLiteJournal(path) as j:
+        report = j.verify()
+        assert report.bad == 4 and report.entries == 3
+        assert "the keys table holds 1 of its 2 keys" in report.problem
+        j.append([quote(4)])  # the index no longer refuses it: stored twice...
+        assert not j.verify().intact  # ...and verify still says the journal is not sound
+
+
+def test_a_row_that_hashes_but_does_not_decode_is_named(tmp_path: Path) -> None:
+    # A writer that is not zkrisk (or a forger who recomputed the link) stored 2 keys for 3
+    # events: the chain holds, the row does not.
+    path = tmp_path / "j.db"
+    with SQLiteJournal(path) as j:
+        j.append([quote(1), quote(2), quote(3)])
+    db = sqlite3.connect(path)
+    row = db.execute(f"SELECT {ROW_COLUMNS} FROM events").fetchone()
+    forged = (*row[:4], '["md:feed:ETH:1", "md:feed:ETH:2"]', *row[5:9])
+    digest = hashlib.sha256(framed(GENESIS, next(chain_rows(iter([(*forged, b"")]))).fields))
+    _tamper(path, "DELETE FROM events;")
+    db.execute(f"INSERT INTO events VALUES ({', '.join('?' * 10)})", (*forged, digest.digest()))
+    db.commit()
+    db.close()
+    with SQLiteJournal(path) as j:
+        report = j.verify()
+        assert report.bad == 1 and "its keys column does not hold 3 entries" in report.problem
+        with pytest.raises(JournalError, match="the row of positions 1–3 is damaged"):
+            j.read()
 
 
 def test_events_with_non_ascii_or_long_text_verify_and_keep_their_hash(tmp_path: Path) -> None:
@@ -131,15 +195,34 @@ def test_events_with_non_ascii_or_long_text_verify_and_keep_their_hash(tmp_path:
         assert j.read() == out and j.get("q:feed:ü") == out[1]
 
 
-def test_a_deleted_event_breaks_the_chain_at_the_next_one(tmp_path: Path) -> None:
+def test_a_deleted_row_breaks_the_chain_at_the_next_one(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     with SQLiteJournal(path) as j:
-        j.append([quote(n) for n in range(1, 6)])
-    _tamper(path, "DELETE FROM events WHERE position = 3;")
+        for n in range(1, 6):
+            j.append([quote(n)])
+        j.append([quote(6), quote(7)])
+    _tamper(path, "DELETE FROM events WHERE first = 3;")
     with SQLiteJournal(path) as j:
         report = j.verify()
     assert report.bad == 4 and report.entries == 2
     assert report.problem.startswith("position 4 follows 2: the entries between were deleted")
+    _tamper(path, "DELETE FROM events WHERE first = 6;")
+    with SQLiteJournal(path) as j:
+        assert j.verify().bad == 4  # still the first break
+
+
+def test_a_batch_longer_than_a_row_spans_rows_and_reads_back_whole(tmp_path: Path) -> None:
+    drafts = [quote(n) for n in range(1, 2 * ROW_EVENTS + 11)]
+    with SQLiteJournal(tmp_path / "j.db") as j:
+        out = j.append(drafts)
+        rows = _stored_rows(j)
+        assert [(r.id, r.span) for r in rows] == [(1, ROW_EVENTS), (ROW_EVENTS + 1, ROW_EVENTS),
+                                                  (2 * ROW_EVENTS + 1, 10)]  # fmt: skip
+        assert j.verify().intact and j.verify().entries == len(drafts)
+    with SQLiteJournal(tmp_path / "j.db") as j:  # decoded from the file, not the cache
+        assert j.read(limit=len(drafts)) == out
+        assert j.read(ROW_EVENTS - 2, limit=3) == out[ROW_EVENTS - 2 : ROW_EVENTS + 1]
+        assert j.get(drafts[ROW_EVENTS + 5].key) == out[ROW_EVENTS + 5]
 
 
 def test_the_audit_log_verifies_through_the_shared_chain(tmp_path: Path) -> None:
@@ -155,8 +238,6 @@ def test_the_audit_log_verifies_through_the_shared_chain(tmp_path: Path) -> None
 
 
 def test_appends_of_unusual_text_take_the_exact_framing_and_verify(tmp_path: Path) -> None:
-    # The append loop frames ASCII rows inline; these must take `_row_digest`'s other paths
-    # (non-ASCII, a text past chain.SHORT) and still hash exactly like the shared link.
     drafts = [
         heartbeat("ingest", 1),
         Draft("monitor", "ключ", Heartbeat(component="ingest"), 2, 3),
@@ -166,10 +247,13 @@ def test_appends_of_unusual_text_take_the_exact_framing_and_verify(tmp_path: Pat
         Draft("md.new", "k3", Heartbeat(component="c"), 8, 9, "plain"),
         heartbeat("ingest", 10),
     ]
-    with SQLiteJournal(tmp_path / "journal.db") as journal:
+    path = tmp_path / "journal.db"
+    with SQLiteJournal(path) as journal:
         out = journal.append(drafts) + journal.append([heartbeat("ingest", 11)])
-        rows = journal._db.execute(f"SELECT {CHAIN_COLUMNS} FROM events ORDER BY position")
-        for record, row in zip(out, chain_rows(rows), strict=True):
-            prev = GENESIS if record.position == 1 else out[record.position - 2].hash
-            assert record.hash == row.hash == link(prev, row.fields)
+        prev = GENESIS
+        for row in _stored_rows(journal):
+            assert row.hash == link(prev, row.fields) == out[row.id - 1].hash
+            prev = row.hash
         assert journal.verify().intact
+    with SQLiteJournal(path) as journal:
+        assert journal.read() == out and journal.get("ключ") == out[1]

@@ -117,18 +117,21 @@ def test_verify_of_an_intact_journal_exits_0_and_writes_nothing(journal_db: Path
     assert journal_db.read_bytes() == before
 
 
-def test_verify_of_an_edited_event_exits_1_naming_its_position(journal_db: Path) -> None:
+def test_verify_of_an_edited_event_exits_1_naming_its_row(journal_db: Path) -> None:
+    # The fixture's 20 quotes are one row (positions 1-20), its heartbeat the next (21).
     db = sqlite3.connect(journal_db)
     db.executescript("DROP TRIGGER events_no_update;"
-                     "UPDATE events SET body = replace(body, '3007', '3008') WHERE position = 7;")  # fmt: skip
+                     "UPDATE events SET bodies = replace(bodies, '3007', '3008') WHERE first = 1;")  # fmt: skip
     db.close()
     code, out, err = run("journal", "verify", str(journal_db))
     message = " ".join(err.split())
     assert code == 1 and out == ""
-    assert f"{journal_db}: journal chain broken at position 7" in message
-    assert "(6 events before it verify)" in message
+    assert (
+        f"{journal_db}: journal chain broken at position 1: the row of positions 1–20:" in message
+    )
+    assert "(0 events before it verify)" in message
     code, out, _ = run("journal", "verify", str(journal_db), "--json")
-    assert code == 1 and json.loads(out)["bad_position"] == 7
+    assert code == 1 and json.loads(out)["bad_position"] == 1
 
 
 def test_bad_input_exits_2_with_an_error_line(tmp_path: Path) -> None:

@@ -166,7 +166,12 @@ def test_updates_and_deletes_of_events_are_refused(tmp_path: Path) -> None:
     with SQLiteJournal(tmp_path / "j.db") as j:
         j.append([quote(1)])
     db = sqlite3.connect(tmp_path / "j.db")
-    for sql in ("UPDATE events SET body = '{}'", "DELETE FROM events"):
+    for sql in (
+        "UPDATE events SET bodies = '[]'",
+        "DELETE FROM events",
+        "UPDATE keys SET position = 2",
+        "DELETE FROM keys",
+    ):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             db.execute(sql)
     db.close()
@@ -200,10 +205,10 @@ def test_opening_what_is_not_a_journal_says_so(tmp_path: Path) -> None:
     with SQLiteJournal(tmp_path / "old.db"):
         pass
     db = sqlite3.connect(tmp_path / "old.db")
-    db.execute("UPDATE meta SET value = '1' WHERE name = 'schema_version'")  # hex prev + hash
+    db.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")  # an event per row
     db.commit()
     db.close()
-    with pytest.raises(JournalError, match="schema version 1, this zkrisk reads version 2"):
+    with pytest.raises(JournalError, match="schema version 2, this zkrisk reads version 3"):
         SQLiteJournal(tmp_path / "old.db")
 
 
