@@ -22,16 +22,17 @@ a reader: `verify` names the first row whose link fails (its first position), no
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from .chain import Field
+from .chain import NONE_TEXT, Field
 from .events import EVENT_TYPES, Event, Recorded
 
 ROW_EVENTS = 1024
@@ -52,6 +53,8 @@ _SAME_KIND: dict[type, TypeAdapter[Any]] = {
     for cls in EVENT_TYPES.values()
 }
 _new_record = tuple.__new__  # NamedTuple's own __new__ is a Python function, twice the cost
+_quoted: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_NONE_FRAME = NONE_TEXT.encode("latin-1")
 
 
 class RowDamaged(ValueError):
@@ -83,19 +86,38 @@ def bodies_json(events: Sequence[Event]) -> bytes:
     return b"[" + b",".join(e.__pydantic_serializer__.to_json(e) for e in events) + b"]"
 
 
+def row_link(prev: str, values: Sequence[Any]) -> bytes:
+    """sha256(chain.framed(prev, row_fields(values))), framed in one join (an append's link)."""
+    pieces: list[bytes] = []
+    for part in (prev, *values[:9]):
+        if part is None:
+            pieces.append(_NONE_FRAME)
+            continue
+        data = part if type(part) is bytes else str(part).encode()
+        pieces += (len(data).to_bytes(8, "big"), data)
+    return hashlib.sha256(b"".join(pieces)).digest()
+
+
 def row_fields(values: Sequence[Any]) -> tuple[Field, ...]:
     """What a row's link covers: every column but the link, as stored (a value of another type
     than the writer's, an edit, is framed as it reads)."""
     return tuple(values[:9])
 
 
+def texts_json(texts: Sequence[str]) -> str:
+    """A JSON array of strings (json.dumps's own C escaping, without its per-call set-up)."""
+    return f"[{','.join(map(_quoted, texts))}]"
+
+
 def streams_json(streams: Sequence[str]) -> str:
     """One name for a row of one stream, else one per event."""
-    return json.dumps(streams[0] if len(set(streams)) == 1 else list(streams))
+    return _quoted(streams[0]) if len(set(streams)) == 1 else texts_json(streams)
 
 
 def causes_json(causes: Sequence[str | None]) -> str | None:
-    return None if set(causes) == {None} else json.dumps(list(causes))
+    if set(causes) == {None}:
+        return None
+    return f"[{','.join('null' if c is None else _quoted(c) for c in causes)}]"
 
 
 def decode_row(row: Sequence[Any]) -> list[Recorded]:
