@@ -13,7 +13,13 @@ How each clause of the contract (engine/journal/base.py) holds:
   `allow_atomic`; nats-py 2.16 has no helper, so the Nats-Batch-Id / -Sequence / -Commit
   headers are sent here): the events, a marker per topic, and the cursor, all or nothing. The
   server's batch holds at most 1,000 messages (its `jetstream.limits.batch.max_msgs`, default
-  1,000): a bigger append is refused before anything is sent, not split.
+  1,000): a bigger append is refused before anything is sent, not split. `append_many`
+  pipelines batches (each still one atomic batch): batch k+1, sent before k's ack, also
+  carries a link message (`<p>.w.<writer>`, the journal object's own subject: one entry per
+  pipelining writer in the server's subject index) expecting k's, so it lands only after k
+  did: a refused k takes the batches behind it with it, even when another writer's batch
+  happens to end where k would have (the stream's last sequence alone would not tell them
+  apart); k is redone alone, as `append` redoes a batch, and the pipeline resumes after it.
 - Positions and sequences: the stream's sequences also count the control messages (markers,
   cursors, snapshots), so a position is not a stream sequence: the writer numbers events
   (position, per-topic sequence, hash-chain link) in the payload, and the batch's first
@@ -31,7 +37,8 @@ How each clause of the contract (engine/journal/base.py) holds:
   plain re-publish of it (a client that knows nothing of the subject rule, within the
   stream's duplicate window) is acknowledged as a duplicate and not stored: the server-side
   deduplication NATS users expect. It costs a map entry per message over the window and
-  about 5 µs of server CPU per event measured here; the subject rule is what makes the
+  about 4-5 µs of server CPU per event measured here (a tenth of the server's work per
+  event, with it 32 µs, without 28, the same batches); the subject rule is what makes the
   refusal permanent. The cost of the
   per-key subjects: the server's subject index holds one entry per key (memory grows with the
   keys, like SQLite's UNIQUE index), and the expectation costs a lookup in it per event.
@@ -49,16 +56,25 @@ started with `start_nats(sync_interval="always")` fsyncs before it acks (measure
 one-event append about 5 ms slower, batches of 500 within the noise). A cluster (replicas = 3)
 is JetStream's answer to a lost machine, out of scope here.
 
-Throughput (benchmarks/bench_jetstream.py): an append is CPU on both sides, about 21-32 µs per
-event in this process (validation, the event's JSON, the chain link, the protocol bytes) and
-29-45 µs in the server (atomic batch staging and commit, the per-key expectation; the server's
-own per-batch cost is a few ms, so append in batches). `_BatchWriter` sends a batch in writes
-of 64 messages as it builds them, so the server stages the first while the client builds the
-rest; the commit is then awaited (the next append needs its sequence).
+Throughput (benchmarks/bench_jetstream.py; 2 cores shared with other work, so every figure
+moves with the load): an append is CPU on both sides and disk waits in the server. This
+process: about 11-22 µs per event (validation, the event's JSON, the chain link, the protocol
+bytes: `EventEncoder` frames a batch with one f-string per event and one join, and the batch
+goes out in one write). The server: about 24-40 µs per event (staging, the per-key
+expectation, the Msg-Id, about 4 µs of it, the store), plus a fixed cost per atomic batch:
+nats-server stages each batch of an R1 file stream in a file store of its own (a directory,
+meta files written with O_SYNC and fsynced, removed at the commit), 5-20 ms of disk waits
+per batch here, in the stream's one goroutine. So append in big batches (a batch of 999 costs
+the server about 21 µs per event) and, with several batches in hand, `append_many`: the
+server commits one batch while this process frames the next. Batches of 500 quotes, six runs
+at load 0.2-0.4: `append_many` 21.8-28.7k events/s (median 23.6k), `append` one batch at a
+time 16.8-21.1k, the same batches framed beforehand and all sent at once (the server alone)
+26.7-37.8k; at load 1.1-2.1 `append_many` about 20k (13-26k) and `append` 12-19k.
 
 Sync interface, async client: the nats-py client runs on a private event loop in a daemon
 thread and every call hops onto it (`run_coroutine_threadsafe`), about 30-60 µs per call; an
-append is one hop whatever its size.
+append (or `append_many`) is one hop whatever its size. Batch acks come back on one inbox
+subscription per journal (`_new_ack`), not a request per batch.
 """
 
 from __future__ import annotations
@@ -68,6 +84,7 @@ import contextlib
 import json
 import secrets
 import threading
+from collections import deque
 from collections.abc import Collection, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -78,11 +95,11 @@ from .chain import GENESIS, ChainReport, ChainRow, verify
 from .events import Draft, Recorded
 from .jetstream_wire import (
     PREFIX,
+    EventEncoder,
     Subjects,
     chain_fields,
     control_payload,
-    draft_problem,
-    event_record,
+    first_problem,
     head_of,
     hpub,
     parse_event,
@@ -101,6 +118,11 @@ DUPLICATE_WINDOW_S = 120.0
 _WRONG_LAST_SEQUENCE = 10071
 _DUPLICATE_IN_BATCH = 10201
 _RETRIES = 100
+_PIPELINE = 4
+"""Batches `append_many` keeps in flight. The server acks a batch only once it has worked
+through what it was sent, so with 2 in flight it sat idle while the next one was framed
+(median 18k events/s against 21k with 4, batches of 500; the server takes at most 50 atomic
+batches in flight per stream, whoever sends them)."""
 
 
 def parse_nats_spec(spec: str) -> tuple[str, str]:
@@ -159,6 +181,8 @@ class _Tail:
     head_hash: str
     topics: dict[str, int] = field(default_factory=dict)
     cursors: dict[str, tuple[int, int]] = field(default_factory=dict)
+    link_seq: int = 0
+    """The stream sequence of this writer's last link message (`append_many`), 0 if none."""
 
 
 class _Conflict(Exception):
@@ -166,52 +190,85 @@ class _Conflict(Exception):
 
 
 class _BatchWriter:
-    """One atomic batch of `count` messages after stream sequence `expected_last`, sent as it
-    is built: every `SEND_EVERY` messages go out as one write of protocol bytes (`hpub`, not a
-    `publish` call each, which validates and encodes every header again: about half the
-    client's cost per event), and the loop yields so nats-py's flusher writes them; the server
-    stages them while the rest are built. The last message is a request: its reply is the
-    batch's ack. A batch abandoned half-sent (an exception while building) is dropped by the
-    server after its batch timeout (10 s)."""
+    """One atomic batch of `count` messages after stream sequence `expected_last`: the events
+    framed as protocol bytes (`EventEncoder`: one join per batch, not a `publish` call per
+    message, which validates and encodes every header again), then the control messages,
+    the last of them carrying the journal's reply inbox (`JetStreamJournal._new_ack`): its
+    reply is the batch's ack. The batch goes out in one write: sent in runs of 64 as it was
+    framed (the server staging one run while the next was framed), the server spent more CPU
+    per event (34-43 µs against 27-28 in one comparison) and the append was no faster."""
 
-    SEND_EVERY = 64
-
-    def __init__(self, journal: JetStreamJournal, count: int, expected_last: int) -> None:
+    def __init__(self, journal: JetStreamJournal, count: int, expected_last: int,
+                 position: int, prev: str, sequences: dict[str, int]) -> None:  # fmt: skip
         self.journal, self.count, self.expected_last = journal, count, expected_last
-        self.added = 0
         self.batch_id = secrets.token_hex(8)
-        self.header = f"Nats-Batch-Id: {self.batch_id}\r\nNats-Batch-Sequence: "
+        self.encoder = EventEncoder(journal.subjects.prefix, self.batch_id, expected_last,
+                                    position, prev, sequences)  # fmt: skip
         self.wire: list[bytes] = []
         self.last: tuple[str, dict[str, str], bytes] | None = None
 
-    async def add(self, subject: str, headers: dict[str, str], payload: bytes) -> None:
-        self.added += 1
-        if self.added == 1:
-            headers["Nats-Expected-Last-Sequence"] = str(self.expected_last)
-        if self.added == self.count:
-            self.last = (subject, headers, payload)
-            return
-        self.wire.append(hpub(subject, headers, f"{self.header}{self.added}", payload))
-        if len(self.wire) >= self.SEND_EVERY:
-            await self._send()
+    def events(self, drafts: list[Draft], out: list[Recorded]) -> None:
+        """Frame the batch's events (valid, new keys); their records go to `out`."""
+        self.wire.append(self.encoder.encode(drafts, out))
 
-    async def _send(self) -> None:
+    def control(self, subject: str, headers: dict[str, str], payload: bytes) -> None:
+        """Queue a control message (marker, link, cursor); the last one is the commit."""
+        if self.encoder.index + 1 == self.count:
+            self.last = (subject, dict(headers), payload)
+        else:
+            self.wire.append(self.encoder.control(subject, headers, payload))
+
+    async def commit(self) -> asyncio.Future[bytes]:
+        """Send the batch; the future of its ack (the reply's data)."""
+        assert self.last is not None and self.encoder.index + 1 == self.count, self.count
+        subject, headers, payload = self.last
+        if self.count == 1:  # a lone message: a plain publish
+            headers["Nats-Expected-Last-Sequence"] = str(self.expected_last)
+            extra = ""
+        else:
+            extra = (f"Nats-Batch-Id: {self.batch_id}\r\nNats-Batch-Sequence: {self.count}\r\n"
+                     f"Nats-Batch-Commit: 1")  # fmt: skip
+        ack, reply = self.journal._new_ack()
+        self.wire.append(hpub(subject, headers, extra, payload, reply=reply))
         nc = self.journal._nc
         await nc._send_command(b"".join(self.wire))  # nats-py's outgoing buffer, in order
-        self.wire.clear()
         await nc._flush_pending()
-        await asyncio.sleep(0)  # let the flusher write them now
+        await asyncio.sleep(0)  # let the flusher write it now
+        return ack
 
-    async def commit(self) -> int:
-        """Send the rest and the commit; the stream's last sequence after the batch."""
-        assert self.last is not None and self.added == self.count, (self.added, self.count)
-        subject, headers, payload = self.last
-        if self.count > 1:
-            if self.wire:
-                await self._send()
-            headers.update({"Nats-Batch-Id": self.batch_id, "Nats-Batch-Sequence":
-                            str(self.count), "Nats-Batch-Commit": "1"})  # fmt: skip
-        return await self.journal._ack(subject, headers, payload, self.count, self.expected_last)
+
+@dataclass
+class _Sent:
+    """A batch framed (`writer`), then sent (`ack`, awaited): what the tail becomes once it
+    lands."""
+
+    writer: _BatchWriter
+    expected_last: int
+    count: int
+    records: list[Recorded]
+    head: int
+    head_hash: str
+    sequences: dict[str, int]
+    cursor: tuple[str, int] | None
+    link: str | None
+    """The writer's link subject when the batch carries one (`append_many`)."""
+    ack: asyncio.Future[bytes] | None = None
+
+    async def send(self) -> None:
+        self.ack = await self.writer.commit()
+
+    @property
+    def last_seq(self) -> int:
+        return self.expected_last + self.count
+
+    def advance(self, tail: _Tail) -> None:
+        """The tail after this batch (the stream's, once acked; a pipeline's prediction)."""
+        tail.last_seq, tail.head, tail.head_hash = self.last_seq, self.head, self.head_hash
+        tail.topics.update(self.sequences)
+        if self.cursor is not None:
+            tail.cursors[self.cursor[0]] = (self.cursor[1], self.last_seq)
+        if self.link is not None:  # the link comes last but for the cursor
+            tail.link_seq = self.last_seq - (self.cursor is not None)
 
 
 class JetStreamJournal:
@@ -237,6 +294,12 @@ class JetStreamJournal:
         self._loop = _Loop()
         self._lock: asyncio.Lock | None = None
         self._tail: _Tail | None = None
+        self._topics: set[str] = set()
+        """Stream names found valid (`first_problem`)."""
+        self._writer = secrets.token_hex(8)
+        """This writer's link token (`append_many`'s `<p>.w.<writer>`)."""
+        self._acks: dict[str, asyncio.Future[bytes]] = {}
+        self._ack_count = 0
         self._hint: tuple[int, int] = (0, 0)
         """(position, stream sequence) of a record seen last: where a read after it starts."""
         try:
@@ -285,6 +348,8 @@ class JetStreamJournal:
             ) from None
         self._js = self._nc.jetstream(timeout=self.timeout)
         try:
+            self._inbox = self._nc.new_inbox()  # the batches' acks (`_new_ack`)
+            await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_ack)
             await self._open_stream(create)
         except BaseException:
             await self._nc.close()  # a refused journal leaves no connection behind
@@ -315,10 +380,6 @@ class JetStreamJournal:
                 f"{self.url}: stream {s.stream!r} exists but is not a zkrisk journal (no atomic "
                 f"batches or direct gets); use another prefix (nats://host:port/<prefix>)"
             )
-
-    async def _request(self, subject: str, data: bytes, headers: dict[str, str]) -> Any:
-        reply = await self._nc.request(subject, data, headers=headers, timeout=self.timeout)
-        return json.loads(reply.data)
 
     async def _direct(self, request: dict[str, Any]) -> tuple[int, str, bytes] | None:
         """One direct get: (stream sequence, subject, payload), or None when nothing matches."""
@@ -394,34 +455,142 @@ class JetStreamJournal:
         self, drafts: Sequence[Draft], *, cursor: tuple[str, int] | None = None
     ) -> list[Recorded]:
         """Append a batch atomically; returns one record per draft (originals for repeats)."""
-        for i, d in enumerate(drafts):
-            if (problem := draft_problem(i, d)) is not None:
-                raise JournalError(problem)
+        if (problem := first_problem(drafts, self._topics)) is not None:
+            raise JournalError(problem)
         if cursor is not None:
             _check_cursor_args(*cursor)
         return self._run(self._append(list(drafts), cursor))
 
+    def append_many(self, batches: Sequence[Sequence[Draft]]) -> list[list[Recorded]]:
+        """Append several batches, each atomically and in order, as `append` would one after
+        the other, but pipelined: batch k+1 is framed and sent before batch k's ack, so the
+        server commits one while this process frames the next. Returns one record list per
+        batch (originals for repeats, as `append`). Batch k+1 lands only if batch k did: it
+        expects the stream's last sequence after k and k's link message (`<p>.w.<writer>`,
+        one more message per batch: at most 998 events of one stream); when k is refused
+        (another writer came first, a key was stored meanwhile), the batches sent after it are
+        refused too, and k, then the rest, are redone as `append` redoes a batch. Batches are
+        checked before anything is sent; on an error after that (the server gone, an ack
+        lost), the batches acked before it are appended and those in flight may be: calling
+        again with the same batches is safe (their keys are idempotent)."""
+        lists = [list(b) for b in batches]
+        for n, b in enumerate(lists):
+            if (problem := first_problem(b, self._topics)) is not None:
+                raise JournalError(f"batch {n}: {problem}")
+            count = len({d.key for d in b}) + len({d.stream for d in b}) + 1
+            if count > MAX_BATCH:
+                raise JournalError(
+                    f"batch {n}: {count} messages (events, one marker per stream, the link) "
+                    f"exceed JetStream's atomic batch of {MAX_BATCH}: append in smaller batches"
+                )
+        return self._run(self._append_many(lists), timeout=self.timeout * (1 + len(lists)))
+
     async def _append(self, drafts: list[Draft], cursor: tuple[str, int] | None) -> list[Recorded]:
         assert self._lock is not None
         async with self._lock:
-            stored: dict[str, Recorded] | None = None
-            for _ in range(_RETRIES):
-                try:
-                    return await self._try_append(drafts, cursor, stored)
-                except _Conflict:
-                    self._tail = None
-                    stored = await self._lookup({d.key for d in drafts})
-            raise JournalError(f"{self.url}: append lost the race {_RETRIES} times; retry it")
+            return await self._append_locked(drafts, cursor)
 
-    async def _try_append(
+    async def _append_locked(
+        self, drafts: list[Draft], cursor: tuple[str, int] | None
+    ) -> list[Recorded]:
+        stored: dict[str, Recorded] | None = None
+        for _ in range(_RETRIES):
+            try:
+                cached = self._tail is not None
+                tail = self._tail or await self._load_tail()
+                self._tail = tail
+                sent = await self._frame_batch(drafts, cursor, stored, tail, cached)
+                if isinstance(sent, list):
+                    return sent
+                await sent.send()
+                await self._settle(sent)
+                sent.advance(tail)
+                return sent.records
+            except _Conflict:
+                self._tail = None
+                stored = await self._lookup({d.key for d in drafts})
+        raise JournalError(f"{self.url}: append lost the race {_RETRIES} times; retry it")
+
+    async def _append_many(self, batches: list[list[Draft]]) -> list[list[Recorded]]:
+        assert self._lock is not None
+        out: list[list[Recorded]] = []
+        async with self._lock:
+            while len(out) < len(batches):
+                await self._pipeline(batches, out)
+                if len(out) < len(batches):  # batch len(out) was refused: redo it alone
+                    out.append(await self._append_locked(batches[len(out)], None))
+        return out
+
+    async def _pipeline(self, batches: list[list[Draft]], out: list[list[Recorded]]) -> None:
+        """Send batches from `len(out)` on, up to `_PIPELINE` in flight and the next one framed
+        while their acks come, appending each one's records to `out` as its ack arrives;
+        returns at the end or at the first batch refused by an expectation (after the acks of
+        those sent behind it)."""
+        tail = self._tail or await self._load_tail()
+        self._tail = tail
+        predicted = _Tail(tail.last_seq, tail.head, tail.head_hash, dict(tail.topics),
+                          dict(tail.cursors), tail.link_seq)  # fmt: skip
+        inflight: deque[_Sent | list[Recorded]] = deque()
+        stored: dict[str, Recorded] = {}  # this run's records: a repeat in a later batch
+        link = self.subjects.writer(self._writer)
+        next_batch, linked = len(out), False  # linked: a batch of this run carries a link
+        ready: _Sent | list[Recorded] | None = None  # the next batch, framed while acks come
+        try:
+            while next_batch < len(batches) or inflight or ready is not None:
+                if ready is None and next_batch < len(batches):
+                    batch = batches[next_batch]
+                    known = {d.key: stored[d.key] for d in batch if d.key in stored}
+                    ready = await self._frame_batch(batch, None, known, predicted, True,
+                                                    link=(link, linked))  # fmt: skip
+                    next_batch += 1
+                    if isinstance(ready, _Sent):
+                        linked = True
+                        ready.advance(predicted)
+                        stored.update((r.key, r) for r in ready.records)
+                if ready is not None and len(inflight) < _PIPELINE:
+                    if isinstance(ready, _Sent):
+                        await ready.send()
+                    inflight.append(ready)
+                    ready = None
+                    continue
+                done = inflight.popleft()
+                if isinstance(done, _Sent):
+                    await self._settle(done)
+                    done.advance(tail)
+                    out.append(done.records)
+                else:
+                    out.append(done)
+        except BaseException as exc:
+            self._tail = None
+            if not isinstance(exc, _Conflict):
+                raise
+            # The batches sent after the refused one expected it: the server refuses them.
+            for rest in inflight:
+                if isinstance(rest, _Sent) and await self._lands(rest):
+                    raise JournalError(f"{self.url}: a pipelined batch landed after the one "
+                                       f"it expected was refused") from None  # fmt: skip
+
+    async def _lands(self, sent: _Sent) -> bool:
+        """Whether a batch is acked (False: refused by an expectation)."""
+        try:
+            await self._settle(sent)
+        except _Conflict:
+            return False
+        return True
+
+    async def _frame_batch(
         self,
         drafts: list[Draft],
         cursor: tuple[str, int] | None,
         stored: dict[str, Recorded] | None,
-    ) -> list[Recorded]:
-        cached = self._tail is not None
-        tail = self._tail or await self._load_tail()
-        self._tail = tail
+        tail: _Tail,
+        cached: bool,
+        link: tuple[str, bool] | None = None,
+    ) -> _Sent | list[Recorded]:
+        """Number and frame one batch after `tail` (`_Sent.send` sends it); the records when
+        nothing is to be stored. `stored`: records of keys already in the journal (their originals are
+        returned); `link`: (the writer's link subject, whether the batch expects the previous
+        batch's link) for `append_many`."""
         s = self.subjects
         batch: dict[str, Recorded] = dict(stored or {})
         new: list[Draft] = []  # the drafts to store: first occurrences of keys not stored
@@ -437,7 +606,7 @@ class JetStreamJournal:
             tail.topics.update(zip(missing, found, strict=True))
         # Everything that can refuse the append is checked before its first message leaves.
         head = tail.head + len(new)
-        count = len(new) + len(topics) + (cursor is not None)
+        count = len(new) + len(topics) + (cursor is not None) + (link is not None and bool(new))
         if count > MAX_BATCH:
             raise JournalError(
                 f"an append of {count} messages (events, one marker per stream, the cursor) "
@@ -454,60 +623,73 @@ class JetStreamJournal:
             cursor_message = (s.cursor(consumer), expect)
         if count == 0:
             return [batch[d.key] for d in drafts]
-        writer = _BatchWriter(self, count, tail.last_seq)
-        position, prev = tail.head, tail.head_hash
-        sequences: dict[str, int] = {}
-        for d in new:
-            sequence = sequences.get(d.stream, tail.topics[d.stream]) + 1
-            sequences[d.stream] = sequence
-            position += 1
-            record, payload = event_record(d, position, sequence, prev)
-            prev = record.hash
-            batch[d.key] = record
-            tok = token(d.key)
-            headers = {"Nats-Msg-Id": tok, "Nats-Expected-Last-Subject-Sequence": "0",
-                       "Nats-Expected-Last-Subject-Sequence-Subject": s.of_key(tok)}  # fmt: skip
-            await writer.add(s.event(tok, d.stream), headers, payload)
+        sequences = {t: tail.topics[t] for t in topics}
+        writer = _BatchWriter(self, count, tail.last_seq, tail.head, tail.head_hash, sequences)
+        fresh: list[Recorded] = []
+        writer.events(new, fresh)
+        batch.update((r.key, r) for r in fresh)
+        position, prev = writer.encoder.position, writer.encoder.prev
         for topic, sequence in sequences.items():
             payload = control_payload(position, prev, topic=topic, sequence=sequence)
-            await writer.add(s.marker(topic), {}, payload)
+            writer.control(s.marker(topic), {}, payload)
+        if link is not None and new:
+            subject, expects = link
+            headers = {"Nats-Expected-Last-Subject-Sequence": str(tail.link_seq)} if expects else {}
+            writer.control(subject, headers, control_payload(position, prev, link=True))
         if cursor is not None and cursor_message is not None:
             payload = control_payload(position, prev, consumer=cursor[0], position=cursor[1])
-            await writer.add(*cursor_message, payload)
-        last_seq = await writer.commit()
-        tail.last_seq, tail.head, tail.head_hash = last_seq, position, prev
-        tail.topics.update(sequences)
-        if cursor is not None:
-            tail.cursors[cursor[0]] = (cursor[1], last_seq)
-        return [batch[d.key] for d in drafts]
+            writer.control(*cursor_message, payload)
+        return _Sent(writer, tail.last_seq, count, [batch[d.key] for d in drafts], position,
+                     prev, sequences, cursor, link[0] if link is not None and new else None)  # fmt: skip
 
-    async def _publish(
-        self, messages: list[tuple[str, dict[str, str], bytes]], expected_last: int
-    ) -> int:
-        """Publish messages as one atomic batch after stream sequence `expected_last`; returns
-        the stream's last sequence after it. Raises `_Conflict` when an expectation failed."""
-        if len(messages) > MAX_BATCH:
-            raise JournalError(
-                f"{len(messages)} messages exceed JetStream's atomic batch of {MAX_BATCH}"
-            )
-        writer = _BatchWriter(self, len(messages), expected_last)
-        for message in messages:
-            await writer.add(*message)
-        return await writer.commit()
-
-    async def _ack(self, subject: str, headers: dict[str, str], payload: bytes, n: int,
-                   expected_last: int) -> int:  # fmt: skip
-        """Send a batch's last message as a request; its reply is the batch's ack."""
-        ack = await self._request(subject, payload, headers)
+    async def _settle(self, sent: _Sent) -> None:
+        """Wait for a batch's ack; `_Conflict` when an expectation failed."""
+        assert sent.ack is not None, "a batch is sent before its ack is awaited"
+        try:
+            reply = await asyncio.wait_for(sent.ack, self.timeout)
+        except TimeoutError:
+            raise TimeoutError(f"{self.url}: no ack for an append") from None
+        ack = json.loads(reply)
         error = ack.get("error")
         if error is not None:
             if error.get("err_code") in (_WRONG_LAST_SEQUENCE, _DUPLICATE_IN_BATCH):
                 raise _Conflict()
             raise JournalError(f"{self.url}: JetStream refused the append: "
                                f"{error.get('description')} ({error.get('err_code')})")  # fmt: skip
-        if ack.get("duplicate") or int(ack["seq"]) != expected_last + n:
+        if ack.get("duplicate") or int(ack["seq"]) != sent.last_seq:
             raise _Conflict()  # not where expected (another writer's batch came first)
-        return int(ack["seq"])
+
+    async def _publish(
+        self, messages: list[tuple[str, dict[str, str], bytes]], expected_last: int
+    ) -> int:
+        """Publish control messages as one atomic batch after stream sequence `expected_last`;
+        returns the stream's last sequence after it. Raises `_Conflict` when an expectation
+        failed."""
+        if len(messages) > MAX_BATCH:
+            raise JournalError(
+                f"{len(messages)} messages exceed JetStream's atomic batch of {MAX_BATCH}"
+            )
+        writer = _BatchWriter(self, len(messages), expected_last, 0, GENESIS, {})
+        for message in messages:
+            writer.control(*message)
+        sent = _Sent(writer, expected_last, len(messages), [], 0, GENESIS, {}, None, None)
+        await sent.send()
+        await self._settle(sent)
+        return sent.last_seq
+
+    def _new_ack(self) -> tuple[asyncio.Future[bytes], str]:
+        """A future for the reply to one message, and the reply subject to send it with."""
+        self._ack_count += 1
+        name = str(self._ack_count)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._acks[name] = future
+        future.add_done_callback(lambda _: self._acks.pop(name, None))
+        return future, f"{self._inbox}.{name}"
+
+    async def _on_ack(self, msg: Any) -> None:
+        future = self._acks.get(msg.subject.rsplit(".", 1)[1])
+        if future is not None and not future.done():
+            future.set_result(msg.data)
 
     def commit_cursor(self, consumer: str, position: int) -> None:
         """Move a consumer's cursor (forward only: a lower position is an error)."""

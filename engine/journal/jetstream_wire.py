@@ -5,7 +5,9 @@ One JetStream stream per journal (named by the prefix, default `zkrisk`), subjec
   the subject's tail, so `<p>.e.*.md.feed` is one topic, `<p>.e.<key token>.>` one key;
 - `<p>.t.<topic>`: the topic's sequence marker (its last message holds the topic's last
   sequence), one per topic per appended batch;
-- `<p>.c.<name token>`: a consumer's cursor; `<p>.s.<name token>`: a snapshot's chunks.
+- `<p>.c.<name token>`: a consumer's cursor; `<p>.s.<name token>`: a snapshot's chunks;
+- `<p>.w.<writer token>`: a pipelining writer's batch link (`append_many`), one per batch it
+  pipelines: the next batch expects it, so that batch lands only after this one.
 
 The key token is the first 32 hex digits (128 bits) of sha256(key): a subject token of fixed
 length whatever the key holds; the record keeps the key itself, and a lookup checks it.
@@ -22,13 +24,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any
 
 from . import drafts
 from .base import JournalError
-from .chain import link
+from .chain import NONE_TEXT, TEXT_PREFIX, link
+from .drafts import EVENT_CLASSES, MAX_KEY
 from .events import EVENT_ADAPTER, Draft, Recorded
 
 TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:-]*(\.[A-Za-z0-9][A-Za-z0-9_:-]*)*$")
@@ -81,6 +85,9 @@ class Subjects:
     def snapshot(self, name: str) -> str:
         return f"{self.prefix}.s.{token(name)}"
 
+    def writer(self, writer_token: str) -> str:
+        return f"{self.prefix}.w.{writer_token}"
+
 
 def draft_problem(index: int, draft: object) -> str | None:
     """What makes a draft one the journal could not store faithfully, and the fix: the SQLite
@@ -92,6 +99,120 @@ def draft_problem(index: int, draft: object) -> str | None:
                 f"'md.feed' (on JetStream a stream name is a run of subject tokens: no empty "
                 f"part between dots)")  # fmt: skip
     return problem
+
+
+_NS = 1 << 63
+"""Times beyond int64 go to `draft_problem` (which says whether it takes them)."""
+
+
+def first_problem(drafts: Sequence[object], topics: set[str]) -> str | None:
+    """`draft_problem` of the first draft that has one; the common case checked inline (the
+    SQLite journal's checks). `topics`: stream names already found valid (grows)."""
+    for i, d in enumerate(drafts):
+        if type(d) is not Draft:
+            return draft_problem(i, d)
+        key, cause, ens, rns = d.key, d.causation_id, d.event_time_ns, d.recv_time_ns
+        if not (
+            type(key) is str and 0 < len(key) <= MAX_KEY and d.stream in topics
+            and type(d.event) in EVENT_CLASSES and type(ens) is int and 0 <= ens < _NS
+            and type(rns) is int and 0 <= rns < _NS
+            and (cause is None or (type(cause) is str and cause != ""))
+        ):  # fmt: skip
+            if (problem := draft_problem(i, d)) is not None:
+                return problem
+            topics.add(d.stream)
+    return None
+
+
+_P = TEXT_PREFIX
+_sha256 = hashlib.sha256
+_tuple_new = tuple.__new__
+"""Builds a `Recorded` from one tuple: a NamedTuple's own `__new__` is Python code, about a
+microsecond per event here."""
+
+
+class EventEncoder:
+    """Numbers, hashes and frames a batch's events as NATS protocol text, a run of drafts at
+    a time: the payload of `event_record` (same head line, same chain link) inside an HPUB
+    with the event's headers (the key's Msg-Id and expectation, the batch's id and sequence;
+    the first message also `Nats-Expected-Last-Sequence`). The common case (ASCII key, body
+    and causation, prev a 64-hex link) frames the link with one f-string as the SQLite
+    journal does and writes the protocol bytes with one join per run; anything else goes
+    through `chain.link` and `event_record`, byte for byte the same."""
+
+    def __init__(self, prefix: str, batch_id: str, expected_last: int, position: int,
+                 prev: str, sequences: dict[str, int]) -> None:  # fmt: skip
+        self.prefix, self.batch_id, self.expected_last = prefix, batch_id, expected_last
+        self.batch = f"Nats-Batch-Id: {batch_id}\r\nNats-Batch-Sequence: "
+        self.position, self.prev = position, prev
+        self.sequences = sequences
+        """Each topic's last sequence (the caller's dict: updated as events are numbered)."""
+        self.index = 0
+        """Messages framed so far (the batch sequence of the last one)."""
+        self._frames: dict[str, str] = {}
+
+    def _frame(self, text: str) -> str:
+        frame = self._frames.get(text)
+        if frame is None:
+            frame = self._frames[text] = f"{_P[len(text)]}{text}"
+        return frame
+
+    def encode(self, drafts: Sequence[Draft], out: list[Recorded]) -> bytes:
+        """The HPUBs of `drafts` (valid, new keys, in order); their records go to `out`."""
+        p, batch, sequences = self.prefix, self.batch, self.sequences
+        frames, frame = self._frames, self._frame
+        position, prev, index = self.position, self.prev, self.index
+        parts: list[str] = []
+        for d in drafts:
+            key, stream, event, cause = d.key, d.stream, d.event, d.causation_id
+            ens, rns = d.event_time_ns, d.recv_time_ns
+            sequence = sequences[stream] + 1
+            sequences[stream] = sequence
+            position += 1
+            index += 1
+            type_ = event.type
+            body = event.__pydantic_serializer__.to_json(event).decode()
+            text = key.isascii() and body.isascii() and (cause is None or cause.isascii())
+            digest = None
+            pos, seq, et, rt = str(position), str(sequence), str(ens), str(rns)
+            if text and len(prev) == 64 and prev.isascii():
+                try:
+                    fs, ft = frames.get(stream) or frame(stream), frames.get(type_) or frame(type_)
+                    digest = _sha256(
+                        f"{_P[64]}{prev}{_P[len(pos)]}{pos}{fs}{_P[len(seq)]}{seq}"
+                        f"{_P[len(key)]}{key}{ft}{_P[len(et)]}{et}{_P[len(rt)]}{rt}"
+                        f"{NONE_TEXT if cause is None else _P[len(cause)]}{cause or ''}"
+                        f"{_P[len(body)]}{body}".encode("latin-1")
+                    ).hexdigest()  # fmt: skip
+                except IndexError:  # a field of SHORT bytes or more: framed as bytes
+                    digest = None
+            if digest is None:
+                fields = (position, stream, sequence, key, type_, ens, rns, cause, body)
+                digest = link(prev, fields)
+            tok = _sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+            cause_json = "null" if cause is None else encode_basestring(cause)
+            payload = (f'[{pos},"{stream}",{seq},{encode_basestring(key)},"{type_}",{et},{rt},'
+                       f'{cause_json},"{digest}"]\n{body}')  # fmt: skip
+            first = "" if index > 1 else f"Nats-Expected-Last-Sequence: {self.expected_last}\r\n"
+            head = (f"NATS/1.0\r\nNats-Msg-Id: {tok}\r\n{first}"
+                    f"Nats-Expected-Last-Subject-Sequence: 0\r\n"
+                    f"Nats-Expected-Last-Subject-Sequence-Subject: {p}.e.{tok}.>\r\n"
+                    f"{batch}{index}\r\n\r\n")  # fmt: skip
+            size = len(payload) if text else len(payload.encode())
+            parts.append(f"HPUB {p}.e.{tok}.{stream} {len(head)} {len(head) + size}\r\n"
+                         f"{head}{payload}\r\n")  # fmt: skip
+            prev = digest
+            out.append(_tuple_new(Recorded, (position, stream, sequence, key, event, ens, rns,
+                                             cause, digest)))  # fmt: skip
+        self.position, self.prev, self.index = position, prev, index
+        return "".join(parts).encode()
+
+    def control(self, subject: str, headers: dict[str, str], payload: bytes) -> bytes:
+        """The HPUB of a control message (marker, cursor, link) as the batch's next message."""
+        self.index += 1
+        if self.index == 1:
+            headers = {**headers, "Nats-Expected-Last-Sequence": str(self.expected_last)}
+        return hpub(subject, headers, f"{self.batch}{self.index}", payload)
 
 
 def event_record(draft: Draft, position: int, sequence: int, prev: str) -> tuple[Recorded, bytes]:
@@ -110,14 +231,19 @@ def event_record(draft: Draft, position: int, sequence: int, prev: str) -> tuple
     return record, f"{head}\n{body}".encode()
 
 
-def hpub(subject: str, headers: dict[str, str], extra: str, payload: bytes) -> bytes:
-    """One NATS protocol HPUB (a message with headers, no reply): `headers` then the already
-    formatted header line(s) `extra`. Subjects and header values are the journal's own (tokens,
-    numbers, subjects of checked topics): no space, CR or LF to escape."""
+def hpub(subject: str, headers: dict[str, str], extra: str, payload: bytes,
+         reply: str | None = None) -> bytes:  # fmt: skip
+    """One NATS protocol HPUB (a message with headers, and a reply subject if given):
+    `headers` then the already formatted header line(s) `extra`. Subjects and header values
+    are the journal's own (tokens, numbers, subjects of checked topics): no space, CR or LF to
+    escape."""
     lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    head = f"NATS/1.0\r\n{lines}{extra}\r\n\r\n".encode()
+    if extra:
+        lines += extra + "\r\n"
+    head = f"NATS/1.0\r\n{lines}\r\n".encode()
     size = len(head) + len(payload)
-    return b"HPUB %s %d %d\r\n%s%s\r\n" % (subject.encode(), len(head), size, head, payload)
+    to = b"" if reply is None else b" " + reply.encode()
+    return b"HPUB %s%s %d %d\r\n%s%s\r\n" % (subject.encode(), to, len(head), size, head, payload)
 
 
 def control_payload(head: int, head_hash: str, **fields: Any) -> bytes:
