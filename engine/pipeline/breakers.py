@@ -80,7 +80,9 @@ class Breach:
 
 def breach(policy: BreakerPolicy, reading: Reading) -> Breach | None:
     """The most severe state the reading demands (HALTED before REDUCING), with why."""
-    checks: list[tuple[TradingState, TransitionReason, bool, str]] = []
+    # The monitor asks after every mark and only a hit's sentence is read: each check keeps
+    # what its sentence needs, and only the chosen one is formatted (`_detail`).
+    checks: list[tuple[TradingState, TransitionReason, bool, Decimal | int]] = []
     # Compare exactly: drawdown · 10000 ≥ limit · peak, no division.
     bps = reading.drawdown * fp.BPS_SCALE
     for target, limit in (
@@ -88,22 +90,28 @@ def breach(policy: BreakerPolicy, reading: Reading) -> Breach | None:
         (TradingState.REDUCING, policy.reducing_drawdown_bps),
     ):
         if limit is not None and reading.peak > 0:
-            checks.append((target, TransitionReason.DRAWDOWN, bps >= limit * reading.peak,
-                f"drawdown {reading.drawdown_bps:.2f} bps from the peak {reading.peak} "
-                f"(equity {reading.equity}) reached the {target} limit {limit} bps"))  # fmt: skip
+            checks.append((target, TransitionReason.DRAWDOWN, bps >= limit * reading.peak, limit))
+    daily_loss = reading.daily_loss
     for target, usd in (
         (TradingState.HALTED, policy.halt_daily_loss_usd),
         (TradingState.REDUCING, policy.reducing_daily_loss_usd),
     ):
         if usd is not None:
-            checks.append((target, TransitionReason.DAILY_LOSS, reading.daily_loss >= usd,
-                f"daily loss {reading.daily_loss} USD from the day's opening equity "
-                f"{reading.day_open} reached the {target} limit {usd} USD"))  # fmt: skip
+            checks.append((target, TransitionReason.DAILY_LOSS, daily_loss >= usd, usd))
     hit = [c for c in checks if c[2]]
     if not hit:
         return None
-    target, reason, _, detail = max(hit, key=lambda c: RANK[c[0]])
-    return Breach(target, reason, detail)
+    target, reason, _, bound = max(hit, key=lambda c: RANK[c[0]])
+    return Breach(target, reason, _detail(reading, target, reason, bound))
+
+
+def _detail(reading: Reading, target: TradingState, reason: TransitionReason,
+            limit: Decimal | int) -> str:  # fmt: skip
+    if reason is TransitionReason.DRAWDOWN:
+        return (f"drawdown {reading.drawdown_bps:.2f} bps from the peak {reading.peak} "
+                f"(equity {reading.equity}) reached the {target} limit {limit} bps")  # fmt: skip
+    return (f"daily loss {reading.daily_loss} USD from the day's opening equity "
+            f"{reading.day_open} reached the {target} limit {limit} USD")  # fmt: skip
 
 
 def transition(

@@ -114,10 +114,13 @@ class Ingest:
         metrics: IngestMetrics | None = None,
         sources: Mapping[str, Source] | None = None,
         on_records: Callable[[list[Recorded]], None] | None = None,
+        on_pending: Callable[[Draft], None] | None = None,
     ) -> None:
-        """`on_records` sees each appended batch (the runner folds it without reading it back)."""
+        """`on_records` sees each appended batch (the runner folds it without reading it back);
+        `on_pending` each draft as it joins the batch, in batch order, before its append (the
+        runner decides on a quote before its commit: `Pipeline.fold_ahead`)."""
         self.journal, self.config = journal, config
-        self.on_records = on_records
+        self.on_records, self.on_pending = on_records, on_pending
         self.metrics = metrics or IngestMetrics()
         self.symbols = frozenset(config.symbols)
         self.order = [s.name for s in config.sources]
@@ -157,6 +160,8 @@ class Ingest:
         self.counts = _Counts()
         self.max_queue_seen = 0
         self.max_batch_seen = 0
+        self._lag = {name: self.metrics.lag.labels(name) for name in self.order}
+        """Each source's lag gauge, looked up once (it is set on every message)."""
         self._set_active_metric()
 
     # --- resume points ---------------------------------------------------------------------
@@ -215,7 +220,7 @@ class Ingest:
                 event = FeedGap(source=source, symbol=gap.stream, expected=gap.expected,
                                 received=gap.received)  # fmt: skip
                 key = f"gap:{source}:{gap.stream}:{gap.expected}"
-                self.pending.append(Draft("ingest", key, event, now, now))
+                self._add(Draft("ingest", key, event, now, now))
         for item in released:
             self._release(item.msg, item.parsed, standby)
 
@@ -223,16 +228,22 @@ class Ingest:
         if standby:
             return self._count(msg.source, "standby")
         if isinstance(parsed, Accepted):
-            self.pending.append(Draft(f"md.{msg.source}", parsed.key, parsed.event,
-                                      parsed.event_time_ns, msg.recv_time_ns))  # fmt: skip
-            self.metrics.lag.labels(msg.source).set((msg.recv_time_ns - parsed.event_time_ns) / 1e9)
+            self._add(Draft(f"md.{msg.source}", parsed.key, parsed.event, parsed.event_time_ns,
+                            msg.recv_time_ns))  # fmt: skip
+            lag = self._lag.get(msg.source) or self.metrics.lag.labels(msg.source)
+            lag.set((msg.recv_time_ns - parsed.event_time_ns) / 1e9)
             return
         known = parsed.symbol in self.symbols
         event = Quarantined(source=msg.source, reason=parsed.reason.value, detail=parsed.detail,
                             raw=truncate_raw(msg.text), symbol=parsed.symbol if known else None,
                             source_seq=parsed.seq if known else None)  # fmt: skip
         key = quarantine_key(msg.source, msg.text)
-        self.pending.append(Draft("ingest", key, event, msg.recv_time_ns, msg.recv_time_ns))
+        self._add(Draft("ingest", key, event, msg.recv_time_ns, msg.recv_time_ns))
+
+    def _add(self, draft: Draft) -> None:
+        self.pending.append(draft)
+        if self.on_pending is not None:
+            self.on_pending(draft)
 
     def _count(self, source: str, outcome: str) -> None:
         self.counts.add(outcome)
@@ -251,7 +262,7 @@ class Ingest:
         event = FeedHealth(source=change.source, status=change.status, reason=change.reason,
                            active_source=change.active_source)  # fmt: skip
         key = f"health:{change.source}:{change.status.value}:{now}"
-        self.pending.append(Draft("ingest", key, event, now, now))
+        self._add(Draft("ingest", key, event, now, now))
         self._set_active_metric()
 
     def _set_active_metric(self) -> None:

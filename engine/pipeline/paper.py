@@ -26,13 +26,15 @@ from ..risk.models import (
     CheckState,
     OrderIntent,
     Portfolio,
-    Position,
     PricePoint,
     PriceSnapshot,
     Side,
     TradingState,
     Verdict,
     VerdictKind,
+    book_portfolio,
+    book_position,
+    price_point,
 )
 from .strategies.base import DECIMAL, DecimalText, StateModel, mid
 
@@ -162,8 +164,19 @@ class Mark:
 def _price_point(mark: Mark) -> PricePoint:
     """A mark as the gate's price (frozen, so shared): validated once per mark, not per check
     (the gate runs on every intent; a mark changes with its own symbol's quotes only)."""
-    return PricePoint(price=mark.price.quantize(_PRICE_STEP, ROUND_FLOOR),
-                      timestamp=mark.event_time_ns // 1_000_000_000, round_id=mark.source_seq)  # fmt: skip
+    return price_point(mark.price.quantize(_PRICE_STEP, ROUND_FLOOR),
+                       mark.event_time_ns // 1_000_000_000, mark.source_seq)  # fmt: skip
+
+
+def _quote_point(price: Decimal, now: int) -> PricePoint:
+    """The quote asset's price as the gate sees it: validated once per second of the clock
+    (by its text: 1 and 1.0 are equal Decimals, not equal prices to print)."""
+    return _quote_point_of(str(price), now)
+
+
+@lru_cache(maxsize=16)
+def _quote_point_of(price: str, now: int) -> PricePoint:
+    return price_point(Decimal(price), now, 0)
 
 
 class CheckInputs(NamedTuple):
@@ -184,6 +197,10 @@ class PaperBook:
     holdings: dict[tuple[str, str], Holding] = field(default_factory=dict)
     marks: dict[str, Mark] = field(default_factory=dict)
     strategies: dict[str, StrategyRecord] = field(default_factory=dict)
+    _portfolio: tuple[tuple[Any, ...], Portfolio] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """The gate's last portfolio and what it was built from (see `check_inputs`)."""
 
     # -- projection -----------------------------------------------------------------------
 
@@ -328,22 +345,40 @@ class PaperBook:
         fails closed on a symbol it has never seen quoted.
         """
         del intent  # the book does not depend on the order; kept for the call's readability
-        symbols = sorted({s for _, s in self.holdings})
-        positions = [
-            Position(symbol=s, quantity=q) for s in symbols if (q := self.net_position(s)) != 0
-        ]
-        cash = DECIMAL.add(self.starting_equity, self.cash).quantize(_QTY_STEP, ROUND_FLOOR)
-        if cash:
-            positions.append(Position(symbol=quote_symbol, quantity=cash))
         prices = {s: _price_point(m) for s, m in self.marks.items()}
-        prices[quote_symbol] = PricePoint(price=quote_price, timestamp=now, round_id=0)
+        prices[quote_symbol] = _quote_point(quote_price, now)
         return CheckInputs(
-            portfolio=Portfolio(account=account, positions=tuple(positions)),
+            portfolio=self._book_portfolio(account, quote_symbol),
             prices=PriceSnapshot(prices=prices, snapshot_id=self.position, taken_at=now),
             state=CheckState(
                 trading_state=trading_state, now=now, recent_order_times=recent_order_times
             ),
         )
+
+    def _book_portfolio(self, account: str, quote_symbol: str) -> Portfolio:
+        """The book as a `Portfolio`, built again only when a fill has moved it: the gate runs
+        on every intent, and validating the positions was most of its inputs' cost. What it
+        is built from is compared by identity (fills replace the Decimals they change)."""
+        sources = (account, quote_symbol, self.starting_equity, self.cash,
+                   *[q for k, h in self.holdings.items() for q in (k, h, h.quantity)])  # fmt: skip
+        cached = self._portfolio
+        if (
+            cached is not None
+            and cached[0][:2] == sources[:2]
+            and len(cached[0]) == len(sources)
+            and all(a is b for a, b in zip(cached[0][2:], sources[2:], strict=True))
+        ):
+            return cached[1]
+        symbols = sorted({s for _, s in self.holdings})
+        positions = [
+            book_position(s, q) for s in symbols if (q := self.net_position(s)) != 0
+        ]  # fmt: skip
+        cash = DECIMAL.add(self.starting_equity, self.cash).quantize(_QTY_STEP, ROUND_FLOOR)
+        if cash:
+            positions.append(book_position(quote_symbol, cash))
+        portfolio = book_portfolio(account, tuple(positions))
+        self._portfolio = (sources, portfolio)
+        return portfolio
 
 
 _Count = Annotated[int, Field(ge=0)]

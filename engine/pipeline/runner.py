@@ -12,6 +12,14 @@ quote's key, 'verdict:<id>', 'state:<cause>', ...), so re-deriving after a resta
 nothing; the stages' state is restored from the newest snapshot and the tail is folded again.
 Records other processes append (the kill switch, `zkrisk killswitch`; ingest and the monitor
 when they run as processes of their own, `STAGES`) are picked up by polling the journal's head.
+
+Deciding before the commit (one process, `stage="all"`): ingest hands each market-data draft to
+`Pipeline.fold_ahead` as it validates it, so a quote's intents are decided at once, on the
+record the draft will be; what they derive is appended, with the cursor, once ingest's append
+has committed the quote and `confirm` has checked it landed where it was folded (else the
+stages are rebuilt from the journal, as a restart would). Nothing derived is appended, and
+order send sees nothing, before that commit; a crash before it leaves no trace of the decision
+in the journal, and the feed's resend is decided again.
 """
 
 from __future__ import annotations
@@ -124,6 +132,19 @@ class Pipeline:
         self.snapshot_refused = ""
         self.restore_note = ""
         self.cursor_at = journal.cursor(CONSUMER)
+        self.settle: Callable[[], object] | None = None
+        """Commits the batch `fold_ahead` folded (the runner's: ingest's flush, whose records
+        come back through `confirm`); None: nothing is folded ahead of its commit."""
+        self.ahead: list[Recorded] = []
+        """Ingest's drafts folded ahead of their commit, as the records they will be."""
+        self.ahead_closed = False
+        """A draft of the open batch was not folded ahead: the rest of it waits for its commit."""
+        self.rewinds = 0
+        """Times what was folded ahead did not commit as folded (`_rewind`)."""
+        self._ahead_samples: list[int] = []
+        self._ahead_stats: tuple[int, int, dict[str, int]] = (0, 0, {})
+        self._quiet_upto = 0
+        """Records up to here were folded live before a rewind: their re-fold is not live."""
 
     def _new_pretrade(self) -> PreTradeStage:
         cfg = self.run.config
@@ -169,6 +190,7 @@ class Pipeline:
     def save_snapshot(self) -> None:
         """Snapshot every stage as of `position` (skipped, once said, when a plug-in strategy
         cannot be snapshotted: start-up then folds the journal from genesis)."""
+        self._settle()
         self.flush()  # a snapshot as of a position is taken once that position's outputs are in
         self.since_snapshot = 0
         refusal = self.signal.snapshot_refusal()
@@ -200,6 +222,7 @@ class Pipeline:
         `to_head`, only the records offered (and any a gap among them shows another writer
         put between): what others appended after them waits for the next full drain, which
         saves a read of the journal per append."""
+        self._settle()
         folded = 0
         while True:
             rec = self.inbox.pop(self.position + 1, None)
@@ -222,6 +245,7 @@ class Pipeline:
     def flush(self) -> list[Recorded]:
         """Append what the deferred folds derived, with the cursor at the last of their records
         (one transaction: outputs and cursor move together, whatever their number)."""
+        self._settle()  # outputs go after their causes (the settling drain may append them)
         if not self.pending:
             return []
         drafts, upto, self.pending = self.pending, self.pending_upto, []
@@ -233,12 +257,17 @@ class Pipeline:
         self.offer(written)
         return written
 
-    def fold(self, rec: Recorded, *, live: bool = True, defer: bool = False) -> list[Recorded]:
+    def fold(
+        self, rec: Recorded, *, live: bool = True, defer: bool = False, ahead: bool = False
+    ) -> list[Recorded]:
         """One record through the monitor, the signal stage and the gate, in that order (a
         breaker the record trips refuses the intent the same record causes). An intent the
         signal stage derives here is decided here too, and appended with its verdict and the
-        cursor in one transaction: the verdict is a function of the committed quote, so a
-        crash before that append re-derives both, identically, from the quote."""
+        cursor in one transaction after the record's own commit: the verdict is a function of
+        the record and the journal before it, so a crash before that append re-derives both,
+        identically. `ahead`: the record is not committed yet (`fold_ahead`)."""
+        live = live and rec.position > self._quiet_upto
+        samples = self._ahead_samples if ahead else self.stats.decision_ns
         self.orders.apply(rec)
         self.positions.apply(rec)
         drafts = self.monitor.on_event(rec)
@@ -248,11 +277,11 @@ class Pipeline:
         drafts += signalled
         state = self.monitor.state
         verdict = self.pretrade.on_event(rec, state)
-        for draft in signalled:  # decided now, on the committed quote: no commit in between
+        for draft in signalled:  # decided now, in its cause's own fold: no commit in between
             if isinstance(draft.event, IntentEmitted):
                 verdict += self.pretrade.decide_derived(draft, state)
-                if live and len(self.stats.decision_ns) < 100_000:
-                    self.stats.decision_ns.append(self.clock() - draft.recv_time_ns)
+                if live and len(samples) < 100_000:
+                    samples.append(self.clock() - draft.recv_time_ns)
                 crash_point(CRASH_AFTER_VERDICT)
         if verdict and any(isinstance(d.event, OrderSubmitted) for d in verdict):
             # An approved intent's order is decided, not yet journaled: the SIGKILL test kills
@@ -260,9 +289,11 @@ class Pipeline:
             crash_point(CRASH_AFTER_INTENT)
         drafts += verdict
         self.position = rec.position
-        self.stats.records += 1
-        name = rec.event.type
-        self.stats.by_type[name] = self.stats.by_type.get(name, 0) + 1
+        counted = rec.position > self._quiet_upto  # (a rewind's re-fold: counted already)
+        if counted:
+            self.stats.records += 1
+            name = rec.event.type
+            self.stats.by_type[name] = self.stats.by_type.get(name, 0) + 1
         written: list[Recorded] = []
         if drafts:
             # `drain` defers the append to the end of the run of records it folds: what they
@@ -272,17 +303,102 @@ class Pipeline:
             self.pending_upto = rec.position
             if not defer:
                 written = self.flush()
-            self.stats.derived += len(drafts)
-        if live and self.on_folded is not None:
-            self.on_folded(rec)
+            self.stats.derived += len(drafts) if counted else 0
+        if live and not ahead and self.on_folded is not None:
+            self.on_folded(rec)  # (a record folded ahead: once `confirm` has its commit)
         self.since_snapshot += 1
-        if self.since_snapshot >= self.run.config.run.snapshot_every:
+        if self.since_snapshot >= self.run.config.run.snapshot_every and not self.ahead:
             self.save_snapshot()
         return written
+
+    # -- deciding ahead of the commit -----------------------------------------------------
+
+    def fold_ahead(self, draft: Draft) -> None:
+        """Fold a market-data draft ingest has just validated, before the append that commits
+        it (ingest's `on_pending`): its intents are decided now, their outputs wait in
+        `pending` until `confirm` has seen the commit. The record it will be is predictable:
+        the next position after what this process folded and the batch's drafts before it,
+        the same key and times. What the fold derives depends on the journal before the
+        record only, so it is what a fold after the commit derives, provided the record lands
+        where predicted; `confirm` checks that (another writer may append in between) and
+        rebuilds from the journal when it did not (`_rewind`). The first draft of a batch that
+        is not market data (a quarantine, a gap, a health change) and the rest of that batch
+        are folded after their commit, as records."""
+        if self.settle is None or self.ahead_closed or not draft.stream.startswith("md."):
+            self.ahead_closed = self.settle is not None
+            return
+        if not self.ahead:
+            if self.inbox or self.pending:
+                self.drain(to_head=False)  # known records come first
+            stats = self.stats
+            self._ahead_stats = (stats.records, stats.derived, dict(stats.by_type))
+        rec = Recorded(self.position + 1, draft.stream, 0, draft.key, draft.event,
+                       draft.event_time_ns, draft.recv_time_ns, draft.causation_id, "")  # fmt: skip
+        self.ahead.append(rec)
+        self.fold(rec, defer=True, ahead=True)
+
+    def confirm(self, records: list[Recorded]) -> None:
+        """Ingest's batch is committed (`records`, in batch order): what was folded ahead of it
+        must be its first records, position by position; then order send sees them, the
+        hashes the stages remember are the journal's, and the decision times count."""
+        ahead, self.ahead, self.ahead_closed = self.ahead, [], False
+        samples, self._ahead_samples = self._ahead_samples, []
+        if not ahead:
+            return
+        landed = records[: len(ahead)]
+        if len(landed) < len(ahead) or any(
+            r.position != a.position or r.key != a.key for a, r in zip(ahead, landed, strict=False)
+        ):
+            self._rewind(ahead[0].position - 1)
+            return
+        last = landed[-1]
+        for stage in (self.monitor, self.signal):
+            if stage.position == last.position:
+                stage.last_hash = last.hash
+        room = 100_000 - len(self.stats.decision_ns)
+        self.stats.decision_ns.extend(samples[: max(room, 0)])
+        if self.on_folded is not None:
+            for rec in landed:
+                if rec.position > self._quiet_upto:
+                    self.on_folded(rec)
+
+    def _settle(self) -> None:
+        """Commit what was folded ahead before anything else is appended or read after it."""
+        if self.ahead and self.settle is not None:
+            self.settle()
+        if self.ahead:  # its append did not come back (it failed): void what was folded
+            self._rewind(self.ahead[0].position - 1)
+
+    def _rewind(self, committed_upto: int) -> None:
+        """What was folded ahead is not what the journal holds (another writer's records took
+        the predicted positions, or the append failed): drop it, with every output derived
+        from it (none was appended), and rebuild the stages from the journal as a restart
+        does (the newest snapshot, then the tail). Records up to `committed_upto` were folded
+        live already: their re-fold sends nothing and times nothing."""
+        self.rewinds += 1
+        log.warning("the records folded ahead from position %d did not commit there: "
+                    "rebuilding from the journal", committed_upto + 1)  # fmt: skip
+        self.ahead, self._ahead_samples, self.ahead_closed = [], [], False
+        self.pending, self.inbox = [], {}
+        self.stats.records, self.stats.derived, by_type = self._ahead_stats
+        self.stats.by_type = dict(by_type)
+        cfg = self.run.config
+        self.monitor = Monitor(cfg.monitor, metrics=self.monitor.metrics)
+        self.signal = SignalStage(cfg.signal)
+        self.pretrade = self._new_pretrade()
+        self.orders, self.positions = Orders(), Positions()
+        self.position = self.since_snapshot = 0
+        self.cursor_at = self.journal.cursor(CONSUMER)
+        self._quiet_upto = max(self._quiet_upto, committed_upto)
+        self.restore()
+        self.drain()
+
+    # -- appends --------------------------------------------------------------------------
 
     def append(self, drafts: list[Draft]) -> None:
         """Append records that no folded record caused (heartbeats, timer alerts)."""
         if drafts:
+            self._settle()
             self.flush()
             self.offer(self.journal.append(drafts))
 
@@ -295,6 +411,7 @@ class Pipeline:
 
     def commit(self) -> None:
         """Move the cursor to the last folded position (a clean stop)."""
+        self._settle()
         self.flush()
         if self.position > self.cursor_at:
             self.journal.commit_cursor(CONSUMER, self.position)
@@ -395,8 +512,12 @@ class Runner:
         self.monitor_stage = None if stage != "monitor" else MonitorStage(
             journal, run.config.monitor, metrics=metrics,
             snapshot_every=run.config.run.snapshot_every)  # fmt: skip
-        handed = self._on_ingested if stage == "all" else None
-        self.ingest = Ingest(journal, run.ingest, metrics=self.feed_metrics, on_records=handed)
+        together = stage == "all"
+        self.ingest = Ingest(journal, run.ingest, metrics=self.feed_metrics,
+                             on_records=self._on_ingested if together else None,
+                             on_pending=self.pipeline.fold_ahead if together else None)  # fmt: skip
+        if together:  # quotes are decided as ingest validates them, before their commit
+            self.pipeline.settle = self.ingest.flush
         folds = stage in ("all", "pipeline")
         paper = run.config.venue.kind == "paper"
         self.order_send = None if paper or not folds else self._order_send()
@@ -431,6 +552,7 @@ class Runner:
         self.pipeline.append_and_fold(drafts)
 
     def _on_ingested(self, records: list[Recorded]) -> None:
+        self.pipeline.confirm(records)
         self.pipeline.offer(records)
         self.pipeline.drain(to_head=False)  # commands other processes append: the poll's
 

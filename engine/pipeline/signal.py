@@ -59,7 +59,7 @@ from ..journal.events import (
     Trade,
 )
 from ..risk import fixed_point as fp
-from ..risk.models import ExactDecimal, OrderIntent, Symbol
+from ..risk.models import ExactDecimal, OrderIntent, Symbol, limit_intent
 from .paper import PaperBook, is_market_data
 from .stage_snapshot import SnapshotError, decode, encode
 from .strategies.base import (
@@ -280,15 +280,14 @@ class SignalStage:
                     f"{len(times)} intents in the last minute already; the limit is {limit}"))  # fmt: skip
                 break
             try:
-                intent = OrderIntent(
-                    client_order_id=client_order_id(c.id, recorded.key, index),
-                    symbol=decision.symbol,
-                    side=decision.side,
-                    quantity=decision.quantity,
-                    limit_price=decision.limit_price,
-                    counterparty=c.counterparty,
-                    strategy_id=c.id,
-                )
+                coid = client_order_id(c.id, recorded.key, index)
+                intent = limit_intent(coid, decision.symbol, decision.side, decision.quantity,
+                                      decision.limit_price, c.counterparty, c.id) if (
+                    decision.limit_price is not None  # (a LIMIT order: the common decision)
+                ) else OrderIntent(client_order_id=coid, symbol=decision.symbol,
+                                   side=decision.side, quantity=decision.quantity,
+                                   limit_price=decision.limit_price, counterparty=c.counterparty,
+                                   strategy_id=c.id)  # fmt: skip
                 emitted = IntentEmitted(strategy_id=c.id, intent=intent, reference_price=reference)
             except (ValidationError, ValueError) as exc:
                 drafts.append(self._disable(runtime, recorded, "INVALID_INTENT",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -20,9 +21,9 @@ from .models import Asset, Portfolio, PriceSnapshot
 FloatArray = npt.NDArray[np.float64]
 
 
-@dataclass(frozen=True, slots=True)
-class Leg:
-    """One book position with its price and threshold, fixed point."""
+class Leg(NamedTuple):
+    """One book position with its price and threshold, fixed point (a NamedTuple: the gate
+    builds a few per check, and a frozen dataclass's `__init__` cost several times more)."""
 
     symbol: str
     quantity: int  # QTY scale, signed
@@ -58,8 +59,9 @@ class ScenarioMatrix:
         return int(self.returns.shape[0])
 
 
-@dataclass(frozen=True, slots=True)
-class BookView:
+class BookView(NamedTuple):
+    """The book's aggregates at one snapshot (a NamedTuple, built once per check: see `Leg`)."""
+
     legs: Mapping[str, Leg]
     missing_assets: tuple[str, ...]
     missing_prices: tuple[str, ...]

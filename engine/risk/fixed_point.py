@@ -8,7 +8,7 @@ width raises `FixedPointError` instead of being rounded.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Final
 
 #: USD prices, Chainlink style (8 decimals), unsigned, < 2**PRICE_BITS.
@@ -91,8 +91,24 @@ def _to_decimal(x: Decimal | int | str, name: str) -> Decimal:
     raise TypeError(f"{name}: expected Decimal, int or str, got {type(x).__name__}")
 
 
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""Wide enough that moving a decimal point never rounds (`_scaled_int`'s fast path)."""
+
+
 def _scaled_int(d: Decimal, decimals: int, name: str, bits: int) -> int:
-    """d · 10**decimals as an exact int, or FixedPointError. Never uses a rounding context."""
+    """d · 10**decimals as an exact int, or FixedPointError. Never uses a rounding context.
+
+    The common case (a finite number of moderate size that fits the scale) moves the point in
+    C; anything else, every refusal included, takes `_scaled_int_checked`, which says why."""
+    if d.is_finite() and d.adjusted() > -64 and d.adjusted() + 1 + decimals <= bits // 3 + 2:
+        scaled = d.scaleb(decimals, _EXACT)
+        value = int(scaled)
+        if scaled == value:
+            return value
+    return _scaled_int_checked(d, decimals, name, bits)
+
+
+def _scaled_int_checked(d: Decimal, decimals: int, name: str, bits: int) -> int:
     if not d.is_finite():
         raise FixedPointError(f"{name}: {_describe(d)} is not a finite number")
     sign, digits, exponent = d.as_tuple()

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -56,6 +56,7 @@ Bps = Annotated[int, Field(ge=0, le=fp.BPS_SCALE)]
 UnixSeconds = Annotated[int, Field(ge=0, lt=2**fp.TIMESTAMP_BITS)]
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_M = TypeVar("_M", bound=BaseModel)
 
 
 def _private(model: BaseModel, name: str) -> Any:
@@ -208,6 +209,82 @@ class PricePoint(_Frozen):
         return value
 
 
+_SYMBOL_TEXT = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,31}")
+_ADDRESS_TEXT = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def _assembled(
+    cls: type[_M], fields: dict[str, Any], given: set[str], private: dict[str, Any]
+) -> _M:
+    """A model from values already checked as its validators check them, without running
+    pydantic (what `model_construct` does, a few times faster): `given` is the fields set."""
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", fields)
+    object.__setattr__(model, "__pydantic_fields_set__", given)
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", private)
+    return model
+
+
+_POSITION_GIVEN = frozenset({"symbol", "quantity"})
+_PORTFOLIO_GIVEN = frozenset({"account", "positions"})
+_POINT_GIVEN = frozenset({"price", "timestamp", "round_id"})
+_ZERO = Decimal(0)
+
+
+def book_position(symbol: str, quantity: Decimal) -> Position:
+    """`Position(symbol=symbol, quantity=quantity)`, equal in every respect, checked the same
+    way but built directly when the values are plainly valid (the paper gate builds its book
+    on every fill); anything else goes through the validator, which refuses it as it would."""
+    if type(symbol) is str and type(quantity) is Decimal and _SYMBOL_TEXT.fullmatch(symbol):
+        try:
+            fixed = fp.to_qty(quantity, name=f"position {symbol} quantity")
+        except ValueError:
+            pass
+        else:
+            return _assembled(Position, {"symbol": symbol, "quantity": quantity},
+                              set(_POSITION_GIVEN), {"_quantity_fixed": fixed})  # fmt: skip
+    return Position(symbol=symbol, quantity=quantity)
+
+
+def book_portfolio(account: str, positions: tuple[Position, ...]) -> Portfolio:
+    """`Portfolio(account=account, positions=positions)` as `book_position` builds a position."""
+    symbols = {p.symbol for p in positions}
+    if (
+        type(account) is str
+        and _ADDRESS_TEXT.fullmatch(account)
+        and all(type(p) is Position for p in positions)
+        and len(symbols) == len(positions) <= fp.MAX_POSITIONS
+    ):
+        fields = {"account": account.lower(), "positions": positions, "margin": _ZERO,
+                  "margin_symbol": None}  # fmt: skip
+        private = {"_by_symbol": {p.symbol: p.quantity_fixed for p in positions},
+                   "_margin_fixed": 0}  # fmt: skip
+        return _assembled(Portfolio, fields, set(_PORTFOLIO_GIVEN), private)
+    return Portfolio(account=account, positions=positions)
+
+
+def price_point(price: Decimal, timestamp: int, round_id: int) -> PricePoint:
+    """`PricePoint(price=..., timestamp=..., round_id=...)` as `book_position` builds one."""
+    if (
+        type(price) is Decimal
+        and price.is_finite()
+        and price > 0
+        and type(timestamp) is int
+        and 0 <= timestamp < 2**fp.TIMESTAMP_BITS
+        and type(round_id) is int
+        and 0 <= round_id < 2**fp.ROUND_ID_BITS
+    ):
+        try:
+            fixed = fp.to_price(price)
+        except ValueError:
+            pass
+        else:
+            fields = {"price": price, "timestamp": timestamp, "round_id": round_id}
+            return _assembled(PricePoint, fields, set(_POINT_GIVEN), {"_price_fixed": fixed})
+    return PricePoint(price=price, timestamp=timestamp, round_id=round_id)
+
+
 class PriceSnapshot(_Frozen):
     """The oracle prices a verdict or proof is computed at."""
 
@@ -337,6 +414,56 @@ class OrderIntent(_Frozen):
         """Limit price at PRICE scale, None for MARKET."""
         value: int | None = _private(self, "_limit_fixed")
         return value
+
+
+_LIMIT_GIVEN = frozenset(
+    {"client_order_id", "symbol", "side", "quantity", "limit_price", "counterparty", "strategy_id"}
+)
+
+
+def limit_intent(
+    client_order_id: str,
+    symbol: str,
+    side: Side,
+    quantity: Decimal,
+    limit_price: Decimal,
+    counterparty: str,
+    strategy_id: str,
+) -> OrderIntent:
+    """`OrderIntent(...)` of a LIMIT order given these fields, as `book_position` builds a
+    position: direct when every value is plainly valid (the signal stage builds one per
+    decision), else through the validator, which refuses it as it would."""
+    if (
+        type(client_order_id) is str
+        and 1 <= len(client_order_id) <= 64
+        and type(symbol) is str
+        and _SYMBOL_TEXT.fullmatch(symbol)
+        and type(side) is Side
+        and type(quantity) is Decimal
+        and quantity.is_finite()
+        and quantity > 0
+        and type(limit_price) is Decimal
+        and limit_price.is_finite()
+        and limit_price > 0
+        and type(counterparty) is str
+        and counterparty
+        and type(strategy_id) is str
+    ):
+        try:
+            size = fp.to_fixed(quantity, fp.QTY_DECIMALS, fp.QTY_BITS, name="order quantity")
+            limit = fp.to_price(limit_price, name="limit_price")
+        except ValueError:
+            pass
+        else:
+            fields = {"client_order_id": client_order_id, "symbol": symbol, "side": side,
+                      "quantity": quantity, "order_type": OrderType.LIMIT,
+                      "limit_price": limit_price, "max_slippage_bps": None,
+                      "counterparty": counterparty, "strategy_id": strategy_id}  # fmt: skip
+            private = {"_qty_fixed": size, "_limit_fixed": limit}
+            return _assembled(OrderIntent, fields, set(_LIMIT_GIVEN), private)
+    return OrderIntent(client_order_id=client_order_id, symbol=symbol, side=side,
+                       quantity=quantity, limit_price=limit_price, counterparty=counterparty,
+                       strategy_id=strategy_id)  # fmt: skip
 
 
 def _parse_time(value: object) -> object:

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from zkrisk.engine.journal.events import OracleRound, Quote, Trade
+from zkrisk.engine.pipeline import validate
 from zkrisk.engine.pipeline.validate import (
     MAX_RAW_CHARS,
     Accepted,
@@ -161,3 +162,38 @@ def test_an_oracle_round_is_scaled_by_its_decimals_and_keyed_by_feed_and_round()
     assert out.key == f"md:chain:{feed.lower()}:4"
     broken = json.dumps({"type": "round", "symbol": "WETH", "feed": feed, "error": "reverted"})
     assert refused(broken).reason is Reason.MALFORMED
+
+
+def _full_path(raw: str, recv: int = NOW) -> Accepted | Refused:
+    data = validate._load(raw)
+    return data if isinstance(data, Refused) else validate.parse_loaded("feed", data, raw, recv,
+                                                                        RULES)  # fmt: skip
+
+
+_TIMES = [NOW, NOW - 3_000_000_000, NOW + 600_000_000, NOW + 400_000_000, -1, True, float(NOW)]
+_BIDS = ["3000.10", "3000.20", "3000.30", "0", "0.0", "-3000", "+3000.1", " 3000.1", "3000.1\n",
+         "1e3", "NaN", "Infinity", "3" * 31, "1." + "1" * 19, "3" * 40, 3000, 3000.1, True, "",
+         "3000.", ".5"]  # fmt: skip
+_EDGES: dict[str, list[object]] = {
+    "type": ["quote", "trade", "Quote", 1, None],
+    "symbol": ["WETH", "WBTC", "LINK", "weth", "", "W" * 33, 5, None, ...],
+    "seq": [7, 1, 0, -1, True, 7.0, "7", None, ...],
+    "ts_ns": [*_TIMES, str(NOW), ...],
+    "bid": [*_BIDS, ...],
+    "ask": ["3000.20", "3000.10", "0", "-1", "1e4", "9" * 30 + "." + "9" * 9, 3001, ...],
+    "bid_size": ["4.5", "0", "0.00", "-4.5", "4.5e0", 4, 4.5, ...],
+    "ask_size": ["2", "0", "-2", "2.0000", " 2", 2, ...],
+}
+
+
+def test_the_fast_path_for_clean_quotes_decides_as_the_schema_does() -> None:
+    base = quote()
+    assert validate._clean_quote("feed", json.loads(base), base, NOW, RULES) is not None
+    messages = [base, quote(extra="x"), base.replace("}", ',"bid":"1"}'), "[]", "{}"]
+    for field, values in _EDGES.items():
+        messages += [quote(**{field: v}) for v in values]
+    messages += [quote(bid="3000.30", ask="3000.20"), quote(bid="3000.20", ask="3000.20"),
+                 quote(bid="0.000000000000000001", ask="0.000000000000000002")]  # fmt: skip
+    for raw in messages:
+        for recv in (NOW, NOW + 1_999_999_999, NOW + 2_000_000_001, NOW - 500_000_001):
+            assert parse_message("feed", raw, recv, RULES) == _full_path(raw, recv), raw

@@ -119,3 +119,26 @@ def test_ceil_log2_counts_bits() -> None:
     assert [fp.ceil_log2(n) for n in (1, 2, 3, 4, 5, 64, 65)] == [0, 1, 2, 2, 3, 6, 7]
     with pytest.raises(ValueError):
         fp.ceil_log2(0)
+
+
+def test_the_fast_conversion_returns_and_refuses_exactly_as_the_checked_one() -> None:
+    import random
+
+    rng = random.Random(5)
+    cases = [D(0), D("-0"), D("0E+999999"), D("1E+999999"), D("1E-999"), D("1E-64"), D("1E-63"),
+             D("5E+3"), D("1E+30"), D("-1E+26"), D("0.123456789"), D("-3.00000000"),
+             D("99999999999999999999.99999999"), D("NaN"), D("-Infinity")]  # fmt: skip
+    for _ in range(4_000):
+        digits = tuple(rng.randint(0, 9) for _ in range(rng.randint(1, 40)))
+        cases.append(D((rng.randint(0, 1), digits, rng.randint(-40, 12))))
+
+    def outcome(convert: object, d: Decimal, decimals: int, bits: int) -> tuple[str, object]:
+        try:
+            return "ok", convert(d, decimals, "x", bits)  # type: ignore[operator]
+        except FixedPointError as exc:
+            return "refused", str(exc)
+
+    for d in cases:
+        for decimals, bits in ((8, 81), (8, 64), (16, 144), (6, 32), (0, 40)):
+            fast = outcome(fp._scaled_int, d, decimals, bits)
+            assert fast == outcome(fp._scaled_int_checked, d, decimals, bits), (d, decimals)
