@@ -2,13 +2,17 @@
 batches of 500 quotes, each acknowledged by the server), beside what the same server does in
 the same run without the journal's client work:
 - `append_many`, the pipelined path (batch k+1 framed and sent while the server commits
-  batch k; up to 4 in flight): the headline, the path of a writer that holds several
-  batches (ingest's flush calls `append`, one batch at a time, so far);
+  batch k; up to 4 in flight): the headline, what ingest hands a burst to (it gathers up
+  to 4 batches, or what arrived within `batch_ms`);
 - `append`, one batch at a time (each waits for its ack: what a caller with one batch does);
 - the server's ceiling: the same atomic batches (the journal's own framing, built before the
   clock starts, without `append_many`'s link message) all sent at once, so the server never
   waits for the client: the rate the server alone gives them, the bound for any client (up
   to the noise of a shared machine);
+- ingest itself draining a recorded file of quotes into the journal (its parse, validation,
+  ordering and dedupe on the same core as the journal's client work): overlapped (a batch
+  on the way while the next is validated, `append_many` for what gathered) and, for
+  comparison, waiting for each batch's commit;
 - the bare nats-py client: the same number of messages of the same payload size, pipelined
   (`nc.publish` with a reply inbox, all in flight at once, the server's acks counted), no
   atomic batch, no headers: the fastest the client and this server do.
@@ -24,9 +28,11 @@ disk) was, the CPU per event what the journal costs."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import resource
 import secrets
+import statistics
 import sys
 import tempfile
 import time
@@ -38,12 +44,16 @@ from zkrisk.engine.journal.events import Draft, Recorded
 from zkrisk.engine.journal.jetstream import JetStreamJournal
 from zkrisk.engine.journal.jetstream_wire import EventEncoder, control_payload, hpub
 from zkrisk.engine.natsio.server import nats_server
+from zkrisk.engine.pipeline.ingest import Ingest
+from zkrisk.engine.pipeline.ingest_config import IngestConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.journal.journal_fixtures import quote
 
 BATCH = 500
 BATCHES = 21
+INGESTED = 10_000
+INGEST_RUNS = 3
 """The first batch warms up (stream created, topic known); the other 20 are timed."""
 
 
@@ -129,6 +139,35 @@ async def _ceiling(url: str, pid: int) -> tuple[float, float]:
     return count / elapsed, server_us
 
 
+class _OneInFlight(JetStreamJournal):
+    in_flight = 1  # ingest then waits for each batch's commit, as it does on SQLite
+
+
+def _ingest(url: str, tape: Path, prefix: str, pipelined: bool) -> float:
+    """Events/s of ingest itself (parse, validate, order, journal) draining a recorded file
+    of quotes into the journal as fast as it takes them, from start to the last commit."""
+    kind = JetStreamJournal if pipelined else _OneInFlight
+    config = IngestConfig(symbols=("WETH",), batch_size=BATCH,
+                          sources=[{"name": "tape", "kind": "file", "path": tape}])  # fmt: skip
+    with kind(url, prefix=prefix) as journal:
+        ingest = Ingest(journal, config)
+        started = time.perf_counter()
+        asyncio.run(ingest.run(asyncio.Event()))
+        elapsed = time.perf_counter() - started
+        count = ingest.counts.by_outcome["accepted"]
+        assert count == INGESTED == journal.last_sequence("md.tape"), count
+    return count / elapsed
+
+
+def _tape(path: Path) -> Path:
+    t0 = time.time_ns() - 10**9
+    lines = (json.dumps({"type": "quote", "symbol": "WETH", "seq": i, "ts_ns": t0 + i,
+                         "bid": "3000.25", "ask": "3000.75", "bid_size": "1.5",
+                         "ask_size": "2.25"}) for i in range(1, INGESTED + 1))  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 async def _bare(url: str, count: int, size: int) -> float:
     """Messages/s of a pipelined bare publish loop, every message acknowledged."""
     import nats
@@ -168,6 +207,14 @@ def run() -> dict[str, Metric]:
             size = len(journal.read(0, limit=1)[0].event.model_dump_json()) + 200
         count = BATCH * (BATCHES - 1)
         bare_rate = asyncio.run(_bare(node.url, count, size))
+        tape = _tape(Path(store) / "tape.jsonl")
+        ingest_rates: dict[bool, list[float]] = {True: [], False: []}
+        for n in range(INGEST_RUNS):  # alternating, so both see the same machine
+            for pipelined in (True, False):
+                ingest_rates[pipelined].append(
+                    _ingest(node.url, tape, f"i{n}{pipelined:d}", pipelined)
+                )
+        ingest_many, ingest_one = (statistics.median(ingest_rates[p]) for p in (True, False))
     load = os.getloadavg()[0]
     runs = BATCHES - 1
     where = f"1-min load average {load:.1f} on {os.cpu_count()} cores"
@@ -175,11 +222,22 @@ def run() -> dict[str, Metric]:
         "jetstream_publish_per_s": metric(
             round(many_rate), "events/s", runs,
             f"JetStreamJournal.append_many (pipelined: batches sent before the previous ones' "
-            f"acks; the path of a writer holding several batches, which ingest's flush does not "
-            f"take yet), {count:,} quotes in atomic batches of {BATCH}, each acked; CPU per "
+            f"acks; what ingest hands a burst to), {count:,} quotes in atomic batches of {BATCH}, each acked; CPU per "
             f"event: client "
             f"{many_client:.0f} µs, nats-server {many_server:.0f} µs; the server alone does "
             f"{ceiling_rate:,.0f}/s with these batches; {where} (target 20,000)",
+        ),
+        "jetstream_ingest_per_s": metric(
+            round(ingest_many), "events/s", INGEST_RUNS,
+            f"ingest itself (parse, validate, order, dedupe, journal) draining a recorded file "
+            f"of {INGESTED:,} quotes into JetStream: a batch sent from a thread while the next is "
+            f"validated, what gathered meanwhile as up to {JetStreamJournal.in_flight} batches of "
+            f"{BATCH} (append_many); median of {INGEST_RUNS}; waiting for each batch's commit "
+            f"(append, as on SQLite): {ingest_one:,.0f}/s",
+        ),
+        "jetstream_ingest_pipelined_vs_one": metric(
+            round(ingest_many / ingest_one, 2), "x", INGEST_RUNS,
+            "ingest into JetStream, overlapped / waiting for each commit (same run)",
         ),
         "jetstream_append_per_s": metric(
             round(one_rate), "events/s", runs,

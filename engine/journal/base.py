@@ -6,6 +6,9 @@ Contract (the same contract tests run against every backend):
   writer retrying after a crash gets the same answer it would have had.
 - Positions are 1-based, gapless and strictly increasing in commit order; a stream's
   sequences likewise. `read(after=p)` returns records with position > p in order.
+- `append_many(batches)` appends several batches in order, each atomically, as `append` one
+  after the other would; a backend whose appends wait on a server keeps up to `in_flight` of
+  them on the way at once (JetStream), the others append them one by one.
 - `append(..., cursor=(consumer, position))` commits the consumer's cursor in the same
   transaction as its outputs, so a stage that turns inputs into outputs is exactly-once across
   a crash: either both the outputs and the cursor move, or neither.
@@ -25,10 +28,18 @@ class JournalError(RuntimeError):
 
 
 class Journal(Protocol):
+    in_flight: int
+    """How many batches `append_many` keeps on the way at once (1: one after the other): a
+    writer with more than one batch to hand (ingest under a burst) gathers this many."""
+
     def append(
         self, drafts: Sequence[Draft], *, cursor: tuple[str, int] | None = None
     ) -> list[Recorded]:
         """Append a batch atomically; returns one record per draft (originals for repeats)."""
+        ...
+
+    def append_many(self, batches: Sequence[Sequence[Draft]]) -> list[list[Recorded]]:
+        """Append batches in order, each atomically; one record list per batch."""
         ...
 
     def read(

@@ -274,6 +274,8 @@ class _Sent:
 class JetStreamJournal:
     """The `Journal` contract over one JetStream stream (see the module docstring)."""
 
+    in_flight = _PIPELINE
+
     def __init__(
         self,
         url: str,

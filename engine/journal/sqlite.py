@@ -189,6 +189,9 @@ def _refuse(drafts: Sequence[object]) -> None:
 class SQLiteJournal:
     """The `Journal` contract over one SQLite file (see the module docstring)."""
 
+    in_flight = 1
+    """A commit here waits on nothing but this process: batches go one after the other."""
+
     def __init__(
         self, path: str | Path, *, durability: Durability = "process", readonly: bool = False
     ) -> None:
@@ -273,6 +276,10 @@ class SQLiteJournal:
         return db
 
     # --- writing ----------------------------------------------------------------------------
+
+    def append_many(self, batches: Sequence[Sequence[Draft]]) -> list[list[Recorded]]:
+        """Append batches in order, one transaction each (as `append` one after the other)."""
+        return [self.append(batch) for batch in batches]
 
     def append(
         self, drafts: Sequence[Draft], *, cursor: tuple[str, int] | None = None

@@ -4,6 +4,9 @@ One asyncio task per source pumps its items into one bounded queue (a full queue
 reading, so a burst is held by the socket, not by memory); one writer task validates
 (validate.py), orders (ordering.py), judges health (health.py) and appends batches of up to
 `batch_size` events, or whatever arrived within `batch_ms`, in one journal transaction each.
+On a journal whose commit waits on a server (JetStream), when no stage in the same process
+folds ingest's records, a batch is sent from a thread while the next one is validated, and
+what gathers meanwhile goes as up to `in_flight` batches at once (`append_many`).
 
 Only the active source's messages are journaled (to `md.<source>`; refusals, gaps and health
 changes to `ingest`); the others are kept connected and ordered, as a hot standby, so a failover
@@ -18,6 +21,7 @@ view (`snapshot()`) and for tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +49,8 @@ from .validate import (
 MS = 1_000_000
 TICK_S = 0.02
 """How often health and reorder timeouts are judged when no message arrives."""
+_WAKE = Link("", True, "a batch landed", 0)
+"""Queued when a batch on the way lands, so a writer waiting for messages looks again."""
 
 
 class IngestMetrics:
@@ -155,6 +161,12 @@ class Ingest:
         }  # fmt: skip
         self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=config.queue_size)
         self.pending: list[Draft] = []
+        self._overlap = journal.in_flight > 1 and on_pending is None and on_records is None
+        """Send batches from a thread while reading on (a journal whose commit waits on its
+        server, when no stage in this process folds what ingest writes: `_hand_over`)."""
+        self._gather = config.batch_size * journal.in_flight
+        """Drafts gathered while a batch is on the way: up to `in_flight` batches at once."""
+        self._on_the_way: asyncio.Future[tuple[int, list[Recorded]]] | None = None
         self._pending_since = 0.0
         self._since_snapshot = 0
         self.counts = _Counts()
@@ -272,12 +284,23 @@ class Ingest:
     # --- writing ---------------------------------------------------------------------------
 
     def flush(self) -> list[Recorded]:
+        """Append what is pending now and account for it (the caller waits for the commit)."""
         if not self.pending:
             return []
         drafts, self.pending = self.pending, []
-        self.max_batch_seen = max(self.max_batch_seen, len(drafts))
+        return self._recorded(*self._append(drafts))
+
+    def _append(self, drafts: list[Draft]) -> tuple[int, list[Recorded]]:
+        """(the head before, the records): one batch, or the batches a burst gathered."""
+        size = self.config.batch_size
+        self.max_batch_seen = max(self.max_batch_seen, min(len(drafts), size))
         before = self.journal.head()
-        records = self.journal.append(drafts)
+        if len(drafts) <= size:
+            return before, self.journal.append(drafts)
+        chunks = [drafts[i : i + size] for i in range(0, len(drafts), size)]
+        return before, [r for batch in self.journal.append_many(chunks) for r in batch]
+
+    def _recorded(self, before: int, records: list[Recorded]) -> list[Recorded]:
         fresh: set[int] = set()  # a key repeated within the batch returns the same record
         for rec in records:
             self.heads.apply(rec)
@@ -302,6 +325,26 @@ class Ingest:
             self.on_records(records)
         return records
 
+    async def _hand_over(self) -> None:
+        """Overlapped flush: wait for the batch on the way (its records are accounted for in
+        commit order), then send what is pending from a thread and go back to reading. The
+        journal's commit waits on its server, so ingest validates the next batch meanwhile
+        instead of idling; one batch (or one `append_many`) is on the way at a time."""
+        await self._land()
+        if self.pending:
+            drafts, self.pending = self.pending, []
+            self._on_the_way = asyncio.ensure_future(asyncio.to_thread(self._append, drafts))
+            self._on_the_way.add_done_callback(self._wake)
+
+    async def _land(self) -> None:
+        if self._on_the_way is not None:
+            landed, self._on_the_way = self._on_the_way, None
+            self._recorded(*await landed)
+
+    def _wake(self, _: object) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # a full queue: the loop is not waiting
+            self.queue.put_nowait(_WAKE)
+
     # --- running ---------------------------------------------------------------------------
 
     async def _pump(self, source: Source) -> None:
@@ -320,6 +363,7 @@ class Ingest:
             for task in pumps:
                 task.cancel()
             await asyncio.gather(*pumps, return_exceptions=True)
+            await self._land()
             self.tick(time.time_ns())
             self.flush()
             self.heads.save(self.journal)
@@ -343,7 +387,7 @@ class Ingest:
             else:
                 item = self.queue.get_nowait()
             now = time.time_ns()
-            if item is not None:
+            if item is not None and item is not _WAKE:
                 if not self.pending:
                     self._pending_since = time.monotonic()
                 self.handle(item, now)
@@ -354,10 +398,16 @@ class Ingest:
             # Group commit: append as soon as nothing more is queued (a lone quote waits for
             # no one), so batches grow only under a burst, up to batch_size / batch_ms.
             full = len(self.pending) >= self.config.batch_size
-            drained = self.queue.empty()
-            if self.pending and (full or drained or mono - self._pending_since >= batch_s):
+            due = full or self.queue.empty() or mono - self._pending_since >= batch_s
+            if not self.pending or not due:
+                continue
+            if not self._overlap:
                 self.flush()
                 await asyncio.sleep(0)  # let the pumps refill the queue
+            else:  # the batch on the way has landed, or it is slow and enough has gathered
+                on_the_way = self._on_the_way
+                if on_the_way is None or on_the_way.done() or len(self.pending) >= self._gather:
+                    await self._hand_over()
 
     def snapshot(self) -> dict[str, Any]:
         """Per-source health, the active source, counts and stream heads (for `zkrisk status`)."""

@@ -75,7 +75,9 @@ class IngestConfig(_Frozen):
     batch_size: int = Field(default=500, ge=1)
     batch_ms: float = Field(default=5.0, gt=0)
     """A batch is appended as soon as nothing more is queued (group commit), or when it holds
-    `batch_size` events, or when its oldest is this old (a steady trickle)."""
+    `batch_size` events, or when its oldest is this old (a steady trickle). On JetStream, ingest
+    alone in its process sends a batch while it validates the next, and hands what gathered
+    meanwhile over as up to 4 batches at once (`append_many`)."""
     snapshot_every: int = Field(default=10_000, ge=1)
     """Save the sequence-heads projection every this many journaled events."""
 

@@ -437,6 +437,8 @@ def rebuild(journal: Journal, run: LoadedRun) -> Pipeline:
 class _ReadOnly:
     """A journal view that reads through and drops writes (folding without side effects)."""
 
+    in_flight = 1
+
     def __init__(self, journal: Journal) -> None:
         self._j = journal
 
@@ -444,6 +446,9 @@ class _ReadOnly:
         self, drafts: Sequence[Draft], *, cursor: tuple[str, int] | None = None
     ) -> list[Recorded]:
         return []
+
+    def append_many(self, batches: Sequence[Sequence[Draft]]) -> list[list[Recorded]]:
+        return [[] for _ in batches]
 
     def read(
         self, after: int = 0, *, streams: Collection[str] | None = None, limit: int = 1000

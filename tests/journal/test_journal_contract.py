@@ -71,6 +71,14 @@ def test_a_key_repeated_inside_one_batch_is_stored_once(journal: AnyJournal) -> 
     ]  # fmt: skip
 
 
+def test_append_many_is_appending_each_batch_after_the_one_before(journal: AnyJournal) -> None:
+    journal.append([quote(1)])
+    out = journal.append_many([[quote(2), quote(1)], [heartbeat("signal", T0), quote(2)], []])
+    assert [[r.position for r in batch] for batch in out] == [[2, 1], [3, 2], []]
+    assert out[0][1].sequence == 1 and out[1][1] == out[0][0]  # repeats: the originals
+    assert journal.read() == [journal.get("md:feed:ETH:1"), out[0][0], out[1][0]]
+
+
 def test_a_repeat_carrying_a_different_event_still_returns_the_original(
     journal: AnyJournal,
 ) -> None:
