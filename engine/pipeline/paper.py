@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
+from operator import is_
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import Field, Strict
@@ -35,6 +36,7 @@ from ..risk.models import (
     book_portfolio,
     book_position,
     price_point,
+    price_snapshot,
 )
 from .strategies.base import DECIMAL, DecimalText, StateModel, mid
 
@@ -160,10 +162,10 @@ class Mark:
     source_seq: int
 
 
-@lru_cache(maxsize=256)
 def _price_point(mark: Mark) -> PricePoint:
-    """A mark as the gate's price (frozen, so shared): validated once per mark, not per check
-    (the gate runs on every intent; a mark changes with its own symbol's quotes only)."""
+    """A mark as the gate's price (frozen, so shared): made once per mark, not per check (the
+    gate runs on every intent; a mark changes with its own symbol's quotes only), see
+    `PaperBook.check_inputs`."""
     return price_point(mark.price.quantize(_PRICE_STEP, ROUND_FLOOR),
                        mark.event_time_ns // 1_000_000_000, mark.source_seq)  # fmt: skip
 
@@ -201,6 +203,10 @@ class PaperBook:
         default=None, init=False, repr=False, compare=False
     )
     """The gate's last portfolio and what it was built from (see `check_inputs`)."""
+    _points: dict[str, tuple[Mark, PricePoint]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """The gate's price per symbol and the mark it was made from (see `check_inputs`)."""
 
     # -- projection -----------------------------------------------------------------------
 
@@ -345,11 +351,21 @@ class PaperBook:
         fails closed on a symbol it has never seen quoted.
         """
         del intent  # the book does not depend on the order; kept for the call's readability
-        prices = {s: _price_point(m) for s, m in self.marks.items()}
+        # A mark is frozen and replaced by a new quote, so its point is reused while it stands
+        # (compared by identity: no hashing of its Decimal per check).
+        points = self._points
+        prices: dict[str, PricePoint] = {}
+        for s, m in self.marks.items():
+            known = points.get(s)
+            if known is not None and known[0] is m:
+                prices[s] = known[1]
+            else:
+                point = prices[s] = _price_point(m)
+                points[s] = (m, point)
         prices[quote_symbol] = _quote_point(quote_price, now)
         return CheckInputs(
             portfolio=self._book_portfolio(account, quote_symbol),
-            prices=PriceSnapshot(prices=prices, snapshot_id=self.position, taken_at=now),
+            prices=price_snapshot(prices, self.position, now),
             state=CheckState(
                 trading_state=trading_state, now=now, recent_order_times=recent_order_times
             ),
@@ -366,13 +382,14 @@ class PaperBook:
             cached is not None
             and cached[0][:2] == sources[:2]
             and len(cached[0]) == len(sources)
-            and all(a is b for a, b in zip(cached[0][2:], sources[2:], strict=True))
+            and all(map(is_, cached[0][2:], sources[2:]))
         ):
             return cached[1]
-        symbols = sorted({s for _, s in self.holdings})
-        positions = [
-            book_position(s, q) for s in symbols if (q := self.net_position(s)) != 0
-        ]  # fmt: skip
+        # `net_position` per symbol in one pass: the same additions, in the same order
+        net: dict[str, Decimal] = {}
+        for (_, s), h in self.holdings.items():
+            net[s] = net.get(s, ZERO) + h.quantity
+        positions = [book_position(s, q) for s in sorted(net) if (q := net[s]) != 0]
         cash = DECIMAL.add(self.starting_equity, self.cash).quantize(_QTY_STEP, ROUND_FLOOR)
         if cash:
             positions.append(book_position(quote_symbol, cash))

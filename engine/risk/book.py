@@ -103,12 +103,16 @@ def value_book(
     missing_assets: list[str] = []
     missing_prices: list[str] = []
     stamps: list[int] = []
-    symbols = list(portfolio.quantities_fixed().items())
+    quantities = portfolio.quantities_fixed()
+    points = prices.prices
+    new_leg = tuple.__new__  # Leg(...) without its Python-level __new__ (same tuple)
+    long = short = weighted = debt = 0
     # Margin matters only when there is some: an empty vault needs no margin-asset price.
-    margin_symbol = portfolio.margin_symbol if portfolio.margin_fixed > 0 else None
-    for symbol, quantity in symbols:
+    margin_fixed = portfolio.margin_fixed
+    margin_symbol = portfolio.margin_symbol if margin_fixed > 0 else None
+    for symbol, quantity in quantities.items():
         asset = assets.get(symbol)
-        point = prices.prices.get(symbol)
+        point = points.get(symbol)
         if asset is None:
             missing_assets.append(symbol)
         if point is None:
@@ -116,12 +120,21 @@ def value_book(
         if asset is None or point is None:
             continue
         stamps.append(point.timestamp)
-        legs[symbol] = Leg(symbol, quantity, point.price_fixed, asset.liquidation_threshold_bps)
+        price = point.price_fixed
+        lt = asset.liquidation_threshold_bps
+        legs[symbol] = new_leg(Leg, (symbol, quantity, price, lt))
+        n = quantity * price  # Leg.notional
+        if n >= 0:
+            long += n
+            weighted += n * lt
+        else:
+            short -= n
+            debt -= n
     margin_weighted = 0
     margin_price = 0
     if margin_symbol is not None:
         asset = assets.get(margin_symbol)
-        point = prices.prices.get(margin_symbol)
+        point = points.get(margin_symbol)
         if asset is None and margin_symbol not in missing_assets:
             missing_assets.append(margin_symbol)
         if point is None and margin_symbol not in missing_prices:
@@ -129,52 +142,30 @@ def value_book(
         if asset is not None and point is not None:
             stamps.append(point.timestamp)
             margin_price = point.price_fixed
-            margin_weighted = (
-                portfolio.margin_fixed * margin_price * asset.liquidation_threshold_bps
-            )
-    long = short = weighted = debt = 0
-    for leg in legs.values():
-        n = leg.notional
-        if n >= 0:
-            long += n
-            weighted += n * leg.lt_bps
-        else:
-            short -= n
-            debt -= n
-    top = sorted(((abs(leg.notional), s) for s, leg in legs.items()), reverse=True)[:3]
-    abs_value = (long + short + portfolio.margin_fixed * margin_price) / fp.VALUE_SCALE
+            margin_weighted = margin_fixed * margin_price * asset.liquidation_threshold_bps
+    top = sorted(((abs(leg[1] * leg[2]), s) for s, leg in legs.items()), reverse=True)[:3]
+    abs_value = (long + short + margin_fixed * margin_price) / fp.VALUE_SCALE
     losses: FloatArray | None = None
     missing_scen: tuple[str, ...] = ()
     if scenarios is not None:
-        needed = [s for s, _ in symbols]
-        if margin_symbol is not None:
-            needed.append(margin_symbol)
-        missing_scen = tuple(sorted({s for s in needed if s not in scenarios.column}))
-        values = np.zeros(len(scenarios.column))
+        column = scenarios.column
+        if any(s not in column for s in quantities) or (
+            margin_symbol is not None and margin_symbol not in column
+        ):
+            needed = list(quantities)
+            if margin_symbol is not None:
+                needed.append(margin_symbol)
+            missing_scen = tuple(sorted({s for s in needed if s not in column}))
+        values = np.zeros(len(column))
         for s, leg in legs.items():
-            if s in scenarios.column:
-                values[scenarios.column[s]] += leg.notional / fp.VALUE_SCALE
-        if margin_symbol is not None and margin_symbol in scenarios.column:
-            values[scenarios.column[margin_symbol]] += (
-                portfolio.margin_fixed * margin_price / fp.VALUE_SCALE
-            )
+            if s in column:
+                values[column[s]] += leg[1] * leg[2] / fp.VALUE_SCALE
+        if margin_symbol is not None and margin_symbol in column:
+            values[column[margin_symbol]] += margin_fixed * margin_price / fp.VALUE_SCALE
         losses = -(scenarios.returns @ values)
-    return BookView(
-        legs=legs,
-        missing_assets=tuple(missing_assets),
-        missing_prices=tuple(missing_prices),
-        margin_symbol=margin_symbol,
-        margin=portfolio.margin_fixed if margin_symbol is not None else 0,
-        margin_price=margin_price,
-        margin_weighted=margin_weighted,
-        weighted=weighted + margin_weighted,
-        debt=debt,
-        long=long,
-        short=short,
-        top_abs_notional=tuple(top),
-        oldest_price=min(stamps, default=0),
-        newest_price=max(stamps, default=0),
-        losses=losses,
-        missing_scenarios=missing_scen,
-        abs_value_usd=abs_value,
-    )
+    # BookView(...) field by field, without its Python-level __new__ (the same tuple)
+    return tuple.__new__(BookView, (
+        legs, tuple(missing_assets), tuple(missing_prices), margin_symbol,
+        margin_fixed if margin_symbol is not None else 0, margin_price, margin_weighted,
+        weighted + margin_weighted, debt, long, short, tuple(top), min(stamps, default=0),
+        max(stamps, default=0), losses, missing_scen, abs_value))  # fmt: skip

@@ -214,7 +214,7 @@ _ADDRESS_TEXT = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 def _assembled(
-    cls: type[_M], fields: dict[str, Any], given: set[str], private: dict[str, Any]
+    cls: type[_M], fields: dict[str, Any], given: set[str], private: dict[str, Any] | None
 ) -> _M:
     """A model from values already checked as its validators check them, without running
     pydantic (what `model_construct` does, a few times faster): `given` is the fields set."""
@@ -283,6 +283,30 @@ def price_point(price: Decimal, timestamp: int, round_id: int) -> PricePoint:
             fields = {"price": price, "timestamp": timestamp, "round_id": round_id}
             return _assembled(PricePoint, fields, set(_POINT_GIVEN), {"_price_fixed": fixed})
     return PricePoint(price=price, timestamp=timestamp, round_id=round_id)
+
+
+_SNAPSHOT_GIVEN = frozenset({"prices", "snapshot_id", "taken_at"})
+
+
+def price_snapshot(
+    prices: Mapping[str, PricePoint], snapshot_id: int, taken_at: int
+) -> PriceSnapshot:
+    """`PriceSnapshot(prices=..., snapshot_id=..., taken_at=...)` as `book_position` builds a
+    position (the paper gate builds one per intent; its points are already models)."""
+    if (
+        type(prices) is dict
+        and type(snapshot_id) is int
+        and 0 <= snapshot_id < 2**fp.SNAPSHOT_ID_BITS
+        and type(taken_at) is int
+        and 0 <= taken_at < 2**fp.TIMESTAMP_BITS
+        and all(
+            type(s) is str and type(p) is PricePoint and _SYMBOL_TEXT.fullmatch(s)
+            for s, p in prices.items()
+        )
+    ):
+        fields = {"prices": dict(prices), "snapshot_id": snapshot_id, "taken_at": taken_at}
+        return _assembled(PriceSnapshot, fields, set(_SNAPSHOT_GIVEN), None)
+    return PriceSnapshot(prices=prices, snapshot_id=snapshot_id, taken_at=taken_at)
 
 
 class PriceSnapshot(_Frozen):
