@@ -112,7 +112,7 @@ class OrderSend:
         self.config, self.symbols, self.clock = config, symbols, clock
         self.reconcile_every_s, self.tolerance = reconcile_every_s, tolerance
         self.cancel_on_stop = cancel_on_stop
-        self.routing = VenueRouting(config, pipeline.orders)
+        self.routing = VenueRouting(config, pipeline)
         self.queries: dict[str, tuple[int, int]] = {}
         """client order id -> (the order's last activity it counts from, queries made)."""
         self.retry_at: dict[str, int] = {}

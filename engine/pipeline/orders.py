@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
@@ -698,6 +698,11 @@ def after_send_failure(
 # --- venue routing -------------------------------------------------------------------------
 
 
+class HoldsOrders(Protocol):
+    @property
+    def orders(self) -> Orders: ...
+
+
 @dataclass(slots=True)
 class _Calls:
     failures: int = 0
@@ -716,8 +721,15 @@ class VenueRouting:
     repeated before its record is folded is a journal no-op."""
 
     config: OrderSendConfig
-    orders: Orders
+    holder: HoldsOrders
+    """What holds the folded `Orders` (the pipeline), read on every call: a restore or a
+    rewind replaces the object, and routing must judge by the journal's state, not by the
+    one it was built beside."""
     calls: dict[str, _Calls] = field(default_factory=dict)
+
+    @property
+    def orders(self) -> Orders:
+        return self.holder.orders
 
     def routable(self, venue: str) -> bool:
         return self.orders.venue_is_up(venue)

@@ -245,7 +245,7 @@ def test_the_config_refuses_unknown_fields_and_non_positive_timeouts() -> None:
 
 def test_a_venue_that_fails_repeatedly_leaves_routing_and_comes_back_after_a_probe() -> None:
     book = Book()
-    routing = VenueRouting(CONFIG, book.orders)
+    routing = VenueRouting(CONFIG, book)
     t = book.t
     assert routing.on_failure(VENUE, t, "timeout") is None
     assert routing.on_failure(VENUE, t + 1, "timeout") is None
@@ -268,7 +268,7 @@ def test_a_venue_that_fails_repeatedly_leaves_routing_and_comes_back_after_a_pro
 
 
 def test_a_success_between_failures_resets_the_count() -> None:
-    routing = VenueRouting(CONFIG, Book().orders)
+    routing = VenueRouting(CONFIG, Book())
     routing.on_failure(VENUE, 1, "x")
     routing.on_failure(VENUE, 2, "x")
     routing.on_success(VENUE)
@@ -279,10 +279,12 @@ def test_a_success_between_failures_resets_the_count() -> None:
 
 def test_a_venue_down_in_the_journal_is_down_after_a_restart() -> None:
     book = Book()
-    routing = VenueRouting(CONFIG, book.orders)
+    routing = VenueRouting(CONFIG, book)
     for t in range(3):
         draft = routing.on_failure(VENUE, t, "x")
     assert draft is not None
     book.add(draft)
-    fresh = VenueRouting(CONFIG, type(book.orders).from_bytes(book.orders.to_bytes()))
+    restarted = Book()
+    restarted.orders = type(book.orders).from_bytes(book.orders.to_bytes())
+    fresh = VenueRouting(CONFIG, restarted)
     assert not fresh.routable(VENUE) and fresh.probe_due(VENUE, book.t)  # probed at once
