@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import fixed_point as fp
+from .metrics.var import portable_losses
 from .models import Asset, Portfolio, PriceSnapshot
 
 FloatArray = npt.NDArray[np.float64]
@@ -162,7 +163,7 @@ def value_book(
                 values[column[s]] += leg[1] * leg[2] / fp.VALUE_SCALE
         if margin_symbol is not None and margin_symbol in column:
             values[column[margin_symbol]] += margin_fixed * margin_price / fp.VALUE_SCALE
-        losses = -(scenarios.returns @ values)
+        losses = portable_losses(scenarios.returns, values)
     # BookView(...) field by field, without its Python-level __new__ (the same tuple)
     return tuple.__new__(BookView, (
         legs, tuple(missing_assets), tuple(missing_prices), margin_symbol,

@@ -20,6 +20,7 @@ from zkrisk.engine.pipeline.strategies.base import DECIMAL
 from zkrisk.engine.risk import fixed_point as fp
 from zkrisk.engine.risk.book import BookView, FloatArray, Leg, ScenarioMatrix, value_book
 from zkrisk.engine.risk.checks import RiskEngine
+from zkrisk.engine.risk.metrics.var import portable_losses
 from zkrisk.engine.risk.models import (
     Asset,
     CheckState,
@@ -219,7 +220,7 @@ def reference_value_book(
             values[scenarios.column[margin_symbol]] += (
                 portfolio.margin_fixed * margin_price / fp.VALUE_SCALE
             )
-        losses = -(scenarios.returns @ values)
+        losses = portable_losses(scenarios.returns, values)
     return BookView(
         legs=legs,
         missing_assets=tuple(missing_assets),
