@@ -4,15 +4,19 @@ Each child is `zkrisk run ... --journal SPEC --stage <name>` (runner.STAGES): in
 market data, the pipeline folds the journal from its own cursor. A child killed by a signal
 (SIGKILL included) is started again and resumes from what the journal holds; a child that
 exits with an error stops the run (a bad config would only fail again). Stopping (Ctrl-C,
-SIGTERM, `--duration`) stops them in `STOP_ORDER`.
+SIGTERM, `--duration`) stops them in `STOP_ORDER`; a supervisor killed outright takes them with
+it (each child gets SIGTERM when it dies).
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 
 from ..pipeline.runner import STAGES
@@ -20,6 +24,7 @@ from ..pipeline.runner import STAGES
 RESTART_AFTER_S = 0.5
 """Pause before a killed stage is started again (a crash loop does not spin)."""
 STOP_TIMEOUT_S = 30.0
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 STOP_ORDER = ("ingest", "pipeline", "monitor")
 """Ingest first, so the pipeline's last fold sees all it journaled; the monitor, which watches
 the others, last."""
@@ -29,6 +34,24 @@ def stage_command(args: list[str], spec: str, stage: str) -> list[str]:
     """The child's command line: this run's own options plus its journal and its stage."""
     return [sys.executable, "-m", "zkrisk.engine.cli", "run", *args, "--journal", spec,
             "--stage", stage, "--no-live"]  # fmt: skip
+
+
+def _stop_with(parent: int) -> Callable[[], None]:
+    """For a child, before it runs: SIGTERM (its clean stop) when the supervisor dies. A
+    SIGKILLed supervisor cannot stop its stages itself, and orphans would keep running and
+    holding their stage locks, so the next run on the journal would be refused. Linux's
+    PR_SET_PDEATHSIG; elsewhere a no-op. (`preexec_fn` is safe here: the supervisor runs no
+    other thread.)"""
+
+    def set_parent_death_signal() -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the supervisor died before the prctl took
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_parent_death_signal
 
 
 def supervise(args: list[str], spec: str, duration: float | None) -> int:
@@ -43,7 +66,8 @@ def supervise(args: list[str], spec: str, duration: float | None) -> int:
         signal.signal(sig, on_signal)
 
     def start(stage: str) -> subprocess.Popen[bytes]:
-        child = subprocess.Popen(stage_command(args, spec, stage))
+        child = subprocess.Popen(stage_command(args, spec, stage),
+                                 preexec_fn=_stop_with(os.getpid()))  # fmt: skip
         print(f"supervisor: stage {stage} started (pid {child.pid})", flush=True)
         return child
 

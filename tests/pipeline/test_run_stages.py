@@ -255,6 +255,43 @@ def test_the_supervisor_restarts_a_sigkilled_stage_and_the_run_decides_as_one_pr
         assert outcome(journal) == reference
 
 
+def test_a_sigkilled_supervisor_takes_its_stages_with_it(config: Path, tmp_path: Path) -> None:
+    """SIGKILL gives the supervisor no chance to stop its children: without a parent-death
+    signal they would run on, orphaned, holding their stage locks, and the next `--stage
+    all` on the journal would be refused until someone found and killed them."""
+    spec = str(tmp_path / "stages.db")
+    log = tmp_path / "supervisor.log"
+    with log.open("wb") as out:
+        supervisor = subprocess.Popen([*ZKRISK, "run", "--config", str(config), "--journal",
+                                       spec, "--stage", "all"], stdout=out,
+                                      stderr=subprocess.STDOUT)  # fmt: skip
+    _STARTED.append(supervisor)
+    pids: list[int] = []
+
+    def every_stage_started() -> bool:
+        text = log.read_text()
+        pids[:] = [int(part.split(")", 1)[0]) for part in text.split(" started (pid ")[1:]]
+        return len(pids) == 3
+
+    wait_until(every_stage_started, "the three stages")
+    supervisor.kill()
+    supervisor.wait(timeout=30)
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        return state != "Z"  # a zombie has exited (nobody reaped it yet)
+
+    try:
+        wait_until(lambda: not any(alive(p) for p in pids), "the stages to exit", timeout=30)
+    finally:
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def test_a_journal_of_an_unknown_scheme_exits_2_naming_the_forms_and_leaves_no_lock_files(
     config: Path, tmp_path: Path
 ) -> None:
