@@ -70,16 +70,17 @@ def _measured(
         data = str(params["data"])
         shape = (int(chain.chain_id), str(params["to"]).lower(), data[:10], len(data))
         known = _GAS_USED.get(shape)
-        if known is not None and _enough(chain, call, int(known * GAS_MARGIN)):
-            params["gas"] = int(known * GAS_MARGIN)
+        if known is not None and _enough(chain, call, gas := int(known * GAS_MARGIN)):
+            params["gas"] = gas
             return params
         listed = w3.eth.create_access_list(cast(TxParams, call), "pending")
         if listed.get("error"):
             return None
         used = int(listed["gasUsed"])
         params["gas"] = int(used * GAS_MARGIN)
-        w3.eth.call(cast(TxParams, {**call, "gas": params["gas"]}), "pending")
-    except Exception:  # a revert or out of gas at the limit: eth_estimateGas says which
+    except Exception:  # a revert: eth_estimateGas says which
+        return None
+    if not _enough(chain, call, params["gas"]):  # out of gas at the limit, or a revert
         return None
     if len(_GAS_USED) >= _GAS_USED_MAX:
         _GAS_USED.clear()

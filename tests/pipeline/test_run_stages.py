@@ -104,6 +104,13 @@ def start_stage(config: Path, spec: str, stage: str, **env: str) -> subprocess.P
     return proc
 
 
+def start_supervisor(config: Path, spec: str, log: Path) -> subprocess.Popen[bytes]:
+    """`zkrisk run --stage all` on `spec`, its output to `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen([*ZKRISK, "run", "--config", str(config), "--journal", spec,
+                                 "--stage", "all"], stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+
+
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -231,10 +238,7 @@ def test_the_supervisor_restarts_a_sigkilled_stage_and_the_run_decides_as_one_pr
     reference = one_process(config, tmp_path / "one.db")
     spec = str(tmp_path / "stages.db")
     log = tmp_path / "supervisor.log"
-    with log.open("wb") as out:
-        supervisor = subprocess.Popen([*ZKRISK, "run", "--config", str(config), "--journal",
-                                       spec, "--stage", "all"], stdout=out,
-                                      stderr=subprocess.STDOUT)  # fmt: skip
+    supervisor = start_supervisor(config, spec, log)
     try:
         started = "supervisor: stage pipeline started (pid "
         wait_until(lambda: started in log.read_text(), "the pipeline stage")
@@ -261,10 +265,7 @@ def test_a_sigkilled_supervisor_takes_its_stages_with_it(config: Path, tmp_path:
     all` on the journal would be refused until someone found and killed them."""
     spec = str(tmp_path / "stages.db")
     log = tmp_path / "supervisor.log"
-    with log.open("wb") as out:
-        supervisor = subprocess.Popen([*ZKRISK, "run", "--config", str(config), "--journal",
-                                       spec, "--stage", "all"], stdout=out,
-                                      stderr=subprocess.STDOUT)  # fmt: skip
+    supervisor = start_supervisor(config, spec, log)
     _STARTED.append(supervisor)
     pids: list[int] = []
 
