@@ -29,7 +29,7 @@ Rate = Annotated[float, typer.Option(min=0.0, max=1.0)]
 
 
 async def _serve(host: str, port: int, file: Path | None, rate: float, count: int | None,
-                 faults: object) -> None:  # fmt: skip
+                 burst: int, faults: object) -> None:  # fmt: skip
     import asyncio
     import signal
 
@@ -42,8 +42,8 @@ async def _serve(host: str, port: int, file: Path | None, rate: float, count: in
         loop.add_signal_handler(sig, stop.set)
     async with FeedServer(host=host, port=port, file=file, faults=faults) as server:
         typer.echo(f"feed server on {server.url} (symbols {', '.join(server.symbols)}; "
-                   f"{rate:g} msg/s)", err=True)  # fmt: skip
-        publisher = asyncio.create_task(server.run(rate, count))
+                   f"{rate:g} msg/s, {burst} a time)", err=True)  # fmt: skip
+        publisher = asyncio.create_task(server.run(rate, count, burst=burst))
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({publisher, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if publisher.done():
@@ -66,6 +66,9 @@ def serve(
     ] = None,
     rate: Annotated[float, typer.Option(help="Messages per second.", min=0.001)] = 20.0,
     count: Annotated[int | None, typer.Option(help="Stop after this many messages.", min=1)] = None,
+    burst: Annotated[
+        int, typer.Option(help="Messages sent together, every burst/rate seconds.", min=1)
+    ] = 1,
     duplicate_rate: Rate = 0.0,
     reorder_rate: Rate = 0.0,
     corrupt_rate: Rate = 0.0,
@@ -83,4 +86,4 @@ def serve(
         faults = Faults(duplicate_rate, reorder_rate, corrupt_rate, seed)
         if file is not None and not file.is_file():
             raise ValueError(f"--file {file}: no such file")
-    asyncio.run(_serve(host, port, file, rate, count, faults))
+    asyncio.run(_serve(host, port, file, rate, count, burst, faults))

@@ -46,6 +46,46 @@ def test_the_fault_injector_is_seeded_so_a_run_is_reproducible() -> None:
         Faults(duplicate_rate=2)
 
 
+def published_runs(rate: float, count: int, burst: int) -> tuple[list[int], float]:
+    """How many messages each `publish` call sent while `run` published `count`, and the
+    time it took."""
+
+    async def scenario() -> tuple[list[int], float]:
+        server = FeedServer()
+        runs: list[int] = []
+        publish = server.publish
+
+        def counted(n: int) -> None:
+            runs.append(n)
+            publish(n)
+
+        server.publish = counted  # type: ignore[method-assign]
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await server.run(rate, count, burst=burst)
+        return runs, loop.time() - start
+
+    return asyncio.run(scenario())
+
+
+def test_the_publisher_keeps_its_rate_one_message_at_a_time() -> None:
+    """1,000 messages/s go out one at a time, each at its own deadline, and the rate holds: an
+    event-loop timer wakes up to a millisecond late, and a publisher that slept 5 ms a tick
+    sent bursts of five (or, sleeping late, fell behind its rate)."""
+    runs, took = published_runs(1_000, 1_500, burst=1)
+    assert sum(runs) == 1_500
+    assert sorted(runs)[len(runs) // 2] == 1  # most deadlines publish one message
+    assert 1.49 <= took < 1.9  # never ahead of the schedule, and not far behind it
+
+
+def test_a_burst_publishes_that_many_together_at_the_asked_rate() -> None:
+    runs, took = published_runs(1_000, 1_000, burst=5)
+    assert sum(runs) == 1_000 and all(n % 5 == 0 for n in runs)
+    assert 0.99 <= took < 1.4
+    with pytest.raises(ValueError, match="burst 0 must be ≥ 1"):
+        asyncio.run(FeedServer().run(1_000, 10, burst=0))
+
+
 def test_during_a_close_outage_connections_are_refused_with_503() -> None:
     async def scenario() -> None:
         async with FeedServer() as server:
