@@ -24,7 +24,9 @@ id>') that order send sends to the venue.
 from __future__ import annotations
 
 import json
+import time
 from collections import deque
+from collections.abc import Callable
 from decimal import Decimal
 
 from ..journal.events import EVENT_ADAPTER, Draft, IntentEmitted, Quote, Recorded, VerdictIssued
@@ -48,8 +50,9 @@ class PreTradeStage:
         quote_price: Decimal = Decimal(1),
         paper: bool = True,
         venue: str = "paper",
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
-        self.engine, self.book = engine, book
+        self.engine, self.book, self.clock = engine, book, clock
         self.account, self.quote_price, self.paper = account, quote_price, paper
         self.venue = venue
         """Where approvals go when not in paper mode (the OrderSubmitted's venue)."""
@@ -59,6 +62,9 @@ class PreTradeStage:
         self.approved_at: deque[int] = deque()
         """Unix seconds of approvals inside the rate window (the policy's rate limit)."""
         self.verdicts = {kind: 0 for kind in VerdictKind}
+        self.decided_ns = 0
+        """`clock()` when the last verdict was decided (before its drafts: the tick benchmark's
+        clock stops here)."""
         self.decided: set[str] = set()
         """Client order ids decided with their cause whose IntentEmitted is not folded yet."""
 
@@ -99,6 +105,7 @@ class PreTradeStage:
             quote_price=self.quote_price,
         )
         verdict = self.engine.check(intent, *inputs)
+        self.decided_ns = self.clock()
         self.verdicts[verdict.kind] += 1
         key = f"verdict:{intent.client_order_id}"
         drafts = [Draft(stream="pretrade", key=key, event=VerdictIssued(verdict=verdict),

@@ -90,7 +90,8 @@ class FoldStats:
     by_type: dict[str, int] = field(default_factory=dict)
     decision_ns: list[int] = field(default_factory=list)
     """Quote received → verdict decided, ns, for each intent the fold derived and decided live
-    (bounded); the clock stops before the verdict's append (see `fold`)."""
+    (bounded); the clock stops when the gate has decided, before the verdict's drafts and
+    append (`PreTradeStage.decided_ns`)."""
 
 
 class Pipeline:
@@ -150,7 +151,8 @@ class Pipeline:
         cfg = self.run.config
         return PreTradeStage(self.run.engine(), self.monitor.book, account=cfg.run.account,
                              quote_price=cfg.pretrade.quote_price_usd,
-                             paper=cfg.venue.kind == "paper", venue=cfg.venue.kind)  # fmt: skip
+                             paper=cfg.venue.kind == "paper", venue=cfg.venue.kind,
+                             clock=self.clock)  # fmt: skip
 
     # -- start-up -------------------------------------------------------------------------
 
@@ -281,7 +283,7 @@ class Pipeline:
             if isinstance(draft.event, IntentEmitted):
                 verdict += self.pretrade.decide_derived(draft, state)
                 if live and len(samples) < 100_000:
-                    samples.append(self.clock() - draft.recv_time_ns)
+                    samples.append(self.pretrade.decided_ns - draft.recv_time_ns)
                 crash_point(CRASH_AFTER_VERDICT)
         if verdict and any(isinstance(d.event, OrderSubmitted) for d in verdict):
             # An approved intent's order is decided, not yet journaled: the SIGKILL test kills

@@ -152,3 +152,32 @@ def test_a_batch_that_holds_other_records_decides_their_quotes_after_the_commit(
                                                               VerdictKind.REJECT]  # fmt: skip
         assert pipeline.rewinds == 0
         assert_replay_equal(journal, pipeline)
+
+
+def test_the_decision_clock_stops_when_the_gate_has_decided_before_the_verdicts_drafts(
+    setup: tuple[SQLiteJournal, SQLiteJournal, Pipeline], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tick_to_decision`'s clock: read once per verdict, right after the gate's check and
+    before the verdict's drafts and paper fill are built; the sample is that reading minus the
+    quote's receive time."""
+    from zkrisk.engine.pipeline import pretrade
+
+    journal, other, pipeline = setup
+    order: list[str] = []
+
+    def clock() -> int:
+        order.append("clock")
+        return T0 + 5 * 1_000_000_000 + 123_000
+
+    check, fill = pipeline.pretrade.engine.check, pretrade.paper_fill_draft
+    monkeypatch.setattr(pipeline.pretrade, "clock", clock)
+    monkeypatch.setattr(pipeline.pretrade.engine, "check",
+                        lambda *a: (order.append("check"), check(*a))[1])  # fmt: skip
+    monkeypatch.setattr(pretrade, "paper_fill_draft",
+                        lambda *a, **k: (order.append("fill"), fill(*a, **k))[1])  # fmt: skip
+    with closing(journal), closing(other):
+        batch = Batch(journal, pipeline)
+        batch.add(quote(5))
+        batch.settle()
+        assert order == ["check", "clock", "fill"]
+        assert pipeline.stats.decision_ns == [123_000]
