@@ -25,6 +25,7 @@ before `position` is ignored, so a tail replay cannot apply one twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any
@@ -146,7 +147,21 @@ class PipelineMetrics:
         self.strategy_intents = Counter("zkrisk_pipeline_strategy_intents_total",
             "Intents a strategy emitted.", ["strategy"], registry=r)  # fmt: skip
         self._intents_seen: dict[str, int] = {}
+        self.reading: Reading | None = None
+        """The monitor's latest reading, which the equity, drawdown and daily-loss gauges
+        convert when scraped (`publish`): an event costs one assignment on the quote → verdict
+        path, not three Decimal conversions."""
+        self.equity.set_function(lambda: self._of(lambda r: r.equity))
+        self.drawdown.set_function(lambda: self._of(lambda r: r.drawdown_bps / fp.BPS_SCALE))
+        self.daily_loss.set_function(lambda: self._of(lambda r: r.daily_loss))
         self.set_state(TradingState.ACTIVE)
+
+    def publish(self, reading: Reading) -> None:
+        self.reading = reading  # one store: a scrape from another thread sees a whole reading
+
+    def _of(self, figure: Callable[[Reading], Decimal]) -> float:
+        reading = self.reading
+        return 0.0 if reading is None else float(figure(reading))
 
     def set_breakers(self, policy: BreakerPolicy) -> None:
         """Publish the drawdown breakers, so an alert can compare the drawdown with them."""
@@ -190,13 +205,18 @@ class Monitor:
     """The position of the last record applied."""
     last_hash: str = ""
     """That record's hash (binds a snapshot to its journal)."""
+    _due_ns: int | None = field(default=None, init=False, repr=False, compare=False)
+    """No heartbeat can be missed before this (the earliest last beat + limit of the beats
+    not missed; None: not known, judge them all): `check_heartbeats` runs on every event, and
+    looping over the components was a tenth of a quote's monitor time. Any change to `beats`
+    sets it back to None."""
 
     def __post_init__(self) -> None:
         start = self.config.starting_equity_usd
         self.book = PaperBook(starting_equity=start)
         self.peak = start
         self.day_open = start
-        self.metrics.equity.set(float(start))
+        self.metrics.publish(Reading(equity=start, peak=start, day_open=start))
         self.metrics.set_breakers(self.config.breakers)
 
     # -- the stage ------------------------------------------------------------------------
@@ -240,16 +260,24 @@ class Monitor:
 
     def check_heartbeats(self, now_ns: int) -> list[Draft]:
         """Missed-heartbeat alerts as of `now_ns` (the runner also calls it on a timer)."""
+        if self._due_ns is not None and now_ns <= self._due_ns:
+            return []
         drafts = []
+        due: int | None = _NEVER
         for component in sorted({*self.config.heartbeats, *self.beats}):
             beat = self.beats.get(component)
             if beat is None:
                 if self.started_ns is None:
+                    due = None  # (this component's beat starts with the first record)
                     continue
                 beat = self.beats[component] = _Beat(self.started_ns, "start")
             rule = self._rule(component)
             limit_ns = rule.tolerance * rule.interval_ms * _MS
-            if beat.missed or now_ns - beat.last_ns <= limit_ns:
+            if beat.missed:
+                continue
+            if now_ns - beat.last_ns <= limit_ns:
+                if due is not None:  # (⌊last + limit⌋: an integer clock is past it iff past both)
+                    due = min(due, int(beat.last_ns + limit_ns))
                 continue
             beat.missed = True
             age = Decimal(now_ns - beat.last_ns) / 1_000_000_000
@@ -260,6 +288,7 @@ class Monitor:
                             f"{rule.interval_ms} ms × {rule.tolerance})", component=component),
                 event_time_ns=now_ns, recv_time_ns=now_ns,
                 causation_id=None if beat.last_key == "start" else beat.last_key))  # fmt: skip
+        self._due_ns = due
         return drafts
 
     def _rule(self, component: str) -> HeartbeatRule:
@@ -269,6 +298,7 @@ class Monitor:
         beat = self.beats.get(event.component)
         was_missed = beat is not None and beat.missed
         self.beats[event.component] = _Beat(recorded.recv_time_ns, recorded.key)
+        self._due_ns = None
         if not was_missed:
             return []
         return [self._alert("HeartbeatRecovered", AlertSeverity.INFO, recorded,
@@ -282,6 +312,7 @@ class Monitor:
         beat = self.beats.get(event.component)
         if beat is not None and event.name in ("HeartbeatMissed", "HeartbeatRecovered"):
             beat.missed = event.name == "HeartbeatMissed"
+            self._due_ns = None
             self.metrics.heartbeat_missed.labels(component=event.component).set(beat.missed)
 
     def _on_book_event(self, recorded: Recorded) -> list[Draft]:
@@ -291,7 +322,7 @@ class Monitor:
         self.book.apply(recorded)
         reading = self.reading()
         self.peak = reading.peak
-        self._publish(reading)
+        self.metrics.publish(reading)
         found = breach(self.config.breakers, reading)
         if found is None:
             return []
@@ -356,11 +387,6 @@ class Monitor:
     def reading(self) -> Reading:
         equity = self.book.equity()
         return Reading(equity=equity, peak=max(self.peak, equity), day_open=self.day_open)
-
-    def _publish(self, reading: Reading) -> None:
-        self.metrics.equity.set(float(reading.equity))
-        self.metrics.drawdown.set(float(reading.drawdown_bps / fp.BPS_SCALE))
-        self.metrics.daily_loss.set(float(reading.daily_loss))
 
     def status(self, now_ns: int | None = None) -> MonitorStatus:
         """The monitor's state; heartbeat ages against `now_ns` (default: the monitor clock)."""
@@ -434,9 +460,10 @@ class Monitor:
         self.started_ns, self.clock_ns = s.started_ns, s.clock_ns
         self.position, self.last_hash = opened.position, opened.hash
         self.beats = {c: _Beat(ns, key, missed) for c, (ns, key, missed) in s.beats.items()}
+        self._due_ns = None
         self.alerts = {(name, severity): n for name, severity, n in s.alerts}
         self._set_state(s.state, s.reason, s.detail)
-        self._publish(self.reading())
+        self.metrics.publish(self.reading())
         for (name, severity), n in self.alerts.items():
             self.metrics.alerts.labels(name=name, severity=severity).inc(n)
         for component, beat in self.beats.items():
@@ -461,6 +488,10 @@ class _MonitorState(StateModel):
 
 
 # --- drafts the runner and the CLI append --------------------------------------------------
+
+
+_NEVER = 1 << 63
+"""A deadline no clock reaches (every beat is missed: only a new beat can change that)."""
 
 
 def heartbeat_draft(component: str, now_ns: int) -> Draft:

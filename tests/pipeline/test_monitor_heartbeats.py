@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
-from zkrisk.engine.journal.events import Alert, FeedHealth, FeedStatus, StrategyDisabled
+from zkrisk.engine.journal.events import (
+    Alert,
+    Draft,
+    FeedHealth,
+    FeedStatus,
+    Recorded,
+    StrategyDisabled,
+)
 from zkrisk.engine.pipeline.monitor import (
     HeartbeatRule,
     Monitor,
@@ -128,3 +137,51 @@ def test_metrics_have_stable_names_on_a_private_registry() -> None:
     metrics.observe_strategies(stage.status())
     assert 'zkrisk_pipeline_strategy_intents_total{strategy="mom"} 1.0' in (
         generate_latest(metrics.registry).decode())  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["ingest", "signal", "pretrade", None]),
+                          st.integers(0, 2_500)), min_size=1, max_size=40))  # fmt: skip
+# every beat missed (no deadline left), then a component's first beat, then its silence
+@example([("ingest", 0), (None, 2_500), (None, 2_500), ("signal", 0), (None, 2_500),
+          (None, 2_500)])  # fmt: skip
+def test_the_heartbeat_deadline_shortcut_raises_what_judging_every_beat_raises(
+    steps: list[tuple[str | None, int]],
+) -> None:
+    """Any run of heartbeats (None: a quote) at steps of up to 2.5 s, with misses, recoveries
+    and components that join late, each monitor's alerts journaled back to its tape: the
+    monitor that skips judging until its earliest deadline raises the same alerts, at the
+    same records, as one that judges every beat on every record."""
+    fast, full = monitor(), monitor()
+
+    def judging_every_beat(rec: Recorded) -> list[Draft]:
+        full._due_ns = None
+        return full.on_event(rec)
+
+    tapes, now = (Tape(), Tape()), T0
+    for component, step_ms in steps:
+        now += step_ms * MS
+        for tape in tapes:
+            if component is None:
+                tape.quote("2999", "3001", t=now)
+            else:
+                tape.record(heartbeat_draft(component, now))
+        assert alerts(tapes[0].pump(fast.on_event)) == alerts(tapes[1].pump(judging_every_beat))
+    late = now + 10 * NS  # the runner's timer, long after the last record
+    full._due_ns = None
+    assert alerts(fast.check_heartbeats(late)) == alerts(full.check_heartbeats(late))
+
+
+def test_a_recovery_journaled_by_another_monitor_is_judged_again_here() -> None:
+    """A HeartbeatRecovered alert with no heartbeat before it (another process's monitor
+    raised it) clears the miss, and this monitor judges the beat again at its next record:
+    still missed (its last beat is the same, so its alert is the same, journaled once)."""
+    m, tape = monitor(), Tape()
+    tape.record(heartbeat_draft("ingest", T0))
+    tape.quote("2999", "3001", t=T0 + 4 * NS)
+    assert alerts(tape.pump(m.on_event)) == [("HeartbeatMissed", "ingest")]
+    tape.add(Alert(name="HeartbeatRecovered", severity="INFO", message="ingest is back",
+                   component="ingest"), stream="monitor", key="recovered", t=T0 + 4 * NS)  # fmt: skip
+    tape.quote("2999", "3001", t=T0 + 5 * NS)
+    assert alerts(tape.pump(m.on_event)) == []  # the same alert: the tape holds it already
+    assert m.status().heartbeats["ingest"].missed
