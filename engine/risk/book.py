@@ -157,7 +157,7 @@ def value_book(
             if margin_symbol is not None:
                 needed.append(margin_symbol)
             missing_scen = tuple(sorted({s for s in needed if s not in column}))
-        values = np.zeros(len(column))
+        values = [0.0] * len(column)  # (Python floats: the same IEEE additions as an array's)
         for s, leg in legs.items():
             if s in column:
                 values[column[s]] += leg[1] * leg[2] / fp.VALUE_SCALE

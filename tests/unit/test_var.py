@@ -9,6 +9,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zkrisk.engine.risk.metrics.var import (
     count_losses_above,
@@ -204,3 +206,25 @@ def test_portable_losses_are_the_column_order_sum_bit_for_bit() -> None:
         expected.append(-total)
     assert portable_losses(returns, values).tobytes() == np.array(expected).tobytes()
     assert scenario_losses(values, returns).tobytes() == np.array(expected).tobytes()
+    assert portable_losses(returns, values.tolist()).tobytes() == np.array(expected).tobytes()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.03, -0.07, 5e-324]), min_size=3,
+                max_size=3),
+       st.lists(st.sampled_from([0.0, -0.0, 2.5, -3.0, 1e6, -7e5]), min_size=3, max_size=3))  # fmt: skip
+def test_portable_losses_keep_the_python_sum_down_to_the_sign_of_zero(
+    row: list[float], values: list[float]
+) -> None:
+    """Rows of zeros of either sign, values of either sign or none held: each loss is exactly
+    -(0.0 + r0·v0 + r1·v1 + …) over the held columns, as Python floats give it (a loss of
+    -0.0 and of 0.0 print differently in a verdict)."""
+    returns = np.array([row, row[::-1]])
+    expected = []
+    for r_row in returns.tolist():
+        total = 0.0
+        for r, v in zip(r_row, values, strict=True):
+            if v != 0.0:
+                total += r * v
+        expected.append(-total)
+    assert portable_losses(returns, np.array(values)).tobytes() == np.array(expected).tobytes()
