@@ -172,6 +172,8 @@ class Ingest:
         self.counts = _Counts()
         self.max_queue_seen = 0
         self.max_batch_seen = 0
+        self._counters: dict[tuple[str, str], Any] = {}
+        """Each (source, outcome)'s message counter, looked up once (see `_count`)."""
         self._lag = {name: self.metrics.lag.labels(name) for name in self.order}
         """Each source's lag gauge, looked up once (it is set on every message)."""
         self._set_active_metric()
@@ -259,7 +261,12 @@ class Ingest:
 
     def _count(self, source: str, outcome: str) -> None:
         self.counts.add(outcome)
-        self.metrics.messages.labels(source, outcome).inc()
+        child = self._counters.get((source, outcome))
+        if child is None:  # (`labels` takes a lock and builds its key: once per pair)
+            child = self._counters[(source, outcome)] = self.metrics.messages.labels(
+                source, outcome
+            )
+        child.inc()
 
     def tick(self, now_ns: int) -> None:
         """Reorder timeouts and health: run whenever the queue is idle or a batch is flushed."""
@@ -380,8 +387,9 @@ class Ingest:
                             raise t.exception()  # type: ignore[misc]
                     return  # every source ended (recorded files)
                 wait = batch_s if self.pending else TICK_S
-                try:
-                    item = await asyncio.wait_for(self.queue.get(), wait)
+                try:  # (`timeout`, not `wait_for`: no task of its own to hop through)
+                    async with asyncio.timeout(wait):
+                        item = await self.queue.get()
                 except TimeoutError:
                     item = None
             else:

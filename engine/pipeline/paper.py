@@ -366,7 +366,9 @@ class PaperBook:
         return CheckInputs(
             portfolio=self._book_portfolio(account, quote_symbol),
             prices=price_snapshot(prices, self.position, now),
-            state=CheckState(
+            # Built, not validated: a TradingState, the clock and the stage's own approval
+            # times are the field types already (validating the times was a fifth of this).
+            state=CheckState.model_construct(
                 trading_state=trading_state, now=now, recent_order_times=recent_order_times
             ),
         )

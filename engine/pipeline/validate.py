@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from ..journal.events import OracleRound, Quote, Trade
+from ..journal.events import OracleRound, Quote, Trade, checked_quote
 from ..risk.models import Side
 
 MAX_RAW_CHARS = 4_096
@@ -183,12 +183,16 @@ def _no_exponent(text: str) -> Decimal:
     return Decimal(text)
 
 
+_JSON = json.JSONDecoder(parse_float=_no_exponent, parse_constant=_refuse_constant)
+"""One decoder for every message (`json.loads` with these hooks builds one per call)."""
+
+
 def _load(raw: str) -> dict[str, Any] | Refused:
     if len(raw) > MAX_RAW_CHARS:
         return Refused(Reason.MALFORMED, f"message of {len(raw):,} characters exceeds "
                        f"{MAX_RAW_CHARS:,}")  # fmt: skip
     try:
-        data = json.loads(raw, parse_float=_no_exponent, parse_constant=_refuse_constant)
+        data = _JSON.decode(raw)
     except (ValueError, InvalidOperation, RecursionError) as exc:
         return Refused(Reason.MALFORMED, f"not JSON: {exc}")
     if not isinstance(data, dict):
@@ -308,8 +312,9 @@ def _clean_quote(source: str, data: dict[str, Any], raw: str, recv_ns: int, rule
         return None
     if _check_age(ts_ns, recv_ns, rules) is not None:
         return None
-    event = Quote(source=source, symbol=symbol, bid=bid, ask=ask, bid_size=bid_size,
-                  ask_size=ask_size, source_seq=seq)  # fmt: skip
+    event = checked_quote(source, symbol, bid, ask, bid_size, ask_size, seq)
+    if event is None:
+        return None
     return Accepted(event, md_key(source, symbol, seq, raw), symbol, seq, ts_ns)
 
 

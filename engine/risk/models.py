@@ -213,7 +213,7 @@ _SYMBOL_TEXT = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,31}")
 _ADDRESS_TEXT = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
-def _assembled(
+def assembled(
     cls: type[_M], fields: dict[str, Any], given: set[str], private: dict[str, Any] | None
 ) -> _M:
     """A model from values already checked as its validators check them, without running
@@ -242,7 +242,7 @@ def book_position(symbol: str, quantity: Decimal) -> Position:
         except ValueError:
             pass
         else:
-            return _assembled(Position, {"symbol": symbol, "quantity": quantity},
+            return assembled(Position, {"symbol": symbol, "quantity": quantity},
                               set(_POSITION_GIVEN), {"_quantity_fixed": fixed})  # fmt: skip
     return Position(symbol=symbol, quantity=quantity)
 
@@ -260,7 +260,7 @@ def book_portfolio(account: str, positions: tuple[Position, ...]) -> Portfolio:
                   "margin_symbol": None}  # fmt: skip
         private = {"_by_symbol": {p.symbol: p.quantity_fixed for p in positions},
                    "_margin_fixed": 0}  # fmt: skip
-        return _assembled(Portfolio, fields, set(_PORTFOLIO_GIVEN), private)
+        return assembled(Portfolio, fields, set(_PORTFOLIO_GIVEN), private)
     return Portfolio(account=account, positions=positions)
 
 
@@ -281,7 +281,7 @@ def price_point(price: Decimal, timestamp: int, round_id: int) -> PricePoint:
             pass
         else:
             fields = {"price": price, "timestamp": timestamp, "round_id": round_id}
-            return _assembled(PricePoint, fields, set(_POINT_GIVEN), {"_price_fixed": fixed})
+            return assembled(PricePoint, fields, set(_POINT_GIVEN), {"_price_fixed": fixed})
     return PricePoint(price=price, timestamp=timestamp, round_id=round_id)
 
 
@@ -305,7 +305,7 @@ def price_snapshot(
         )
     ):
         fields = {"prices": dict(prices), "snapshot_id": snapshot_id, "taken_at": taken_at}
-        return _assembled(PriceSnapshot, fields, set(_SNAPSHOT_GIVEN), None)
+        return assembled(PriceSnapshot, fields, set(_SNAPSHOT_GIVEN), None)
     return PriceSnapshot(prices=prices, snapshot_id=snapshot_id, taken_at=taken_at)
 
 
@@ -484,7 +484,7 @@ def limit_intent(
                       "limit_price": limit_price, "max_slippage_bps": None,
                       "counterparty": counterparty, "strategy_id": strategy_id}  # fmt: skip
             private = {"_qty_fixed": size, "_limit_fixed": limit}
-            return _assembled(OrderIntent, fields, set(_LIMIT_GIVEN), private)
+            return assembled(OrderIntent, fields, set(_LIMIT_GIVEN), private)
     return OrderIntent(client_order_id=client_order_id, symbol=symbol, side=side,
                        quantity=quantity, limit_price=limit_price, counterparty=counterparty,
                        strategy_id=strategy_id)  # fmt: skip

@@ -108,3 +108,18 @@ def test_the_strategy_sees_its_paper_position_from_the_fills() -> None:
     intents = _intents(SignalStage(CONFIG), fill_the_buy=True)
     assert [(e.intent.side, e.intent.quantity) for e in intents] == [(Side.BUY, D(1)),
                                                                      (Side.SELL, D(2))]  # fmt: skip
+
+
+def test_mid_is_each_quotes_own_when_quotes_alternate() -> None:
+    """`mid` remembers the last quote's mid (a fold asks four times): by identity, so an
+    equal-looking or alternating quote is never given another's mid."""
+    from zkrisk.engine.pipeline.strategies.base import mid
+
+    def q(bid: str, ask: str) -> Quote:
+        return Quote(source="feed", symbol="WETH", bid=Decimal(bid), ask=Decimal(ask),
+                     bid_size=Decimal(1), ask_size=Decimal(1))  # fmt: skip
+
+    a, b = q("2999", "3001"), q("3999", "4002")
+    assert [mid(a), mid(a), mid(b), mid(a), mid(b)] == [Decimal(3000), Decimal(3000),
+                                                         Decimal("4000.5"), Decimal(3000),
+                                                         Decimal("4000.5")]  # fmt: skip

@@ -193,9 +193,21 @@ def build(spec: str, strategy_id: str, params: Mapping[str, Any]) -> Strategy:
     return strategy
 
 
+_last_mid: tuple[Quote | None, Decimal] = (None, Decimal(0))
+"""The last quote's mid: a quote's fold asks four times (positions, the monitor's and the
+signal stage's books, the intent's reference price); a Quote is frozen, so its identity is
+its bid and ask."""
+
+
 def mid(quote: Quote) -> Decimal:
     """(bid + ask) / 2, exact (one more decimal place at most)."""
-    return DECIMAL.divide(DECIMAL.add(quote.bid, quote.ask), Decimal(2))
+    global _last_mid
+    last = _last_mid
+    if last[0] is quote:
+        return last[1]
+    value = DECIMAL.divide(DECIMAL.add(quote.bid, quote.ask), Decimal(2))
+    _last_mid = (quote, value)
+    return value
 
 
 def target_decision(quote: Quote, position: Decimal, target: Decimal) -> list[Decision]:
