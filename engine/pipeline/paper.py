@@ -364,7 +364,7 @@ class PaperBook:
                 points[s] = (m, point)
         prices[quote_symbol] = _quote_point(quote_price, now)
         return CheckInputs(
-            portfolio=self._book_portfolio(account, quote_symbol),
+            portfolio=self.portfolio(account, quote_symbol),
             prices=price_snapshot(prices, self.position, now),
             # Built, not validated: a TradingState, the clock and the stage's own approval
             # times are the field types already (validating the times was a fifth of this).
@@ -373,10 +373,11 @@ class PaperBook:
             ),
         )
 
-    def _book_portfolio(self, account: str, quote_symbol: str) -> Portfolio:
+    def portfolio(self, account: str, quote_symbol: str) -> Portfolio:
         """The book as a `Portfolio`, built again only when a fill has moved it: the gate runs
         on every intent, and validating the positions was most of its inputs' cost. What it
-        is built from is compared by identity (fills replace the Decimals they change)."""
+        is built from is compared by identity (fills replace the Decimals they change). The
+        pre-trade stage asks as it folds each fill, so the next quote's check finds it built."""
         sources = (account, quote_symbol, self.starting_equity, self.cash,
                    *[q for k, h in self.holdings.items() for q in (k, h, h.quantity)])  # fmt: skip
         cached = self._portfolio

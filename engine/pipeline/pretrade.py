@@ -29,7 +29,16 @@ from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 
-from ..journal.events import EVENT_ADAPTER, Draft, IntentEmitted, Quote, Recorded, VerdictIssued
+from ..journal.events import (
+    EVENT_ADAPTER,
+    Draft,
+    IntentEmitted,
+    OrderFilled,
+    PaperFill,
+    Quote,
+    Recorded,
+    VerdictIssued,
+)
 from ..risk.checks import RiskEngine
 from ..risk.models import TradingState, VerdictKind
 from .orders import drafts_for_verdict
@@ -72,6 +81,10 @@ class PreTradeStage:
         event = recorded.event
         if isinstance(event, Quote) and is_market_data(recorded):
             self.quotes[event.symbol] = event
+        elif isinstance(event, PaperFill | OrderFilled):
+            # The fill has moved the book (the monitor's, folded first): build the gate's
+            # portfolio now, as the fill is folded, not on the next quote's way to its verdict.
+            self.book.portfolio(self.account, self.engine.policy.quote_symbol)
         elif isinstance(event, IntentEmitted):
             coid = event.intent.client_order_id
             if coid in self.decided:

@@ -501,8 +501,9 @@ class RiskEngine:
             moved += abs(dv)
         if first:
             losses = losses.copy()
-        part = np.partition(losses, matrix.k - 1 - self._tail)
-        var, es = var_es_of_partition(part, self._tail, self._tail_weight)
+        # In place: `losses` is this check's own array (np.partition would copy it first).
+        losses.partition(matrix.k - 1 - self._tail)
+        var, es = var_es_of_partition(losses, self._tail, self._tail_weight)
         # Each float loss is within `tol` of the exact one, so the order statistic is too, and so
         # is ES: a weighted mean of tail losses whose weights sum to 1.
         tol = (

@@ -181,3 +181,23 @@ def test_the_decision_clock_stops_when_the_gate_has_decided_before_the_verdicts_
         batch.settle()
         assert order == ["check", "clock", "fill"]
         assert pipeline.stats.decision_ns == [123_000]
+
+
+def test_a_folded_fill_has_the_gates_portfolio_built_before_the_next_quote(
+    setup: tuple[SQLiteJournal, SQLiteJournal, Pipeline],
+) -> None:
+    """The pre-trade stage builds the gate's portfolio as it folds each fill (off the next
+    quote's way to its verdict): after the fill, the book's portfolio is already the one a
+    build from the filled book gives."""
+    journal, other, pipeline = setup
+    with closing(journal), closing(other):
+        batch = Batch(journal, pipeline)
+        batch.add(quote(1))
+        batch.settle()  # the approval's paper fill is journaled and folded
+        book, account = pipeline.monitor.book, pipeline.run.config.run.account
+        assert book.position_of("buyer", "WETH") == Decimal("0.01")
+        warm = book._portfolio
+        assert warm is not None
+        book._portfolio = None
+        fresh = book.portfolio(account, pipeline.pretrade.engine.policy.quote_symbol)
+        assert warm[1] == fresh and fresh.quantity_fixed("WETH") > 0
