@@ -79,30 +79,27 @@ class Breach:
 
 
 def breach(policy: BreakerPolicy, reading: Reading) -> Breach | None:
-    """The most severe state the reading demands (HALTED before REDUCING), with why."""
-    # The monitor asks after every mark and only a hit's sentence is read: each check keeps
-    # what its sentence needs, and only the chosen one is formatted (`_detail`).
-    checks: list[tuple[TradingState, TransitionReason, bool, Decimal | int]] = []
-    # Compare exactly: drawdown · 10000 ≥ limit · peak, no division.
-    bps = reading.drawdown * fp.BPS_SCALE
-    for target, limit in (
-        (TradingState.HALTED, policy.halt_drawdown_bps),
-        (TradingState.REDUCING, policy.reducing_drawdown_bps),
-    ):
-        if limit is not None and reading.peak > 0:
-            checks.append((target, TransitionReason.DRAWDOWN, bps >= limit * reading.peak, limit))
+    """The most severe state the reading demands (HALTED before REDUCING; at one state a
+    drawdown before a daily loss), with why."""
+    # The monitor asks after every mark: the limits are tried in that order and the first
+    # hit is the answer (only its sentence is formatted, `_detail`), with no lists built.
+    drawdown_limits = policy.halt_drawdown_bps, policy.reducing_drawdown_bps
+    loss_limits = policy.halt_daily_loss_usd, policy.reducing_daily_loss_usd
+    peak = reading.peak
+    bps = reading.drawdown * fp.BPS_SCALE if peak > 0 else None
     daily_loss = reading.daily_loss
-    for target, usd in (
-        (TradingState.HALTED, policy.halt_daily_loss_usd),
-        (TradingState.REDUCING, policy.reducing_daily_loss_usd),
-    ):
-        if usd is not None:
-            checks.append((target, TransitionReason.DAILY_LOSS, daily_loss >= usd, usd))
-    hit = [c for c in checks if c[2]]
-    if not hit:
-        return None
-    target, reason, _, bound = max(hit, key=lambda c: RANK[c[0]])
-    return Breach(target, reason, _detail(reading, target, reason, bound))
+    for target, limit, usd in zip(_SEVERE_FIRST, drawdown_limits, loss_limits, strict=True):
+        # Compare exactly: drawdown · 10000 ≥ limit · peak, no division.
+        if limit is not None and bps is not None and bps >= limit * peak:
+            return Breach(target, TransitionReason.DRAWDOWN,
+                          _detail(reading, target, TransitionReason.DRAWDOWN, limit))  # fmt: skip
+        if usd is not None and daily_loss >= usd:
+            return Breach(target, TransitionReason.DAILY_LOSS,
+                          _detail(reading, target, TransitionReason.DAILY_LOSS, usd))  # fmt: skip
+    return None
+
+
+_SEVERE_FIRST = (TradingState.HALTED, TradingState.REDUCING)
 
 
 def _detail(reading: Reading, target: TradingState, reason: TransitionReason,

@@ -174,8 +174,11 @@ class Ingest:
         self.max_batch_seen = 0
         self._counters: dict[tuple[str, str], Any] = {}
         """Each (source, outcome)'s message counter, looked up once (see `_count`)."""
-        self._lag = {name: self.metrics.lag.labels(name) for name in self.order}
-        """Each source's lag gauge, looked up once (it is set on every message)."""
+        self._lag_ns = dict.fromkeys(self.order, 0)
+        """Each source's last lag, ns: its gauge converts it when scraped (set_function),
+        so a message costs one store, not a gauge's lock and a float."""
+        for name in self.order:
+            self.metrics.lag.labels(name).set_function(lambda name=name: self._lag_ns[name] / 1e9)
         self._set_active_metric()
 
     # --- resume points ---------------------------------------------------------------------
@@ -244,8 +247,7 @@ class Ingest:
         if isinstance(parsed, Accepted):
             self._add(Draft(f"md.{msg.source}", parsed.key, parsed.event, parsed.event_time_ns,
                             msg.recv_time_ns))  # fmt: skip
-            lag = self._lag.get(msg.source) or self.metrics.lag.labels(msg.source)
-            lag.set((msg.recv_time_ns - parsed.event_time_ns) / 1e9)
+            self._lag_ns[msg.source] = msg.recv_time_ns - parsed.event_time_ns
             return
         known = parsed.symbol in self.symbols
         event = Quarantined(source=msg.source, reason=parsed.reason.value, detail=parsed.detail,

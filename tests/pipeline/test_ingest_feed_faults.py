@@ -61,6 +61,9 @@ def test_ten_thousand_messages_with_duplicates_reorders_and_corruption_yield_eac
     assert ingest.metrics.registry.get_sample_value(
         "zkrisk_feed_messages_total", {"source": "feed", "outcome": "accepted"}
     ) == len(valid)
+    # the lag of the last accepted message, converted when scraped: loopback, so under 5 s
+    lag = ingest.metrics.registry.get_sample_value("zkrisk_feed_lag_seconds", {"source": "feed"})
+    assert lag is not None and 0 < lag < 5
 
 
 def test_a_restarted_ingest_resumes_after_the_journaled_sequence_and_drops_the_resent_copies(

@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.unit.risk_fixtures import ACCOUNT, engine
 from zkrisk.engine.journal.events import (
@@ -134,6 +136,38 @@ def test_breach_picks_the_most_severe_state_the_reading_demands() -> None:
     found = breach(policy, reading)
     assert found is not None and (found.target, found.reason) == (H, "DAILY_LOSS")
     assert breach(policy, Reading(equity=D(9_901), peak=D(10_000), day_open=D(10_000))) is None
+
+
+_LIMIT_BPS = st.none() | st.integers(1, 10_000)
+_LIMIT_USD = st.none() | st.integers(1, 2_000).map(D)
+_USD = st.integers(-1_000, 12_000).map(D)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_LIMIT_BPS, _LIMIT_BPS, _LIMIT_USD, _LIMIT_USD, _USD, _USD, _USD)
+def test_breach_is_the_most_severe_hit_with_a_drawdown_before_a_daily_loss(
+    reduce_bps: int | None, halt_bps: int | None, reduce_usd: Decimal | None,
+    halt_usd: Decimal | None, equity: Decimal, peak: Decimal, day_open: Decimal,
+) -> None:  # fmt: skip
+    """Against every limit written out and the most severe hit taken (drawdown · 10⁴ ≥ limit ·
+    peak for a positive peak, loss ≥ limit), drawdowns listed before daily losses."""
+    policy = BreakerPolicy(reducing_drawdown_bps=reduce_bps, halt_drawdown_bps=halt_bps,
+                           reducing_daily_loss_usd=reduce_usd, halt_daily_loss_usd=halt_usd)  # fmt: skip
+    reading = Reading(equity=equity, peak=peak, day_open=day_open)
+    drawdown, loss = max(peak - equity, D(0)), max(day_open - equity, D(0))
+    hits = [(target, reason) for target, reason, limit, hit in (
+        (H, "DRAWDOWN", halt_bps, lambda b: peak > 0 and drawdown * 10_000 >= b * peak),
+        (R, "DRAWDOWN", reduce_bps, lambda b: peak > 0 and drawdown * 10_000 >= b * peak),
+        (H, "DAILY_LOSS", halt_usd, lambda u: loss >= u),
+        (R, "DAILY_LOSS", reduce_usd, lambda u: loss >= u),
+    ) if limit is not None and hit(limit)]  # fmt: skip
+    found = breach(policy, reading)
+    if not hits:
+        assert found is None
+    else:
+        expected = max(hits, key=lambda h: 1 if h[0] is H else 0)
+        assert found is not None and (found.target, found.reason) == expected
+        assert str(found.target) in found.detail
 
 
 def test_the_daily_loss_counts_from_the_utc_days_opening_equity() -> None:
