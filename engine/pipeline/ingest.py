@@ -25,6 +25,7 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -178,7 +179,7 @@ class Ingest:
         """Each source's last lag, ns: its gauge converts it when scraped (set_function),
         so a message costs one store, not a gauge's lock and a float."""
         for name in self.order:
-            self.metrics.lag.labels(name).set_function(lambda name=name: self._lag_ns[name] / 1e9)
+            self.metrics.lag.labels(name).set_function(partial(self._lag_seconds, name))
         self._set_active_metric()
 
     # --- resume points ---------------------------------------------------------------------
@@ -260,6 +261,9 @@ class Ingest:
         self.pending.append(draft)
         if self.on_pending is not None:
             self.on_pending(draft)
+
+    def _lag_seconds(self, source: str) -> float:
+        return self._lag_ns[source] / 1e9
 
     def _count(self, source: str, outcome: str) -> None:
         self.counts.add(outcome)
