@@ -30,6 +30,8 @@ re-delivers one cannot apply it twice.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -37,8 +39,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
+import numpy as np
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -389,7 +393,7 @@ class SignalStage:
         runtimes = {
             sid: {
                 "disabled": r.disabled,
-                "intent_times": list(r.intent_times),
+                "intent_times": pack_times(r.intent_times),
                 "intents_total": r.intents_total,
                 "skipped_stale": r.skipped_stale,
                 "skipped_degraded": r.skipped_degraded,
@@ -489,9 +493,29 @@ def _stateful(runtime: _Runtime) -> StatefulStrategy:
 _Count = Annotated[int, Field(ge=0)]
 
 
+def pack_times(times: Sequence[int]) -> str:
+    """Intent times for a snapshot: base64 of little-endian int64s. A busy strategy holds a
+    minute of them (24,000 at 400 intents/s), and as a JSON list, dumped twice and hashed,
+    they made the snapshot a stall of milliseconds on the event loop every few seconds."""
+    return base64.b64encode(np.fromiter(times, dtype="<i8", count=len(times)).tobytes()).decode()
+
+
+def _unpack_times(value: object) -> object:
+    """The packed form (`pack_times`), or the JSON list snapshots held before it."""
+    if not isinstance(value, str):
+        return value
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"packed intent times are not base64: {exc}") from exc
+    if len(raw) % 8:
+        raise ValueError(f"packed intent times are {len(raw)} bytes, not a multiple of 8")
+    return np.frombuffer(raw, dtype="<i8").tolist()
+
+
 class _RuntimeState(StateModel):
     disabled: str
-    intent_times: list[int]
+    intent_times: Annotated[list[int], BeforeValidator(_unpack_times)]
     intents_total: _Count
     skipped_stale: _Count
     skipped_degraded: _Count

@@ -669,3 +669,37 @@ def test_the_snapshot_is_canonical_json_with_its_version_and_config() -> None:
     assert (raw["format"], raw["stage"], raw["version"]) == ("zkrisk.stage-snapshot", "signal", 1)
     assert raw["config"] == json.loads(SIGNAL.model_dump_json())
     assert raw["position"] > 0 and len(raw["hash"]) > 0
+
+
+def _intent_times(stage: SignalStage) -> dict[str, list[int]]:
+    return {sid: list(r.intent_times) for sid, r in stage._runtimes.items()}
+
+
+def test_intent_times_are_packed_in_a_snapshot_and_restored_exactly() -> None:
+    """A minute of a strategy's intent times goes into the snapshot as one packed string (a
+    JSON list of them, dumped twice and hashed, stalled the event loop), and comes back as
+    the same times; a snapshot written before, with the JSON list, restores the same."""
+    packed = json.loads(SNAPSHOTS["signal"])["state"]["runtimes"]
+    times = _intent_times(restore_signal(SNAPSHOTS["signal"]))
+    assert any(times.values()) and all(isinstance(r["intent_times"], str) for r in packed.values())
+    assert times == {
+        sid: signal_module._unpack_times(r["intent_times"]) for sid, r in packed.items()
+    }
+
+    def as_lists(state: dict[str, Any]) -> None:
+        for runtime in state["runtimes"].values():
+            runtime["intent_times"] = signal_module._unpack_times(runtime["intent_times"])
+
+    assert _intent_times(restore_signal(forged("signal", as_lists))) == times
+
+
+@pytest.mark.parametrize(("packed", "says"), [
+    ("not base64!", "not base64"), ("AAAA", "not a multiple of 8"),
+])  # fmt: skip
+def test_packed_intent_times_that_do_not_decode_are_refused_saying_why(
+    packed: str, says: str
+) -> None:
+    def spoil(state: dict[str, Any]) -> None:
+        state["runtimes"]["mom"]["intent_times"] = packed
+
+    assert says in refusal("signal", forged("signal", spoil))
