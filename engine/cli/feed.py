@@ -40,7 +40,9 @@ async def _serve(host: str, port: int, file: Path | None, rate: float, count: in
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with FeedServer(host=host, port=port, file=file, faults=faults) as server:
+    async with FeedServer(
+        host=host, port=port, file=file, faults=faults, keep_truth=False
+    ) as server:
         typer.echo(f"feed server on {server.url} (symbols {', '.join(server.symbols)}; "
                    f"{rate:g} msg/s, {burst} a time)", err=True)  # fmt: skip
         publisher = asyncio.create_task(server.run(rate, count, burst=burst))

@@ -151,8 +151,14 @@ class FeedServer:
         symbols: Iterable[str] = DEMO_SYMBOLS,
         file: Path | None = None,
         faults: Faults = Faults(),
+        keep_truth: bool = True,
     ) -> None:
+        """`keep_truth`: record every publication in `truth` (tests read it); `zkrisk feed
+        serve` runs for hours and reads none of it, so it does not keep one: a list growing by
+        a thousand objects a second also made the server's full garbage collections longer
+        and longer, each a pause in the feed that its clients received as a burst."""
         self.host, self.port = host, port
+        self.keep_truth = keep_truth
         self.faults = faults
         self._rng = random.Random(faults.seed)
         self._replay = None if file is None else _Replay(file)
@@ -213,10 +219,12 @@ class FeedServer:
         rng, f = self._rng, self.faults
         if rng.random() < f.corrupt_rate:
             text, reason, readable = _corrupt(data, rng)
-            self.truth.append(Published(symbol, seq, text, False, reason, readable))
+            if self.keep_truth:
+                self.truth.append(Published(symbol, seq, text, False, reason, readable))
         else:
             text = json.dumps(data, separators=(",", ":"))
-            self.truth.append(Published(symbol, seq, text, True, None))
+            if self.keep_truth:
+                self.truth.append(Published(symbol, seq, text, True, None))
         history = self.history[symbol]
         history.append((seq, text))
         if len(history) > HISTORY:

@@ -130,3 +130,15 @@ def test_zkrisk_feed_serve_refuses_a_bad_rate_and_a_missing_file() -> None:
     assert run("--duplicate-rate", "1.5")[0] == 2
     code, output = run("--file", "nope.jsonl")
     assert code == 2 and "--file nope.jsonl: no such file" in output
+
+
+def test_a_server_that_keeps_no_truth_publishes_the_same_frames_and_holds_no_record() -> None:
+    """`zkrisk feed serve` runs for hours: it keeps no `truth` (tests' record of what was
+    meant), which otherwise grows by every message published; the frames are the same."""
+    kept, lean = FeedServer(faults=Faults(0.1, 0.1, 0.05, seed=4)), FeedServer(
+        faults=Faults(0.1, 0.1, 0.05, seed=4), keep_truth=False)  # fmt: skip
+    for server in (kept, lean):
+        server.publish(300)
+    strip = [t.split('"ts_ns"')[0] for _n, t in kept._frames]
+    assert [t.split('"ts_ns"')[0] for _n, t in lean._frames] == strip
+    assert len(kept.truth) == 300 and lean.truth == []
