@@ -13,7 +13,6 @@ class to `Event`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -22,6 +21,7 @@ from typing import Annotated, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..risk.models import (
+    SYMBOL_TEXT,
     ExactDecimal,
     OrderIntent,
     Side,
@@ -54,7 +54,6 @@ class Quote(_Event):
 
 
 _QUOTE_GIVEN = frozenset({"source", "symbol", "bid", "ask", "bid_size", "ask_size", "source_seq"})
-_SYMBOL_TEXT = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,31}")
 
 
 def checked_quote(
@@ -68,7 +67,7 @@ def checked_quote(
     if not (
         type(source) is str
         and type(symbol) is str
-        and _SYMBOL_TEXT.fullmatch(symbol)
+        and SYMBOL_TEXT.fullmatch(symbol)
         and all(type(d) is Decimal and d.is_finite() for d in (bid, ask, bid_size, ask_size))
         and type(source_seq) is int
     ):

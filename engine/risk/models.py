@@ -209,7 +209,7 @@ class PricePoint(_Frozen):
         return value
 
 
-_SYMBOL_TEXT = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,31}")
+SYMBOL_TEXT = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,31}")
 _ADDRESS_TEXT = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
@@ -236,7 +236,7 @@ def book_position(symbol: str, quantity: Decimal) -> Position:
     """`Position(symbol=symbol, quantity=quantity)`, equal in every respect, checked the same
     way but built directly when the values are plainly valid (the paper gate builds its book
     on every fill); anything else goes through the validator, which refuses it as it would."""
-    if type(symbol) is str and type(quantity) is Decimal and _SYMBOL_TEXT.fullmatch(symbol):
+    if type(symbol) is str and type(quantity) is Decimal and SYMBOL_TEXT.fullmatch(symbol):
         try:
             fixed = fp.to_qty(quantity, name=f"position {symbol} quantity")
         except ValueError:
@@ -300,7 +300,7 @@ def price_snapshot(
         and type(taken_at) is int
         and 0 <= taken_at < 2**fp.TIMESTAMP_BITS
         and all(
-            type(s) is str and type(p) is PricePoint and _SYMBOL_TEXT.fullmatch(s)
+            type(s) is str and type(p) is PricePoint and SYMBOL_TEXT.fullmatch(s)
             for s, p in prices.items()
         )
     ):
@@ -461,7 +461,7 @@ def limit_intent(
         type(client_order_id) is str
         and 1 <= len(client_order_id) <= 64
         and type(symbol) is str
-        and _SYMBOL_TEXT.fullmatch(symbol)
+        and SYMBOL_TEXT.fullmatch(symbol)
         and type(side) is Side
         and type(quantity) is Decimal
         and quantity.is_finite()
