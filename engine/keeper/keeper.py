@@ -62,7 +62,7 @@ from .pipeline import ProofPipeline
 from .proving import ProvenAction
 from .store import RETRYABLE, PendingStore, PendingTx, Status
 from .tx import build_signed, sender_and_nonce, take_snapshot
-from .vault_access import CheckedVaultClient, TickReads, tick_reads
+from .vault_access import PREFETCH, CheckedVaultClient, TickReads, tick_reads
 
 Path_ = Literal["PROOF", "STALE_PROOF"]
 
@@ -186,7 +186,10 @@ class Keeper:
         self._liquidated_by_tx.clear()
         with open_stream(self.backend) as stream:
             pipeline = ProofPipeline(stream, self.artifacts, self.settings.batch_size)
-            for book in books:
+            for i, book in enumerate(books):
+                if i % PREFETCH == 0:  # the next accounts' views, in two round trips
+                    ahead = [b.portfolio.account for b in books[i : i + PREFETCH]]
+                    reads.prefetch(ahead, snapshot_id)
                 try:
                     outcome = self._evaluate(book, snapshot_id, reads)
                 except Exception as exc:
@@ -441,9 +444,8 @@ class Keeper:
                       tx_hash, raw, "pending")
             for p in group
         ]  # fmt: skip
-        for pending in pendings:
-            self.store.record(pending)
-            self.metrics.pending.inc()
+        self.store.record_many(pendings)  # every record stored before the broadcast
+        self.metrics.pending.inc(len(pendings))
         self.log("liquidation_batch_sent", accounts=[p.account for p in pendings],
                  snapshot_id=snapshot_id, tx=tx_hash)  # fmt: skip
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -65,7 +66,23 @@ class PendingStore:
     def record(self, tx: PendingTx) -> None:
         """Remember a signed transaction before it is broadcast; it replaces a dropped or
         replaced attempt, never a pending, mined or reverted one (sqlite3.IntegrityError)."""
+        self._insert(tx, time.time())
+
+    def record_many(self, txs: Sequence[PendingTx]) -> None:
+        """`record` each of `txs` (a batch's records, same signed bytes) in one SQLite
+        transaction, one commit instead of one per record: all are recorded, or, if one may not
+        be (sqlite3.IntegrityError, as `record`), none is."""
         now = time.time()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for tx in txs:
+                self._insert(tx, now)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _insert(self, tx: PendingTx, now: float) -> None:
         cursor = self._db.execute(
             "INSERT INTO liquidations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (account, vault_nonce) DO UPDATE SET path = excluded.path, "

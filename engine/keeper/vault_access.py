@@ -26,12 +26,21 @@ from ..chain.client import ChainClient
 from ..chain.deployments import DeploymentRecord, deployed_artifacts, load_deployment
 from ..chain.vault import VaultClient
 from ..chain.vault_deploy import VaultStack, compile_vault_contracts
+from ..chain.vault_statement import (
+    FULL_LIQUIDATION_THRESHOLD_BPS,
+    LIQUIDATION_THRESHOLD_BPS,
+    keeper_margin,
+)
 from ..chain.vault_types import AccountState, OnchainSnapshot, VaultPolicy
 from ..paths import registry_path, repo_root
 from ..risk.models import Asset
 from ..statements.binding import Action
+from . import rpc
 
 T = TypeVar("T")
+
+PREFETCH = 10
+"""Accounts whose views one prefetch (`TickReads.prefetch`) reads in a JSON-RPC batch."""
 
 
 class CheckedVaultClient(VaultClient):
@@ -125,6 +134,16 @@ class ViewChain(ChainClient):
     post-process) is made again with `ChainClient.call`, so failures are web3's own exceptions,
     decoded and classified as before."""
 
+    _chain_id: int | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def chain_id(self) -> int:
+        """The node's chain id, read once per ViewChain (one per tick): it does not change, and
+        every account's statement asks for it twice."""
+        if self._chain_id is None:
+            self._chain_id = super().chain_id
+        return self._chain_id
+
     def call(self, fn: ContractFunction) -> Any:
         outputs = tuple(get_abi_output_types(fn.abi))
         fast = None
@@ -144,6 +163,26 @@ class ViewChain(ChainClient):
                 return fast[0]
         return super().call(contract.get_function_by_name(name)(*args))
 
+    def views(self, requests: Sequence[tuple[Contract, str, Sequence[Any]]]) -> list[Any]:
+        """`view(contract, name, *args)` for each request, in one JSON-RPC batch: per request
+        (the result,) as `view` returns it, or None where this path cannot say (the entry or
+        the batch failed, an output `view` would not decode itself); the caller then uses
+        `view`, whose errors are web3's own."""
+        calls: list[rpc.Call] = []
+        asked: list[tuple[int, _View]] = []  # (request index, its view) of each call
+        for i, (contract, name, args) in enumerate(requests):
+            spec = _view(contract, name)
+            if any(w in t for t in spec.outputs for w in ("string", "bytes")):
+                continue  # web3 post-processes these: `view` takes its own path
+            data = "0x" + (spec.selector + abi_encode(spec.inputs, tuple(args))).hex()
+            asked.append((i, spec))
+            calls.append(("eth_call", [{"from": self.address, "to": contract.address,
+                                        "data": data}, "latest"]))  # fmt: skip
+        out: list[Any] = [None] * len(requests)
+        for (i, spec), result in zip(asked, rpc.batch(self.w3, calls), strict=True):
+            out[i] = _decoded(result, spec.outputs)
+        return out
+
     def _eth_call(self, to: str, data: str, outputs: tuple[str, ...]) -> tuple[Any] | None:
         """(what fn.call() returns,) for a plain result, None for anything else."""
         try:
@@ -156,6 +195,17 @@ class ViewChain(ChainClient):
         except Exception:  # the node, the transport, the bytes: web3's path says what it was
             return None
         return (decoded[0] if len(decoded) == 1 else list(decoded),)
+
+
+def _decoded(result: Any, outputs: tuple[str, ...]) -> tuple[Any] | None:
+    """(what fn.call() returns,) for a plain eth_call result, None for anything else."""
+    if not isinstance(result, str) or len(result) <= 2:
+        return None
+    try:
+        decoded = abi_decode(outputs, bytes.fromhex(result.removeprefix("0x")))
+    except Exception:  # not the function's output: the single view's path says what it is
+        return None
+    return (decoded[0] if len(decoded) == 1 else list(decoded),)
 
 
 def view_chain(chain: ChainClient) -> ViewChain:
@@ -208,17 +258,77 @@ class TickReads(CheckedVaultClient):
         proven_margin: int = 0,
         hf_below_bps: int = 0,
     ) -> tuple[int, ...]:
-        """As VaultClient.public_signals, as a view (no ContractFunction built)."""
+        """As VaultClient.public_signals, as a view (no ContractFunction built); the answer
+        `prefetch` read for exactly these arguments, once, if it did."""
         args = self.public_signals_args(_view(self.vault, "publicSignals").abi, account, action,
                                         amount, snapshot_id, commitment, submitter=submitter,
                                         proven_margin=proven_margin, hf_below_bps=hf_below_bps)  # fmt: skip
-        result = cast(ViewChain, self.chain).view(self.vault, "publicSignals", *args)
-        return tuple(int(v) for v in result)
+        result = self.memo.pop(("signals", *args), None)
+        if result is None:
+            result = cast(ViewChain, self.chain).view(self.vault, "publicSignals", *args)
+        return tuple(int(v) for v in cast(Sequence[int], result))
 
     def proof_status(self, account: str) -> tuple[bool, int]:
-        chain = cast(ViewChain, self.chain)
-        stale, deadline = chain.view(self.vault, "proofStatus", Web3.to_checksum_address(account))
+        """RiskVault.proofStatus; the answer `prefetch` read, once, if it did."""
+        address = Web3.to_checksum_address(account)
+        result = self.memo.pop(("proof_status", address), None)
+        if result is None:
+            result = cast(ViewChain, self.chain).view(self.vault, "proofStatus", address)
+        stale, deadline = cast(Sequence[Any], result)
         return bool(stale), int(deadline)
+
+    def prefetch(self, accounts: Sequence[str], snapshot_id: int) -> None:
+        """Read in two JSON-RPC batches, instead of three round trips per account, what the
+        keeper's evaluation of `accounts` at `snapshot_id` will ask: each one's accountState and
+        proofStatus, then the publicSignals of its liquidation (amount 0, this signer the
+        submitter, proven at `keeper_margin(escrow)`) at both thresholds, HF < 1 and < 0.95.
+
+        Best effort and exact: a read that fails here is made again on its own when asked, a
+        prefetched proofStatus or publicSignals answers one call (made with exactly these
+        arguments) and is then forgotten, and the account states are the tick's own reads
+        (`account_state`), made a few accounts earlier. Nothing is skipped: every check the
+        keeper makes still sees the vault's own answer, and an error here never fails the tick
+        (the per-account reads that follow meet it, and keep it to their account)."""
+        try:
+            self._prefetch(accounts, snapshot_id)
+        except Exception:  # e.g. token decimals unreadable: each account reads on its own
+            return
+
+    def _prefetch(self, accounts: Sequence[str], snapshot_id: int) -> None:
+        chain = cast(ViewChain, self.chain)
+        wanted = [a for a in dict.fromkeys(Web3.to_checksum_address(a) for a in accounts)
+                  if ("account", a) not in self.memo]  # fmt: skip
+        if not wanted:
+            return
+        components = _view(self.vault, "accountState").abi["outputs"][0]["components"]
+        reads = chain.views([(self.vault, name, (a,)) for a in wanted
+                             for name in ("accountState", "proofStatus")])  # fmt: skip
+        states, status = reads[0::2], reads[1::2]
+        due: list[tuple[str, AccountState]] = []
+        for address, state, stale in zip(wanted, states, status, strict=True):
+            if state is None:
+                continue
+            read = AccountState.from_abi(components, state[0])
+            self.memo[("account", address)] = read
+            if stale is not None:
+                self.memo[("proof_status", address)] = stale[0]
+            if read.commitment != 0 and read.escrow != 0:
+                due.append((address, read))
+        if not due:
+            return
+        abi = _view(self.vault, "publicSignals").abi
+        decimals = self.token_decimals()
+        keys: list[tuple[Any, ...]] = []
+        for account, due_state in due:
+            margin = keeper_margin(due_state.escrow, decimals)
+            for below in (LIQUIDATION_THRESHOLD_BPS, FULL_LIQUIDATION_THRESHOLD_BPS):
+                args = self.public_signals_args(abi, account, Action.LIQUIDATE, 0, snapshot_id,
+                                                proven_margin=margin, hf_below_bps=below)  # fmt: skip
+                keys.append(tuple(args))
+        answers = chain.views([(self.vault, "publicSignals", key) for key in keys])
+        for key, signals in zip(keys, answers, strict=True):
+            if signals is not None:
+                self.memo[("signals", *key)] = signals[0]
 
     def chain_time(self) -> int:
         return self._once("now", super().chain_time)

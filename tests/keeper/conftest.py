@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from web3.contract.contract import ContractFunction
 
 from zkrisk.engine.chain import dev_scenario as scenario
 from zkrisk.engine.chain.anvil import DEV_PRIVATE_KEYS
@@ -31,6 +32,8 @@ from zkrisk.prover.artifacts import CircuitArtifacts
 from zkrisk.prover.backends import ProvingBackend, create_backend
 
 KEEPER_KEY = DEV_PRIVATE_KEYS[2]
+
+SnapshotCall = tuple[ChainClient, ContractFunction]
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +97,14 @@ def desks(stack: VaultStack, backend: ProvingBackend) -> Desks:
 @pytest.fixture
 def keeper_handle(stack: VaultStack) -> VaultHandle:
     return handle_from_stack(stack, stack.chain.with_key(KEEPER_KEY))
+
+
+@pytest.fixture
+def snapshot_call(stack: VaultStack, keeper_handle: VaultHandle) -> SnapshotCall:
+    """The keeper's chain and a PriceBook.takeSnapshot() it may send now: two seconds after the
+    last snapshot (the price book allows one a second)."""
+    advance_time(stack.chain, 2)
+    return keeper_handle.client.chain, keeper_handle.client.price_book.functions.takeSnapshot()
 
 
 @dataclass

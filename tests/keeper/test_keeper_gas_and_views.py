@@ -1,23 +1,21 @@
 """The keeper's cheap chain access against a real Anvil node: gas measured in two runs instead of
-eth_estimateGas's binary search (with the estimate as the fallback), and per-tick views that
-bypass web3's pipeline but return exactly what web3 returns."""
+eth_estimateGas's binary search (with the estimate as the fallback). The per-tick views are
+tested in test_keeper_batched_reads.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from eth_typing import HexStr
 from web3.exceptions import MethodUnavailable
 
 from zkrisk.engine.chain.client import TransactionReverted
 from zkrisk.engine.chain.vault_deploy import VaultStack, advance_time
 from zkrisk.engine.keeper import tx as keeper_tx
 from zkrisk.engine.keeper.tx import GAS_MARGIN, build_signed
-from zkrisk.engine.keeper.vault_access import VaultHandle, tick_reads
-from zkrisk.engine.statements.binding import Action
+from zkrisk.engine.keeper.vault_access import VaultHandle
 
-from .conftest import Desks
+from .conftest import SnapshotCall
 
 
 @pytest.fixture(autouse=True)
@@ -45,11 +43,9 @@ def _sent(handle: VaultHandle, signed: Any) -> dict[str, Any]:
 
 
 def test_build_signed_sets_the_gas_from_one_run_times_the_margin_and_the_transaction_mines(
-    stack: VaultStack, keeper_handle: VaultHandle
+    snapshot_call: SnapshotCall, keeper_handle: VaultHandle
 ) -> None:
-    advance_time(stack.chain, 2)  # the price book allows one snapshot per second
-    chain = keeper_handle.client.chain
-    fn = keeper_handle.client.price_book.functions.takeSnapshot()
+    chain, fn = snapshot_call
     call = {"from": chain.address, "to": fn.address, "data": fn._encode_transaction_data()}
     used = int(chain.w3.eth.create_access_list(call, "pending")["gasUsed"])  # type: ignore[arg-type]
 
@@ -59,10 +55,12 @@ def test_build_signed_sets_the_gas_from_one_run_times_the_margin_and_the_transac
 
 
 def test_a_call_shaped_like_one_measured_before_skips_the_measuring_run(
-    stack: VaultStack, keeper_handle: VaultHandle, monkeypatch: pytest.MonkeyPatch
+    stack: VaultStack,
+    snapshot_call: SnapshotCall,
+    keeper_handle: VaultHandle,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    chain = keeper_handle.client.chain
-    fn = keeper_handle.client.price_book.functions.takeSnapshot()
+    chain, fn = snapshot_call
     runs = _counting_access_lists(chain, monkeypatch)
     advance_time(stack.chain, 2)
     first = _sent(keeper_handle, build_signed(chain, fn))
@@ -72,11 +70,12 @@ def test_a_call_shaped_like_one_measured_before_skips_the_measuring_run(
 
 
 def test_a_remembered_gas_too_low_for_the_call_is_measured_again(
-    stack: VaultStack, keeper_handle: VaultHandle, monkeypatch: pytest.MonkeyPatch
+    stack: VaultStack,
+    snapshot_call: SnapshotCall,
+    keeper_handle: VaultHandle,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    chain = keeper_handle.client.chain
-    fn = keeper_handle.client.price_book.functions.takeSnapshot()
-    advance_time(stack.chain, 2)
+    chain, fn = snapshot_call
     _sent(keeper_handle, build_signed(chain, fn))
     for shape in keeper_tx._GAS_USED:
         keeper_tx._GAS_USED[shape] = 21_000  # far below what a snapshot takes
@@ -91,11 +90,11 @@ def test_a_remembered_gas_too_low_for_the_call_is_measured_again(
 
 
 def test_build_signed_on_a_node_without_create_access_list_falls_back_to_the_estimate(
-    stack: VaultStack, keeper_handle: VaultHandle, monkeypatch: pytest.MonkeyPatch
+    snapshot_call: SnapshotCall,
+    keeper_handle: VaultHandle,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    advance_time(stack.chain, 2)
-    chain = keeper_handle.client.chain
-    fn = keeper_handle.client.price_book.functions.takeSnapshot()
+    chain, fn = snapshot_call
     estimate = int(fn.estimate_gas({"from": chain.address}))
 
     def refused(*_args: Any, **_kwargs: Any) -> Any:
@@ -108,31 +107,10 @@ def test_build_signed_on_a_node_without_create_access_list_falls_back_to_the_est
 
 
 def test_build_signed_when_the_call_reverts_raises_the_decoded_error(
-    stack: VaultStack, keeper_handle: VaultHandle
+    snapshot_call: SnapshotCall, keeper_handle: VaultHandle
 ) -> None:
-    advance_time(stack.chain, 2)
-    chain = keeper_handle.client.chain
-    fn = keeper_handle.client.price_book.functions.takeSnapshot()
+    chain, fn = snapshot_call
     _sent(keeper_handle, build_signed(chain, fn))
     with pytest.raises(TransactionReverted) as raised:  # a second one within the same second
         build_signed(chain, fn)
     assert raised.value.error == "PriceBook__SnapshotTooSoon"
-
-
-def test_tick_reads_views_return_what_web3_returns(
-    stack: VaultStack, desks: Desks, keeper_handle: VaultHandle
-) -> None:
-    account = desks.open().portfolio.account
-    vault = keeper_handle.client
-    reads = tick_reads(vault)
-    snapshot_id = vault.latest_snapshot_id()
-
-    assert reads.account_state(account) == vault.account_state(account)
-    assert reads.account_state(account).escrow > 0
-    assert reads.proof_status(account) == vault.proof_status(account)
-    args = (account, Action.LIQUIDATE, 0, snapshot_id, 0)
-    bound = {"proven_margin": 10**12, "hf_below_bps": 9_500}
-    assert reads.public_signals(*args, **bound) == vault.public_signals(*args, **bound)
-    assert reads.chain_time() == reads.chain_time() <= vault.chain_time(), "once per tick"
-    unknown = HexStr("0x" + "00" * 20)
-    assert reads.account_state(unknown) == vault.account_state(unknown)
