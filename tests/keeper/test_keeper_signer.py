@@ -21,7 +21,7 @@ from zkrisk.engine.chain.client import ChainClient, LocalKeyNeeded
 from zkrisk.engine.chain.deployments import save_deployment
 from zkrisk.engine.chain.remote_signer import SignerRefused, connect_signer
 from zkrisk.engine.chain.uniswap_deploy import TokenRecord, UniswapAddresses
-from zkrisk.engine.chain.vault_deploy import VaultStack
+from zkrisk.engine.chain.vault_deploy import VaultStack, advance_time
 from zkrisk.engine.cli.main import app
 from zkrisk.engine.keeper.books import book_toml
 from zkrisk.engine.keeper.vault_access import open_vault
@@ -148,8 +148,9 @@ def test_chain_deposit_with_signer_approves_and_deposits_through_it(
 
 
 def test_a_chain_command_the_signer_refuses_exits_1_with_its_reason(
-    anvil_node: AnvilNode, signer: CallSigner, folder: Path
+    anvil_node: AnvilNode, stack: VaultStack, signer: CallSigner, folder: Path
 ) -> None:
+    advance_time(stack.chain, 2)  # an earlier test's snapshot in this second would revert it first
     result = CliRunner().invoke(app, [
         "chain", "snapshot", "--rpc-url", anvil_node.url, "--signer", signer.url,
         "--signer-wallet", DESK, "--deployments", str(folder / "deployments"),
