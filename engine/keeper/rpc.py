@@ -36,9 +36,19 @@ def batch(w3: Web3, calls: Sequence[Call]) -> list[Any]:
         responses = make([(method, list(params)) for method, params in calls])
     except Exception:  # no batching here (IPC, a custom provider), or the node refused it
         return [None] * len(calls)
-    if not isinstance(responses, list) or len(responses) != len(calls):
+    if not _matched(responses, len(calls)):
         return [None] * len(calls)
     return [_result(r) for r in responses]  # web3 sorts a batch's responses by request id
+
+
+def _matched(responses: Any, n: int) -> bool:
+    """Whether `responses` are one per request, each with its own id, so that web3's sort by id
+    put them in request order: a node may answer a batch in any order, and web3 keeps the order
+    received when an id is missing, which would give one account's answer to another."""
+    if not isinstance(responses, list) or len(responses) != n:
+        return False
+    ids = [r.get("id") if isinstance(r, dict) else None for r in responses]
+    return None not in ids and len(set(ids)) == n
 
 
 def _result(response: Any) -> Any:

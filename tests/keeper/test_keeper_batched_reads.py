@@ -17,6 +17,7 @@ from web3.exceptions import ContractLogicError
 from zkrisk.engine.chain.vault import VaultClient
 from zkrisk.engine.chain.vault_deploy import VaultStack, advance_time
 from zkrisk.engine.chain.vault_statement import keeper_margin
+from zkrisk.engine.keeper import rpc
 from zkrisk.engine.keeper import tx as keeper_tx
 from zkrisk.engine.keeper.store import PendingStore, PendingTx
 from zkrisk.engine.keeper.vault_access import TickReads, VaultHandle, tick_reads
@@ -205,3 +206,46 @@ def test_a_batch_is_recorded_all_or_none(tmp_path: Path) -> None:
     assert [p.account for p in store.all()] == ["0xbb"], "none of the batch was recorded"
     store.record_many([_pending("0xaa"), _pending("0xcc")])
     assert sorted(p.account for p in store.open()) == ["0xaa", "0xbb", "0xcc"]
+
+
+class _Provider:
+    """A node that answers a batch as given (Anvil always sets the ids: this misbehaving node
+    cannot be made from it, so it is a stand-in, for this one function only)."""
+
+    def __init__(self, responses: list[dict[str, Any]]) -> None:
+        self.responses = responses
+
+    def make_batch_request(self, _requests: Any) -> list[dict[str, Any]]:
+        return self.responses
+
+
+class _Node:
+    def __init__(self, responses: list[dict[str, Any]]) -> None:
+        self.provider = _Provider(responses)
+
+
+@pytest.mark.parametrize(
+    "responses",
+    [
+        [{"jsonrpc": "2.0", "result": "0x2"}, {"jsonrpc": "2.0", "id": 1, "result": "0x1"}],
+        [
+            {"jsonrpc": "2.0", "id": 1, "result": "0x2"},
+            {"jsonrpc": "2.0", "id": 1, "result": "0x1"},
+        ],
+        [{"jsonrpc": "2.0", "id": 1, "result": "0x1"}],
+    ],
+    ids=["an-id-missing", "an-id-twice", "one-answer-short"],
+)
+def test_a_batch_whose_answers_cannot_be_matched_to_its_requests_answers_none(
+    responses: list[dict[str, Any]],
+) -> None:
+    calls: list[rpc.Call] = [("eth_chainId", []), ("eth_blockNumber", [])]
+    node: Any = _Node(responses)
+    assert rpc.batch(node, calls) == [None, None]
+
+    matched = [
+        {"jsonrpc": "2.0", "id": 1, "result": "0x1"},
+        {"jsonrpc": "2.0", "id": 2, "result": "0x2"},
+    ]
+    node = _Node(matched)
+    assert rpc.batch(node, calls) == ["0x1", "0x2"]  # the same batch, its answers matched
