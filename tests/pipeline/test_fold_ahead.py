@@ -5,9 +5,11 @@ process: the runner wires ingest's batch the same way (`Runner._on_ingested`).""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -73,96 +75,98 @@ def assert_replay_equal(journal: SQLiteJournal, pipeline: Pipeline) -> None:
         assert getattr(scratch, name).to_bytes() == getattr(pipeline, name).to_bytes(), name
 
 
+class Fold(NamedTuple):
+    journal: SQLiteJournal
+    other: SQLiteJournal
+    """A second writer on the same journal file."""
+    pipeline: Pipeline
+    batch: Batch
+
+
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[SQLiteJournal, SQLiteJournal, Pipeline]:
+def fold(tmp_path: Path) -> Iterator[Fold]:
     loaded = load_run_config(write_config(tmp_path, free_port(), strategies=BUYER))
     journal, other = SQLiteJournal(loaded.journal_path), SQLiteJournal(loaded.journal_path)
-    return journal, other, Pipeline(journal, loaded)
+    with closing(journal), closing(other):
+        pipeline = Pipeline(journal, loaded)
+        yield Fold(journal, other, pipeline, Batch(journal, pipeline))
 
 
 def test_a_quote_decided_ahead_is_journaled_with_its_verdict_after_it_and_the_cursor(
-    setup: tuple[SQLiteJournal, SQLiteJournal, Pipeline],
+    fold: Fold,
 ) -> None:
-    journal, other, pipeline = setup
-    with closing(journal), closing(other):
-        batch = Batch(journal, pipeline)
-        for seq in (1, 2):
-            batch.add(quote(seq))
-        assert journal.head() == 0 and len(pipeline.stats.decision_ns) == 0  # decided, unsaid
-        assert [d.event.type for d in pipeline.pending].count("VerdictIssued") == 2
-        batch.settle()
-        recs: list[Recorded] = list(journal.iter_from(0))
-        assert [r.event.type for r in recs[:2]] == ["Quote", "Quote"]
-        assert [kind for _, kind, _ in verdicts(journal)] == [VerdictKind.APPROVE] * 2
-        assert sum(isinstance(r.event, PaperFill) for r in recs) == 2
-        assert journal.cursor("pipeline") == 2 and len(pipeline.stats.decision_ns) == 2
-        assert pipeline.rewinds == 0 and pipeline.monitor.last_hash == recs[-1].hash
-        assert_replay_equal(journal, pipeline)
+    journal, _, pipeline, batch = fold
+    for seq in (1, 2):
+        batch.add(quote(seq))
+    assert journal.head() == 0 and len(pipeline.stats.decision_ns) == 0  # decided, unsaid
+    assert [d.event.type for d in pipeline.pending].count("VerdictIssued") == 2
+    batch.settle()
+    recs: list[Recorded] = list(journal.iter_from(0))
+    assert [r.event.type for r in recs[:2]] == ["Quote", "Quote"]
+    assert [kind for _, kind, _ in verdicts(journal)] == [VerdictKind.APPROVE] * 2
+    assert sum(isinstance(r.event, PaperFill) for r in recs) == 2
+    assert journal.cursor("pipeline") == 2 and len(pipeline.stats.decision_ns) == 2
+    assert pipeline.rewinds == 0 and pipeline.monitor.last_hash == recs[-1].hash
+    assert_replay_equal(journal, pipeline)
 
 
 def test_a_kill_switch_landing_before_a_quote_decided_ahead_refuses_its_intent(
-    setup: tuple[SQLiteJournal, SQLiteJournal, Pipeline],
+    fold: Fold,
 ) -> None:
-    journal, other, pipeline = setup
-    with closing(journal), closing(other):
-        batch = Batch(journal, pipeline)
-        batch.add(quote(1))
-        batch.settle()
-        batch.add(quote(2))  # approved on the state this process knows...
-        other.append([kill_switch_draft(True, "drill", actor="test", now_ns=T0)])
-        batch.settle()  # ...but the journal holds the halt first: decided again, refused
-        assert pipeline.rewinds == 1
-        assert verdicts(journal) == [
-            ("intent:buyer:md:feed:WETH:1", VerdictKind.APPROVE, ()),
-            ("intent:buyer:md:feed:WETH:2", VerdictKind.REJECT, ("TRADING_HALTED",)),
-        ]
-        assert len(pipeline.stats.decision_ns) == 2  # the refusal once, not the approval
-        assert_replay_equal(journal, pipeline)
+    journal, other, pipeline, batch = fold
+    batch.add(quote(1))
+    batch.settle()
+    batch.add(quote(2))  # approved on the state this process knows...
+    other.append([kill_switch_draft(True, "drill", actor="test", now_ns=T0)])
+    batch.settle()  # ...but the journal holds the halt first: decided again, refused
+    assert pipeline.rewinds == 1
+    assert verdicts(journal) == [
+        ("intent:buyer:md:feed:WETH:1", VerdictKind.APPROVE, ()),
+        ("intent:buyer:md:feed:WETH:2", VerdictKind.REJECT, ("TRADING_HALTED",)),
+    ]
+    assert len(pipeline.stats.decision_ns) == 2  # the refusal once, not the approval
+    assert_replay_equal(journal, pipeline)
 
 
 def test_a_failed_append_voids_what_was_decided_on_the_quotes_it_lost(
-    setup: tuple[SQLiteJournal, SQLiteJournal, Pipeline],
+    fold: Fold,
 ) -> None:
-    journal, other, pipeline = setup
-    with closing(journal), closing(other):
-        batch = Batch(journal, pipeline)
-        batch.add(quote(1))
-        batch.fail = True
-        pipeline.commit()  # settles first: the batch never comes back
-        assert pipeline.rewinds == 1 and journal.head() == 0 and not pipeline.pending
-        batch.fail = False
-        batch.add(quote(1))  # the feed resends it (ingest resumes from the journal)
-        batch.settle()
-        assert [kind for _, kind, _ in verdicts(journal)] == [VerdictKind.APPROVE]
-        assert_replay_equal(journal, pipeline)
+    journal, _, pipeline, batch = fold
+    batch.add(quote(1))
+    batch.fail = True
+    pipeline.commit()  # settles first: the batch never comes back
+    assert pipeline.rewinds == 1 and journal.head() == 0 and not pipeline.pending
+    batch.fail = False
+    batch.add(quote(1))  # the feed resends it (ingest resumes from the journal)
+    batch.settle()
+    assert [kind for _, kind, _ in verdicts(journal)] == [VerdictKind.APPROVE]
+    assert_replay_equal(journal, pipeline)
 
 
 def test_a_batch_that_holds_other_records_decides_their_quotes_after_the_commit(
-    setup: tuple[SQLiteJournal, SQLiteJournal, Pipeline],
+    fold: Fold,
 ) -> None:
-    journal, other, pipeline = setup
-    with closing(journal), closing(other):
-        batch = Batch(journal, pipeline)
-        batch.add(quote(1))
-        batch.add(kill_switch_draft(True, "drill", actor="test", now_ns=T0))  # not market data
-        batch.add(quote(2))  # after it in the batch: waits for the commit
-        assert len(pipeline.ahead) == 1 and pipeline.ahead_closed
-        batch.settle()
-        assert [kind for _, kind, _ in verdicts(journal)] == [VerdictKind.APPROVE,
-                                                              VerdictKind.REJECT]  # fmt: skip
-        assert pipeline.rewinds == 0
-        assert_replay_equal(journal, pipeline)
+    journal, _, pipeline, batch = fold
+    batch.add(quote(1))
+    batch.add(kill_switch_draft(True, "drill", actor="test", now_ns=T0))  # not market data
+    batch.add(quote(2))  # after it in the batch: waits for the commit
+    assert len(pipeline.ahead) == 1 and pipeline.ahead_closed
+    batch.settle()
+    assert [kind for _, kind, _ in verdicts(journal)] == [VerdictKind.APPROVE,
+                                                          VerdictKind.REJECT]  # fmt: skip
+    assert pipeline.rewinds == 0
+    assert_replay_equal(journal, pipeline)
 
 
 def test_the_decision_clock_stops_when_the_gate_has_decided_before_the_verdicts_drafts(
-    setup: tuple[SQLiteJournal, SQLiteJournal, Pipeline], monkeypatch: pytest.MonkeyPatch
+    fold: Fold, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`tick_to_decision`'s clock: read once per verdict, right after the gate's check and
     before the verdict's drafts and paper fill are built; the sample is that reading minus the
     quote's receive time."""
     from zkrisk.engine.pipeline import pretrade
 
-    journal, other, pipeline = setup
+    _, _, pipeline, batch = fold
     order: list[str] = []
 
     def clock() -> int:
@@ -175,29 +179,25 @@ def test_the_decision_clock_stops_when_the_gate_has_decided_before_the_verdicts_
                         lambda *a: (order.append("check"), check(*a))[1])  # fmt: skip
     monkeypatch.setattr(pretrade, "paper_fill_draft",
                         lambda *a, **k: (order.append("fill"), fill(*a, **k))[1])  # fmt: skip
-    with closing(journal), closing(other):
-        batch = Batch(journal, pipeline)
-        batch.add(quote(5))
-        batch.settle()
-        assert order == ["check", "clock", "fill"]
-        assert pipeline.stats.decision_ns == [123_000]
+    batch.add(quote(5))
+    batch.settle()
+    assert order == ["check", "clock", "fill"]
+    assert pipeline.stats.decision_ns == [123_000]
 
 
 def test_a_folded_fill_has_the_gates_portfolio_built_before_the_next_quote(
-    setup: tuple[SQLiteJournal, SQLiteJournal, Pipeline],
+    fold: Fold,
 ) -> None:
     """The pre-trade stage builds the gate's portfolio as it folds each fill (off the next
     quote's way to its verdict): after the fill, the book's portfolio is already the one a
     build from the filled book gives."""
-    journal, other, pipeline = setup
-    with closing(journal), closing(other):
-        batch = Batch(journal, pipeline)
-        batch.add(quote(1))
-        batch.settle()  # the approval's paper fill is journaled and folded
-        book, account = pipeline.monitor.book, pipeline.run.config.run.account
-        assert book.position_of("buyer", "WETH") == Decimal("0.01")
-        warm = book._portfolio
-        assert warm is not None
-        book._portfolio = None
-        fresh = book.portfolio(account, pipeline.pretrade.engine.policy.quote_symbol)
-        assert warm[1] == fresh and fresh.quantity_fixed("WETH") > 0
+    _, _, pipeline, batch = fold
+    batch.add(quote(1))
+    batch.settle()  # the approval's paper fill is journaled and folded
+    book, account = pipeline.monitor.book, pipeline.run.config.run.account
+    assert book.position_of("buyer", "WETH") == Decimal("0.01")
+    warm = book._portfolio
+    assert warm is not None
+    book._portfolio = None
+    fresh = book.portfolio(account, pipeline.pretrade.engine.policy.quote_symbol)
+    assert warm[1] == fresh and fresh.quantity_fixed("WETH") > 0
