@@ -12,9 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from eth_abi.abi import encode as abi_encode
 from web3 import Web3
 
 Call = tuple[str, Sequence[Any]]
+
+
+def calldata(selector: bytes, inputs: Sequence[str], args: Sequence[Any]) -> str:
+    """A call's data (0x-hex): the function's selector and its arguments, ABI-encoded."""
+    return "0x" + (selector + abi_encode(inputs, tuple(args))).hex()
 
 
 def request(w3: Web3, method: str, params: Sequence[Any]) -> Any:

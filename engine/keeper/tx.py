@@ -11,7 +11,6 @@ from contextlib import suppress
 from typing import Any, cast
 
 import rlp  # type: ignore[import-untyped]  # no py.typed; decode() gives lists of bytes
-from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_typing import ChecksumAddress
 from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types
@@ -94,10 +93,9 @@ def _calldata(fn: ContractFunction) -> str | None:
         return None
     abi = fn.abi
     try:
-        encoded = abi_encode(get_abi_input_types(abi), fn.args)
+        return rpc.calldata(function_abi_to_4byte_selector(abi), get_abi_input_types(abi), fn.args)
     except Exception:  # a value web3 would normalise first (an ENS name, a dict…)
         return None
-    return "0x" + (function_abi_to_4byte_selector(abi) + encoded).hex()
 
 
 _GAS_USED: dict[tuple[int, str, str, int], int] = {}

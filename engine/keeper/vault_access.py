@@ -13,7 +13,6 @@ from typing import Any, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types, get_abi_output_types
 from web3 import Web3
 from web3.contract import Contract
@@ -102,6 +101,11 @@ class _View:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
 
+    @property
+    def post_processed(self) -> bool:
+        """Outputs web3 post-processes (strings, bytes): `ViewChain` leaves these to web3."""
+        return any(w in t for t in self.outputs for w in ("string", "bytes"))
+
 
 def _plain(outputs: Sequence[str]) -> bool:
     """Outputs that `fn.call()` returns exactly as eth_abi decodes them (web3 post-processes
@@ -156,8 +160,8 @@ class ViewChain(ChainClient):
         addresses in the result come back as eth_abi decodes them (lower case, for callers that
         read numbers only)."""
         spec = _view(contract, name)
-        if not any(w in t for t in spec.outputs for w in ("string", "bytes")):
-            data = "0x" + (spec.selector + abi_encode(spec.inputs, args)).hex()
+        if not spec.post_processed:
+            data = rpc.calldata(spec.selector, spec.inputs, args)
             fast = self._eth_call(contract.address, data, spec.outputs)
             if fast is not None:
                 return fast[0]
@@ -172,29 +176,23 @@ class ViewChain(ChainClient):
         asked: list[tuple[int, _View]] = []  # (request index, its view) of each call
         for i, (contract, name, args) in enumerate(requests):
             spec = _view(contract, name)
-            if any(w in t for t in spec.outputs for w in ("string", "bytes")):
-                continue  # web3 post-processes these: `view` takes its own path
-            data = "0x" + (spec.selector + abi_encode(spec.inputs, tuple(args))).hex()
+            if spec.post_processed:
+                continue  # `view` takes its own path
             asked.append((i, spec))
-            calls.append(("eth_call", [{"from": self.address, "to": contract.address,
-                                        "data": data}, "latest"]))  # fmt: skip
+            data = rpc.calldata(spec.selector, spec.inputs, args)
+            calls.append(("eth_call", self._call_params(contract.address, data)))
         out: list[Any] = [None] * len(requests)
         for (i, spec), result in zip(asked, rpc.batch(self.w3, calls), strict=True):
             out[i] = _decoded(result, spec.outputs)
         return out
 
     def _eth_call(self, to: str, data: str, outputs: tuple[str, ...]) -> tuple[Any] | None:
-        """(what fn.call() returns,) for a plain result, None for anything else."""
-        try:
-            call = {"from": self.address, "to": to, "data": data}
-            response = self.w3.provider.make_request("eth_call", [call, "latest"])  # type: ignore[arg-type]
-            result = response.get("result")
-            if "error" in response or not isinstance(result, str) or len(result) <= 2:
-                return None
-            decoded = abi_decode(outputs, bytes.fromhex(result.removeprefix("0x")))
-        except Exception:  # the node, the transport, the bytes: web3's path says what it was
-            return None
-        return (decoded[0] if len(decoded) == 1 else list(decoded),)
+        """(what fn.call() returns,) for a plain result, None for anything else (the node, the
+        transport, the bytes: web3's path says what it was)."""
+        return _decoded(rpc.request(self.w3, "eth_call", self._call_params(to, data)), outputs)
+
+    def _call_params(self, to: str, data: str) -> list[Any]:
+        return [{"from": self.address, "to": to, "data": data}, "latest"]
 
 
 def _decoded(result: Any, outputs: tuple[str, ...]) -> tuple[Any] | None:
